@@ -1,0 +1,147 @@
+package scyllaops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+
+	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/store"
+)
+
+// ErrClosed is returned by every Manager method after Close.
+var ErrClosed = errors.New("scyllaops: manager closed")
+
+// ErrInvalid matches every bad-input error of the Manager (the concrete
+// error is a *store.InvalidError naming the field and the accepted form).
+var ErrInvalid = store.ErrInvalid
+
+// ErrNotFound matches errors about an unknown cluster, task or run.
+var ErrNotFound = store.ErrNotFound
+
+// Manager automates operations of many ScyllaDB clusters: it keeps them in
+// a store, talks to their nodes through agents, and runs scheduled tasks.
+// Create it with New, start it with Run, release it with Close.
+type Manager struct {
+	st        store.Store
+	transport http.RoundTripper
+	opts      Options
+	log       *slog.Logger
+	closed    atomic.Bool
+
+	mu      sync.Mutex
+	clients map[clientKey]*agentclient.Client
+}
+
+type clientKey struct {
+	port  int
+	token string
+}
+
+// New returns a Manager over st that reaches agents through transport
+// (nil: TCP+TLS to each node's agent). It starts nothing: call Run.
+func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, error) {
+	if st == nil {
+		return nil, store.Invalid("store", "a non-nil store.Store, e.g. boltstore.Open(...)", "")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
+	opts = opts.withDefaults()
+	m := &Manager{
+		st:        st,
+		transport: transport,
+		opts:      opts,
+		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
+		clients:   make(map[clientKey]*agentclient.Client),
+	}
+	return m, nil
+}
+
+// Run runs the scheduler until ctx is done. It returns only after every
+// goroutine it started has exited; the runs it was executing stay
+// resumable (another Manager, or this one started again, resumes them).
+func (m *Manager) Run(ctx context.Context) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Close releases the Manager. It does not close the store, which the
+// caller owns. It is idempotent; later calls of other methods return
+// ErrClosed.
+func (m *Manager) Close() error {
+	m.closed.Store(true)
+	return nil
+}
+
+// Store returns the store the Manager was created with.
+func (m *Manager) Store() store.Store { return m.st }
+
+func (m *Manager) check(ctx context.Context) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// agentClient returns the agent client of a cluster (one per agent port
+// and auth token, shared).
+func (m *Manager) agentClient(port int, token string) (*agentclient.Client, error) {
+	k := clientKey{port: port, token: token}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.clients[k]; ok {
+		return c, nil
+	}
+	c, err := agentclient.New(m.transport, agentclient.Options{AuthToken: token, Port: port, Logger: m.opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: agent client: %w", err)
+	}
+	m.clients[k] = c
+	return c, nil
+}
+
+// ClusterClient returns the agent client and the known hosts of a cluster.
+// Services use it to reach the cluster's nodes.
+func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, []string, error) {
+	if err := m.check(ctx); err != nil {
+		return nil, nil, err
+	}
+	c, err := m.st.GetCluster(ctx, clusterID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
+	}
+	token, err := m.secret(ctx, clusterID, store.SecretAuthToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := m.agentClient(c.Port, string(token))
+	if err != nil {
+		return nil, nil, err
+	}
+	hosts := c.KnownHosts
+	if len(hosts) == 0 {
+		hosts = []string{c.Host}
+	}
+	return cl, append([]string(nil), hosts...), nil
+}
+
+func (m *Manager) secret(ctx context.Context, clusterID uuid.UUID, key string) ([]byte, error) {
+	v, err := m.st.GetSecret(ctx, clusterID, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: secret %s of cluster %s: %w", key, clusterID, err)
+	}
+	return v, nil
+}

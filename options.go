@@ -1,0 +1,106 @@
+package scyllaops
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scyllaops/scyllaops/store"
+)
+
+// Options tunes a Manager. The zero value is valid: every field has a
+// documented default. Options are passed by value and may be reused.
+type Options struct {
+	// Logger receives the Manager's structured logs. Default: discard.
+	Logger *slog.Logger
+	// Registerer receives the Manager's Prometheus collectors, named as
+	// Scylla Manager names them (scylla_manager_*). Default: collectors
+	// are created but not registered.
+	Registerer prometheus.Registerer
+	// OwnerID names this Manager in leases and runs; it must be unique
+	// among Managers sharing a store. Default: "<hostname>-<pid>-<random>".
+	OwnerID string
+	// AgentPort is the default agent port of clusters created without one.
+	// Default: 10001.
+	AgentPort int
+	// LeaseTTL is how long a run's lease lasts without renewal; a crashed
+	// Manager's runs are taken over after it. Default: 30s.
+	LeaseTTL time.Duration
+	// MaxRuns caps concurrent runs in this Manager; more wait. Default: 32.
+	MaxRuns int
+	// MaxRunsPerCluster caps concurrent runs per cluster in this Manager;
+	// more wait. Default: 4.
+	MaxRunsPerCluster int
+	// EventTTL is how long events are kept. Default: 30 days.
+	EventTTL time.Duration
+	// SkipConnectivityCheck skips the agent check when a cluster is added
+	// or its host, port or token change. Default: false (check).
+	SkipConnectivityCheck bool
+	// ConnectTimeout bounds the connectivity check. Default: 30s.
+	ConnectTimeout time.Duration
+}
+
+// Defaults of Options.
+const (
+	DefaultAgentPort         = 10001
+	DefaultLeaseTTL          = 30 * time.Second
+	DefaultMaxRuns           = 32
+	DefaultMaxRunsPerCluster = 4
+	DefaultEventTTL          = 30 * 24 * time.Hour
+	DefaultConnectTimeout    = 30 * time.Second
+)
+
+// Validate reports the first invalid field. Zero values are valid (they
+// mean "default").
+func (o Options) Validate() error {
+	switch {
+	case o.AgentPort < 0 || o.AgentPort > 65535:
+		return store.Invalid("options.agent_port", "a TCP port 1-65535 (0 = 10001)", fmt.Sprint(o.AgentPort))
+	case o.LeaseTTL < 0:
+		return store.Invalid("options.lease_ttl", "a duration >= 0, e.g. 30s (0 = default)", o.LeaseTTL.String())
+	case o.LeaseTTL > 0 && o.LeaseTTL < 100*time.Millisecond:
+		return store.Invalid("options.lease_ttl", "at least 100ms, e.g. 30s", o.LeaseTTL.String())
+	case o.MaxRuns < 0:
+		return store.Invalid("options.max_runs", "a count >= 0 (0 = 32)", fmt.Sprint(o.MaxRuns))
+	case o.MaxRunsPerCluster < 0:
+		return store.Invalid("options.max_runs_per_cluster", "a count >= 0 (0 = 4)", fmt.Sprint(o.MaxRunsPerCluster))
+	case o.EventTTL < 0:
+		return store.Invalid("options.event_ttl", "a duration >= 0, e.g. 720h (0 = default)", o.EventTTL.String())
+	case o.ConnectTimeout < 0:
+		return store.Invalid("options.connect_timeout", "a duration >= 0, e.g. 30s (0 = default)", o.ConnectTimeout.String())
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OwnerID == "" {
+		h, _ := os.Hostname()
+		o.OwnerID = fmt.Sprintf("%s-%d-%s", h, os.Getpid(), uuid.NewString()[:8])
+	}
+	if o.AgentPort == 0 {
+		o.AgentPort = DefaultAgentPort
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	if o.MaxRuns == 0 {
+		o.MaxRuns = DefaultMaxRuns
+	}
+	if o.MaxRunsPerCluster == 0 {
+		o.MaxRunsPerCluster = DefaultMaxRunsPerCluster
+	}
+	if o.EventTTL == 0 {
+		o.EventTTL = DefaultEventTTL
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	return o
+}
