@@ -141,7 +141,9 @@ func (m ManifestInfo) Path() string {
 func (m ManifestInfo) SSTNodeDir() string { return SSTNodeDir(m.ClusterID, m.DC, m.NodeID) }
 
 // SchemaPaths are the schema files of the manifest's snapshot.
-func (m ManifestInfo) SchemaPaths() []string { return SchemaPaths(m.ClusterID, m.TaskID, m.SnapshotTag) }
+func (m ManifestInfo) SchemaPaths() []string {
+	return SchemaPaths(m.ClusterID, m.TaskID, m.SnapshotTag)
+}
 
 // ParseManifestPath parses a manifest path (relative to the bucket) back
 // into its parts. A leading "/" is tolerated. Anything else is an error;

@@ -136,7 +136,6 @@ func ReadManifestAll(r io.Reader) (*ManifestWithIndex, error) {
 	return &ManifestWithIndex{Manifest: *m, Index: idx}, nil
 }
 
-
 type visitError struct{ err error }
 
 func (v visitError) Error() string { return v.err.Error() }

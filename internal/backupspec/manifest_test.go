@@ -28,7 +28,7 @@ func sampleManifest() *ManifestWithIndex {
 			Size: 1234, Tokens: []int64{-9000, 0, 42}, Schema: SchemaPath(c, task, tag), Rack: "r1",
 			ShardCount: 2, CPUCount: 4, StorageSize: 1 << 30,
 			InstanceDetails: InstanceDetails{CloudProvider: "aws", InstanceType: "i4i.large"},
-			DC: "dc1", ClusterID: c, NodeID: node, TaskID: task, SnapshotTag: tag,
+			DC:              "dc1", ClusterID: c, NodeID: node, TaskID: task, SnapshotTag: tag,
 		},
 		Index: []FilesMeta{
 			{Keyspace: "ks", Table: "t", ReplicationType: ReplicationVnodes, Version: "0123456789abcdef0123456789abcdef",

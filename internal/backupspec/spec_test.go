@@ -109,12 +109,12 @@ func TestLayout(t *testing.T) {
 	n := "99999999-8888-7777-6666-555555555555"
 	tag := "sm_20210809095541UTC"
 	for got, want := range map[string]string{
-		ManifestPath(c, "dc1", n, task, tag):          "backup/meta/cluster/" + c.String() + "/dc/dc1/node/" + n + "/task_" + task.String() + "_tag_" + tag + "_manifest.json.gz",
-		SchemaPath(c, task, tag):                      "backup/schema/cluster/" + c.String() + "/task_" + task.String() + "_tag_" + tag + "_schema_with_internals.json.gz",
-		AlternatorSchemaPath(c, task, tag):            "backup/schema/cluster/" + c.String() + "/task_" + task.String() + "_tag_" + tag + "_alternator_schema.json.gz",
-		UnsafeSchemaPath(c, task, tag):                "backup/schema/cluster/" + c.String() + "/task_" + task.String() + "_tag_" + tag + "_schema.tar.gz",
+		ManifestPath(c, "dc1", n, task, tag):         "backup/meta/cluster/" + c.String() + "/dc/dc1/node/" + n + "/task_" + task.String() + "_tag_" + tag + "_manifest.json.gz",
+		SchemaPath(c, task, tag):                     "backup/schema/cluster/" + c.String() + "/task_" + task.String() + "_tag_" + tag + "_schema_with_internals.json.gz",
+		AlternatorSchemaPath(c, task, tag):           "backup/schema/cluster/" + c.String() + "/task_" + task.String() + "_tag_" + tag + "_alternator_schema.json.gz",
+		UnsafeSchemaPath(c, task, tag):               "backup/schema/cluster/" + c.String() + "/task_" + task.String() + "_tag_" + tag + "_schema.tar.gz",
 		SSTVersionDir(c, "dc1", n, "ks", "t", "abc"): "backup/sst/cluster/" + c.String() + "/dc/dc1/node/" + n + "/keyspace/ks/table/t/abc",
-		ScyllaManifestName(tag, n, "manifest.json"):   "tag_" + tag + "_node_" + n + "_manifest.json",
+		ScyllaManifestName(tag, n, "manifest.json"):  "tag_" + tag + "_node_" + n + "_manifest.json",
 	} {
 		if got != want {
 			t.Errorf("got  %s\nwant %s", got, want)
@@ -178,7 +178,7 @@ func TestDeduplicate(t *testing.T) {
 	const u = "me-3g8n_0tn4_2pfaw2bu2b5ypnalzg-big-"
 	local := []File{
 		{u + "Data.db", 100}, {u + "TOC.txt", 10}, // UUID, same remotely → skip
-		{"me-3g8n_0tn4_2pfaw2bu2b5ypnzzzz-big-Data.db", 5}, // UUID, size differs → upload
+		{"me-3g8n_0tn4_2pfaw2bu2b5ypnzzzz-big-Data.db", 5},     // UUID, size differs → upload
 		{"mc-1-big-Data.db", 50}, {"mc-1-big-Digest.crc32", 8}, // int, same digest → skip
 		{"mc-2-big-Data.db", 50}, {"mc-2-big-Digest.crc32", 8}, // int, other digest → upload
 		{"mc-3-big-Data.db", 50},  // int without digest → upload
