@@ -15,6 +15,13 @@
 // written; a bad argument gives an *InvalidError, which names the field
 // and the accepted form and matches ErrInvalid.
 //
+// Lists never fail with ErrNotFound: an unknown parent (cluster, task,
+// run) gives an empty, non-nil slice, as does an empty store. A Get with
+// uuid.Nil returns ErrNotFound. Where records are ordered by a UUID
+// (ListTasks by ClusterID, then by ID), the order is the byte order, which
+// is also the order of the UUIDs' string forms. Task IDs are unique across
+// all clusters.
+//
 // # Fencing
 //
 // Runs and progress rows carry the fencing token (Lease.Fence) of the
