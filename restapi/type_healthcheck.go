@@ -1,0 +1,5 @@
+package restapi
+
+func healthcheckType() taskType {
+	return taskType{name: "healthcheck", emptyProgress: func() any { return struct{}{} }}
+}
