@@ -1,0 +1,47 @@
+// Package healthcheck pings every node of a cluster over CQL, the Scylla
+// REST API (through the node's agent) and Alternator, reports a status
+// and a round-trip time per node, and exports them as Prometheus gauges
+// with Scylla Manager's names (scylla_manager_healthcheck_*).
+//
+// A Service is created with New over a ClusterSource, which tells it, per
+// cluster, which nodes exist (with DC and rack), how to reach their agents,
+// and which CQL credentials and TLS identity to use. The root package's
+// Manager is the ClusterSource of production code.
+//
+// Service.Run is the scheduler's Runner for tasks of type "healthcheck"
+// with properties {"mode":"cql"|"rest"|"alternator"}. Service.Status runs
+// the three pings at once for the cluster status view.
+//
+// The pings, as Scylla Manager does them:
+//
+//   - CQL without credentials: a raw native-protocol v4 OPTIONS frame over
+//     TCP or TLS, expecting SUPPORTED, retried with exponential backoff
+//     (1 ms doubling up to Timeout/3) until the deadline.
+//   - CQL with credentials: STARTUP, SASL PLAIN authentication, then
+//     SELECT now() FROM system.local WHERE key='local', over protocol v3.
+//   - REST: GET /storage_service/scylla_release_version through the agent,
+//     forced to the host, without retries.
+//   - Alternator (only where it is enabled): GET / when the node enforces
+//     authorization, else a DynamoDB Scan with Limit 1 of the table
+//     .scylla.alternator.system_schema.tables with anonymous credentials.
+//
+// The CQL and Alternator addresses, ports and whether TLS is used come from
+// the agent's node_info, cached per node for Options.NodeInfoTTL.
+//
+// Every node is pinged in parallel, each with its own deadline
+// (Options.Timeout, which also bounds the node_info fetch), so a hung node
+// never delays the others, and a whole check takes about one Timeout.
+//
+// # Concurrency
+//
+// All exported methods of Service are safe for concurrent use. Each call
+// waits for every goroutine it starts before it returns.
+//
+// # Errors
+//
+// A failed ping is not an error: it is a status (DOWN, TIMEOUT,
+// UNAUTHORIZED, ERROR, HTTP <code>) with its cause in the NodeStatus.
+// Methods return errors only for bad input (matching store.ErrInvalid and
+// naming the field), an unknown cluster (whatever the ClusterSource
+// returns, wrapped), or a canceled context.
+package healthcheck

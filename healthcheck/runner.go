@@ -1,0 +1,83 @@
+package healthcheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/scyllaops/scyllaops/store"
+)
+
+// TaskType is the scheduler task type of health checks.
+const TaskType = "healthcheck"
+
+// Properties are the properties of a healthcheck task.
+type Properties struct {
+	// Mode is the ping the task runs: "cql", "rest" or "alternator".
+	Mode Mode `json:"mode"`
+}
+
+// ParseProperties decodes and validates a healthcheck task's properties.
+// An unknown field, a missing or unknown mode is an error matching
+// store.ErrInvalid that names the field.
+func ParseProperties(properties json.RawMessage) (Properties, error) {
+	var p Properties
+	if len(bytes.TrimSpace(properties)) == 0 {
+		return p, fmt.Errorf("healthcheck: %w", store.Invalid("properties.mode", `one of "cql", "rest", "alternator", e.g. {"mode":"cql"}`, ""))
+	}
+	dec := json.NewDecoder(bytes.NewReader(properties))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return p, fmt.Errorf("healthcheck: %w", store.Invalid("properties."+strings.Trim(f, `"`), `no such field; healthcheck properties are {"mode":"cql"|"rest"|"alternator"}`, ""))
+		}
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+			return p, fmt.Errorf("healthcheck: %w", store.Invalid("properties."+te.Field, `a string, one of "cql", "rest", "alternator"`, te.Value))
+		}
+		return p, fmt.Errorf("healthcheck: %w", store.Invalid("properties", `a JSON object, e.g. {"mode":"cql"}`, string(properties)))
+	}
+	if err := checkMode(p.Mode); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// Run is the scheduler's Runner for healthcheck tasks: it runs the ping of
+// the task's mode on every node of the cluster, sets the gauges and
+// deletes those of nodes that are gone. Failed pings are statuses, not a
+// failed run; Run fails on bad properties, an unknown cluster, or when ctx
+// ends (returning ctx's cause). taskID and runID only label the logs.
+func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, properties json.RawMessage) error {
+	p, err := ParseProperties(properties)
+	if err != nil {
+		return err
+	}
+	nodes, err := s.Check(ctx, clusterID, p.Mode)
+	if err != nil {
+		return err
+	}
+	s.metrics.set(clusterID, p.Mode, nodes)
+	down := 0
+	for i := range nodes {
+		if r := nodes[i].result(p.Mode); r.Status != "" && r.Status != StatusUp {
+			down++
+			s.log.DebugContext(ctx, "ping failed", "cluster", clusterID, "task", taskID, "run", runID,
+				"mode", p.Mode, "host", nodes[i].Host, "status", r.Status, "error", r.Err)
+		}
+	}
+	s.log.DebugContext(ctx, "health check done", "cluster", clusterID, "task", taskID, "run", runID,
+		"mode", p.Mode, "nodes", len(nodes), "failed", down)
+	return nil
+}
+
+// ForgetCluster deletes the gauges and cached node_info of a cluster (call
+// it when the cluster is deleted).
+func (s *Service) ForgetCluster(clusterID uuid.UUID) {
+	s.metrics.forget(clusterID)
+	s.cache.invalidate(clusterID)
+}
