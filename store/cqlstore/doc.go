@@ -1,0 +1,56 @@
+// Package cqlstore is a driver of store.Store on ScyllaDB or Apache
+// Cassandra, through github.com/gocql/gocql and
+// github.com/scylladb/gocqlx/v2.
+//
+// Open connects, creates the keyspace if it does not exist (see
+// Options.Replication), and applies the embedded schema migrations
+// (schema/*.cql) with gocqlx/migrate; a keyspace whose recorded migrations
+// this version does not know, or whose checksums differ, is refused with a
+// clear error. The schema uses only CQL that ScyllaDB and Cassandra 2.1
+// both accept; the tests run the storetest conformance suite against a
+// real Cassandra 2.1 (set Options.ProtoVersion = 3 and
+// Options.DisableInitialHostLookup for it).
+//
+// # Consistency model
+//
+// Every write that must not be lost or duplicated is a lightweight
+// transaction (Paxos):
+//
+//   - leases: INSERT ... IF NOT EXISTS, then UPDATE ... IF owner = ? AND
+//     fence = ? AND expires = ?; a lease row never expires and is never
+//     deleted, so its fencing token only grows;
+//   - unique names: the cluster_name and task_name tables are claimed with
+//     INSERT ... IF NOT EXISTS before the record is written; a claim whose
+//     record is gone or renamed (a crash between the two writes) is taken
+//     over;
+//   - runs: CreateRun is INSERT ... IF NOT EXISTS; UpdateRun is
+//     UPDATE ... IF fence <= ?, which also serves as "if exists";
+//   - progress rows live in one partition per run whose static column
+//     fence mirrors the run's fence, so PutProgress is
+//     UPDATE ... IF fence <= ? within that partition.
+//
+// Lease expiry is judged with the local clock of the manager that calls
+// the store; managers sharing a keyspace need clocks synchronised well
+// within a lease TTL.
+//
+// Progress rows expire after Options.ProgressTTL. Events expire after their
+// own TTL (Event.TTL, or Options.EventTTL when that is 0).
+//
+// Cascading deletes (DeleteCluster, DeleteTask) take several statements;
+// a failure half-way leaves rows that a repeated delete removes.
+//
+// # Concurrency
+//
+// All methods of *Store are safe for concurrent use, also by several
+// processes sharing a keyspace.
+//
+// # Errors
+//
+// Errors match the store sentinels with errors.Is (store.ErrNotFound,
+// store.ErrConflict, store.ErrClosed, store.ErrLeaseHeld,
+// store.ErrLeaseLost, store.ErrInvalid) and carry the prefix "cqlstore:".
+// Database errors (timeouts, unavailable replicas) are wrapped with %w. A
+// write whose lightweight transaction timed out may or may not have been
+// applied; the caller may retry it, and a retried create then reports
+// store.ErrConflict if the first attempt had been applied.
+package cqlstore

@@ -1,0 +1,91 @@
+package cqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/scyllaops/scyllaops/store/cqlstore"
+)
+
+// testHosts returns the CQL server the tests use: SCYLLAOPS_CQL_HOSTS
+// (scripts/services.sh starts a Cassandra 2.1 and sets it). Without it
+// the test is skipped, or fails when CI is set.
+func testHosts(t *testing.T) []string {
+	t.Helper()
+	h := os.Getenv("SCYLLAOPS_CQL_HOSTS")
+	if h == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("SCYLLAOPS_CQL_HOSTS is not set (scripts/services.sh sets it)")
+		}
+		t.Skip("SCYLLAOPS_CQL_HOSTS is not set; run scripts/services.sh and source its env file")
+	}
+	return strings.Split(h, ",")
+}
+
+var ksSeq atomic.Int64
+
+// testOptions returns Options for the test server with a keyspace unique
+// to this test process and call, dropped when the test ends.
+func testOptions(t *testing.T) cqlstore.Options {
+	t.Helper()
+	o := cqlstore.Options{
+		Hosts:                    testHosts(t),
+		Keyspace:                 fmt.Sprintf("t%d_%d_%d", time.Now().Unix()%100000, os.Getpid(), ksSeq.Add(1)),
+		Username:                 os.Getenv("SCYLLAOPS_CQL_USER"),
+		Password:                 os.Getenv("SCYLLAOPS_CQL_PASSWORD"),
+		Timeout:                  20 * time.Second,
+		ProtoVersion:             3,
+		DisableInitialHostLookup: true,
+		Logger:                   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if os.Getenv("SCYLLAOPS_CQL_PROTO") == "4" {
+		o.ProtoVersion = 4
+	}
+	t.Cleanup(func() { dropKeyspace(t, o) })
+	return o
+}
+
+// adminSession opens a plain gocql session on the test server.
+func adminSession(t *testing.T, o cqlstore.Options) *gocql.Session {
+	t.Helper()
+	c := gocql.NewCluster(o.Hosts...)
+	c.ProtoVersion = o.ProtoVersion
+	c.DisableInitialHostLookup = o.DisableInitialHostLookup
+	c.Timeout = 30 * time.Second
+	if o.Username != "" {
+		c.Authenticator = gocql.PasswordAuthenticator{Username: o.Username, Password: o.Password}
+	}
+	s, err := c.CreateSession()
+	if err != nil {
+		t.Fatalf("admin session: %v", err)
+	}
+	return s
+}
+
+func dropKeyspace(t *testing.T, o cqlstore.Options) {
+	s := adminSession(t, o)
+	defer s.Close()
+	if err := s.Query(fmt.Sprintf("DROP KEYSPACE IF EXISTS %q", o.Keyspace)).Exec(); err != nil {
+		t.Logf("drop keyspace %s: %v", o.Keyspace, err)
+	}
+}
+
+func openStore(t *testing.T, o cqlstore.Options) *cqlstore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	s, err := cqlstore.Open(ctx, o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}

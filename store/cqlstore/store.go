@@ -1,0 +1,231 @@
+package cqlstore
+
+import (
+	"context"
+	"crypto/md5" //nolint:gosec // same checksum as gocqlx/migrate records
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gocql/gocql"
+	"github.com/scylladb/gocqlx/v2"
+	"github.com/scylladb/gocqlx/v2/migrate"
+
+	"github.com/scyllaops/scyllaops/store"
+)
+
+//go:embed schema/*.cql
+var schemaFS embed.FS
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store on a CQL database. Create it with Open.
+type Store struct {
+	sess   *gocql.Session
+	opts   Options
+	log    *slog.Logger
+	closed atomic.Bool
+}
+
+// ErrSchema is matched (errors.Is) by the error Open returns when the
+// keyspace holds a schema this version cannot use: a migration it does not
+// know (written by a newer version) or one whose checksum differs.
+var ErrSchema = errors.New("cqlstore: incompatible schema")
+
+// Open connects to the database, creates the keyspace if it is missing
+// and brings its schema up to date. It fails with a clear error, within
+// about Options.ConnectTimeout per host, when the hosts are unreachable or
+// the credentials are wrong, and with ErrSchema when the keyspace's schema
+// is incompatible. ctx bounds the whole of Open; the returned Store does
+// not keep it.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("cqlstore: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	log := opts.Logger.With("component", "cqlstore", "keyspace", opts.Keyspace)
+
+	sys, err := connect(ctx, opts, "")
+	if err != nil {
+		return nil, err
+	}
+	mctx, cancel := context.WithTimeout(ctx, opts.MigrateTimeout)
+	defer cancel()
+	err = createKeyspace(mctx, sys, opts)
+	sys.Close()
+	if err != nil {
+		return nil, err
+	}
+	sess, err := connect(ctx, opts, opts.Keyspace)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrateSchema(mctx, sess, opts.Keyspace, log); err != nil {
+		sess.Close()
+		return nil, err
+	}
+	log.Info("cqlstore open", "hosts", strings.Join(opts.Hosts, ","))
+	return &Store{sess: sess, opts: opts, log: log}, nil
+}
+
+func connect(ctx context.Context, o Options, keyspace string) (*gocql.Session, error) {
+	c := gocql.NewCluster(o.Hosts...)
+	c.Keyspace = keyspace
+	c.Consistency = o.Consistency
+	c.SerialConsistency = o.SerialConsistency
+	c.Timeout = o.Timeout
+	c.ConnectTimeout = o.ConnectTimeout
+	c.ProtoVersion = o.ProtoVersion
+	c.DisableInitialHostLookup = o.DisableInitialHostLookup
+	c.Logger = slogAdapter{o.Logger}
+	if o.LocalDC != "" {
+		c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(o.LocalDC))
+	} else {
+		c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
+	}
+	if o.Username != "" {
+		c.Authenticator = gocql.PasswordAuthenticator{Username: o.Username, Password: o.Password}
+	}
+	if o.TLS != nil {
+		c.SslOpts = &gocql.SslOptions{Config: o.TLS.Clone(), EnableHostVerification: !o.TLS.InsecureSkipVerify}
+	}
+	// A failed connection attempt is not retried: Open should fail fast.
+	c.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 1, Interval: o.ConnectTimeout}
+	sess, err := c.CreateSession()
+	if err != nil {
+		return nil, fmt.Errorf("cqlstore: connect to %s: %w", strings.Join(o.Hosts, ","), explainConnect(err))
+	}
+	if err := ctx.Err(); err != nil {
+		sess.Close()
+		return nil, err
+	}
+	return sess, nil
+}
+
+// explainConnect adds a hint to the driver's connection errors, whose text
+// alone does not say that credentials were refused.
+func explainConnect(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "authentication") || strings.Contains(msg, "Username and/or password"):
+		return fmt.Errorf("login refused (check Options.Username/Password): %w", err)
+	case strings.Contains(msg, "no connections were made") || strings.Contains(msg, "unable to discover protocol"):
+		return fmt.Errorf("no host reachable: %w", err)
+	}
+	return err
+}
+
+func createKeyspace(ctx context.Context, sess *gocql.Session, o Options) error {
+	stmt := fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %q WITH replication = %s", o.Keyspace, replicationCQL(o.Replication))
+	if err := sess.Query(stmt).WithContext(ctx).Exec(); err != nil {
+		return fmt.Errorf("cqlstore: create keyspace %s: %w", o.Keyspace, err)
+	}
+	if err := sess.AwaitSchemaAgreement(ctx); err != nil {
+		return fmt.Errorf("cqlstore: create keyspace %s: await schema agreement: %w", o.Keyspace, err)
+	}
+	return nil
+}
+
+// migrateSchema checks the migrations recorded in the keyspace against the
+// embedded files, then applies the missing ones.
+func migrateSchema(ctx context.Context, sess *gocql.Session, keyspace string, log *slog.Logger) error {
+	xs := gocqlx.NewSession(sess)
+	applied, err := migrate.List(ctx, xs)
+	if err != nil {
+		return fmt.Errorf("cqlstore: read schema version of keyspace %s: %w", keyspace, err)
+	}
+	files, err := fs.Glob(schemaFS, "schema/*.cql")
+	if err != nil {
+		return fmt.Errorf("cqlstore: list embedded schema: %w", err)
+	}
+	sort.Strings(files)
+	known := map[string]string{}
+	for _, f := range files {
+		b, err := schemaFS.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("cqlstore: read embedded schema: %w", err)
+		}
+		sum := md5.Sum(b) //nolint:gosec // checksum format of gocqlx/migrate
+		known[strings.TrimPrefix(f, "schema/")] = hex.EncodeToString(sum[:])
+	}
+	for _, m := range applied {
+		want, ok := known[m.Name]
+		if !ok {
+			return fmt.Errorf("%w: keyspace %s has migration %q, which this version does not know (written by a newer scyllaops?); known: %s",
+				ErrSchema, keyspace, m.Name, strings.Join(sortedKeys(known), ", "))
+		}
+		if m.Checksum != want {
+			return fmt.Errorf("%w: keyspace %s: migration %q has checksum %s, this version has %s",
+				ErrSchema, keyspace, m.Name, m.Checksum, want)
+		}
+	}
+	sub, err := fs.Sub(schemaFS, "schema")
+	if err != nil {
+		return fmt.Errorf("cqlstore: embedded schema: %w", err)
+	}
+	if err := migrate.FromFS(ctx, xs, sub); err != nil {
+		return fmt.Errorf("cqlstore: migrate keyspace %s: %w", keyspace, err)
+	}
+	log.Debug("schema up to date", "migrations", len(files))
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Close closes the session. It is idempotent; later calls of other methods
+// return store.ErrClosed.
+func (s *Store) Close() error {
+	if s.closed.CompareAndSwap(false, true) {
+		s.sess.Close()
+	}
+	return nil
+}
+
+// begin is called first by every method.
+func (s *Store) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("cqlstore: %w", store.ErrClosed)
+	}
+	return nil
+}
+
+// query returns a query bound to ctx.
+func (s *Store) query(ctx context.Context, stmt string, args ...any) *gocql.Query {
+	return s.sess.Query(stmt, args...).WithContext(ctx)
+}
+
+// dbErr wraps a driver error of operation op.
+func (s *Store) dbErr(op string, err error) error {
+	if errors.Is(err, gocql.ErrSessionClosed) || (s.closed.Load() && !errors.Is(err, context.Canceled)) {
+		return fmt.Errorf("cqlstore: %s: %w", op, store.ErrClosed)
+	}
+	return fmt.Errorf("cqlstore: %s: %w", op, err)
+}
+
+// slogAdapter sends the driver's log lines to the injected logger.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Print(v ...any) { a.l.Warn(strings.TrimSpace(fmt.Sprint(v...)), "source", "gocql") }
+func (a slogAdapter) Printf(format string, v ...any) {
+	a.l.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)), "source", "gocql")
+}
+func (a slogAdapter) Println(v ...any) { a.l.Warn(strings.TrimSpace(fmt.Sprint(v...)), "source", "gocql") }
