@@ -171,7 +171,7 @@ func (s *Store) ListClusters(ctx context.Context) ([]*store.Cluster, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
-	it := s.query(ctx, "SELECT " + clusterCols + " FROM cluster").Iter()
+	it := s.query(ctx, "SELECT "+clusterCols+" FROM cluster").Iter()
 	out := []*store.Cluster{}
 	for {
 		c, ok := scanCluster(it)

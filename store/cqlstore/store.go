@@ -224,8 +224,12 @@ func (s *Store) dbErr(op string, err error) error {
 // slogAdapter sends the driver's log lines to the injected logger.
 type slogAdapter struct{ l *slog.Logger }
 
-func (a slogAdapter) Print(v ...any) { a.l.Warn(strings.TrimSpace(fmt.Sprint(v...)), "source", "gocql") }
+func (a slogAdapter) Print(v ...any) {
+	a.l.Warn(strings.TrimSpace(fmt.Sprint(v...)), "source", "gocql")
+}
 func (a slogAdapter) Printf(format string, v ...any) {
 	a.l.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)), "source", "gocql")
 }
-func (a slogAdapter) Println(v ...any) { a.l.Warn(strings.TrimSpace(fmt.Sprint(v...)), "source", "gocql") }
+func (a slogAdapter) Println(v ...any) {
+	a.l.Warn(strings.TrimSpace(fmt.Sprint(v...)), "source", "gocql")
+}
