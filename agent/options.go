@@ -46,8 +46,9 @@ type Options struct {
 	Storage StorageOptions
 	// OpenBucket, when set, replaces the built-in providers for every
 	// remote except "data:" (tests pass shared memblob/fileblob buckets).
-	// The agent closes returned buckets when it is done with them; return a
-	// fresh *blob.Bucket per call or one whose Close is harmless.
+	// The agent calls it once per provider and bucket and caches the
+	// result; the caller owns returned buckets (the agent never closes
+	// them).
 	OpenBucket func(ctx context.Context, provider, bucket string) (*blob.Bucket, error)
 	// AuthPenalty is the delay before a 401 answer. Default: 1s; negative
 	// means none.

@@ -1,0 +1,116 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"cloud.google.com/go/storage"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/azureblob"
+	"gocloud.dev/blob/gcsblob"
+	"gocloud.dev/blob/s3blob"
+	"google.golang.org/api/option"
+)
+
+// openCloudBucket opens an s3, gcs or azure bucket configured by so. The
+// returned closer releases clients the bucket does not own (may be nil).
+func openCloudBucket(ctx context.Context, so StorageOptions, provider, bucket string) (*blob.Bucket, func() error, error) {
+	switch provider {
+	case ProviderS3:
+		o := so.S3
+		var lo []func(*awsconfig.LoadOptions) error
+		if o.Region != "" {
+			lo = append(lo, awsconfig.WithRegion(o.Region))
+		}
+		if o.AccessKeyID != "" {
+			lo = append(lo, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, "")))
+		}
+		cfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("s3 config: %w", err)
+		}
+		if cfg.Region == "" {
+			cfg.Region = "us-east-1"
+		}
+		client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+			if o.Endpoint != "" {
+				so.BaseEndpoint = aws.String(o.Endpoint)
+			}
+			so.UsePathStyle = o.ForcePathStyle
+			// S3-compatible servers often reject the SDK's default
+			// trailing checksums; the agent verifies MD5 itself.
+			so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		})
+		b, err := s3blob.OpenBucket(ctx, client, bucket, nil)
+		return b, nil, err
+	case ProviderGCS:
+		o := so.GCS
+		var copts []option.ClientOption
+		switch {
+		case o.Endpoint != "":
+			ep := strings.TrimSuffix(o.Endpoint, "/")
+			if !strings.HasSuffix(ep, "/storage/v1") {
+				ep += "/storage/v1"
+			}
+			copts = append(copts, option.WithEndpoint(ep+"/"), option.WithoutAuthentication())
+		case o.ServiceAccountFile != "":
+			copts = append(copts, option.WithAuthCredentialsFile(option.ServiceAccount, o.ServiceAccountFile))
+		}
+		client, err := storage.NewClient(ctx, copts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gcs client: %w", err)
+		}
+		b, err := gcsblob.OpenBucket(ctx, nil, bucket, &gcsblob.Options{Client: client})
+		if err != nil {
+			client.Close()
+			return nil, nil, err
+		}
+		return b, client.Close, nil
+	case ProviderAzure:
+		o := so.Azure
+		var (
+			c   *container.Client
+			err error
+		)
+		switch {
+		case o.ConnectionString != "":
+			c, err = container.NewClientFromConnectionString(o.ConnectionString, bucket, nil)
+		case o.Account != "" && o.Key != "":
+			var cred *container.SharedKeyCredential
+			cred, err = container.NewSharedKeyCredential(o.Account, o.Key)
+			if err == nil {
+				ep := o.Endpoint
+				if ep == "" {
+					ep = "https://" + o.Account + ".blob.core.windows.net"
+				}
+				c, err = container.NewClientWithSharedKeyCredential(strings.TrimSuffix(ep, "/")+"/"+bucket, cred, nil)
+			}
+		default:
+			var svc azureblob.ServiceURL
+			opts := azureblob.NewDefaultServiceURLOptions()
+			if o.Account != "" {
+				opts.AccountName = o.Account
+			}
+			svc, err = azureblob.NewServiceURL(opts)
+			if o.Endpoint != "" {
+				svc, err = azureblob.ServiceURL(strings.TrimSuffix(o.Endpoint, "/")), nil
+			}
+			if err == nil {
+				c, err = azureblob.NewDefaultClient(svc, azureblob.ContainerName(bucket))
+			}
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("azure client: %w", err)
+		}
+		b, err := azureblob.OpenBucket(ctx, c, nil)
+		return b, nil, err
+	}
+	return nil, nil, badRequest("invalid provider %q", provider)
+}

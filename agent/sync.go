@@ -1,0 +1,329 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5" //nolint:gosec // MD5 is what object stores report
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// Upload tuning: the writer buffers at most uploadPartSize ×
+// uploadConcurrency per file (S3, GCS, Azure), and copyBufSize is the
+// streaming buffer.
+const (
+	uploadPartSize    = 5 << 20
+	uploadConcurrency = 2
+	copyBufSize       = 128 << 10
+)
+
+// copyStream writes r to dst/key in one streaming pass, computing MD5 on
+// the way, and verifies it against the MD5 the bucket reports (when it
+// reports one) and the size against want (when >= 0). On error the
+// partial object is discarded.
+func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blob.Bucket, key string, want int64, ts *transferState) (int64, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := dst.NewWriter(wctx, key, &blob.WriterOptions{
+		ContentType:    "application/octet-stream",
+		BufferSize:     uploadPartSize,
+		MaxConcurrency: uploadConcurrency,
+	})
+	if err != nil {
+		return 0, err
+	}
+	h := md5.New() //nolint:gosec // see import
+	counts := []interface{ Add(int64) int64 }{&j.bytes}
+	if ts != nil {
+		counts = append(counts, &ts.bytes)
+	}
+	var lim *rate.Limiter
+	if jl := j.limiter.Load(); jl != nil {
+		lim = jl
+	} else {
+		lim = s.limiter
+	}
+	mr := &meteredReader{ctx: ctx, r: io.TeeReader(r, h), lim: lim, counts: counts}
+	buf := make([]byte, copyBufSize)
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{mr}, buf)
+	if err == nil && want >= 0 && n != want {
+		err = fmt.Errorf("source size changed: read %d bytes, expected %d", n, want)
+	}
+	if err != nil {
+		cancel() // discard the partial object
+		_ = w.Close()
+		return n, err
+	}
+	if err := w.Close(); err != nil {
+		return n, err
+	}
+	sum := h.Sum(nil)
+	a, err := dst.Attributes(ctx, key)
+	if err != nil {
+		return n, fmt.Errorf("verify %s: %w", key, err)
+	}
+	if a.Size != n || (len(a.MD5) > 0 && !bytes.Equal(a.MD5, sum)) {
+		_ = dst.Delete(context.WithoutCancel(ctx), key)
+		return n, fmt.Errorf("verify %s: wrote %d bytes md5 %s, bucket has %d bytes md5 %s",
+			key, n, hex.EncodeToString(sum), a.Size, hex.EncodeToString(a.MD5))
+	}
+	return n, nil
+}
+
+// sameContent reports whether dst/dstKey exists and whether it already
+// holds the content of the source: equal size and, where the destination
+// reports an MD5, equal MD5 (computed from a local source if needed).
+// Without an MD5 on either side, a destination written no earlier than the
+// source was last modified counts as the same (a resumed upload).
+func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey string, sa *blob.Attributes, srcLocal bool, dst *blob.Bucket, dstKey string) (exists, same bool, err error) {
+	da, err := dst.Attributes(ctx, dstKey)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	if da.Size != sa.Size {
+		return true, false, nil
+	}
+	switch {
+	case len(da.MD5) > 0 && len(sa.MD5) > 0:
+		return true, bytes.Equal(da.MD5, sa.MD5), nil
+	case len(da.MD5) > 0 && srcLocal:
+		r, err := src.NewReader(ctx, srcKey, nil)
+		if err != nil {
+			return true, false, err
+		}
+		defer r.Close()
+		h := md5.New() //nolint:gosec // see import
+		if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, copyBufSize)); err != nil {
+			return true, false, err
+		}
+		return true, bytes.Equal(h.Sum(nil), da.MD5), nil
+	}
+	return true, !da.ModTime.Before(sa.ModTime), nil
+}
+
+// transfer copies one file unless the destination already holds it. With
+// a suffix, an existing different destination is first renamed to
+// <name><suffix> (a versioned file). It reports whether the file was
+// skipped.
+func (s *rcServer) transfer(ctx context.Context, j *job, src *blob.Bucket, srcKey string, sa *blob.Attributes, dst *blob.Bucket, dstKey, suffix string, srcLoc *location) (skipped bool, err error) {
+	ts, end := j.startTransfer(srcKey, sa.Size)
+	defer func() { end(skipped, err) }()
+	exists, same, err := s.sameContent(ctx, src, srcKey, sa, srcLoc != nil && srcLoc.local(), dst, dstKey)
+	if err != nil {
+		return false, fmt.Errorf("check %s: %w", dstKey, err)
+	}
+	if same {
+		return true, nil
+	}
+	if exists && suffix != "" {
+		if err := dst.Copy(ctx, dstKey+suffix, dstKey, nil); err != nil {
+			return false, fmt.Errorf("version %s as %s: %w", dstKey, dstKey+suffix, err)
+		}
+	}
+	r, err := src.NewReader(ctx, srcKey, nil)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	if _, err := s.copyStream(ctx, j, r, dst, dstKey, sa.Size, ts); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// syncOpts are the common parameters of the sync calls.
+type syncOpts struct {
+	src, dst       *blob.Bucket
+	srcLoc, dstLoc location
+	suffix         string
+	transfers      int
+}
+
+func (s *rcServer) parseSync(ctx context.Context, p params, j *job) (syncOpts, error) {
+	var o syncOpts
+	var err error
+	o.src, o.dst, o.srcLoc, o.dstLoc, err = s.srcDst(ctx, p)
+	if err != nil {
+		return o, err
+	}
+	if o.suffix, err = p.str("suffix"); err != nil {
+		return o, err
+	}
+	if o.suffix != "" {
+		if _, err := cleanKey("x"+o.suffix, false); err != nil || bytes.ContainsRune([]byte(o.suffix), '/') {
+			return o, badRequest("invalid parameter \"suffix\" %q: want a plain name suffix like .sm_20240101000000UTC", o.suffix)
+		}
+	}
+	t, err := p.int("transfers", -1)
+	if err != nil {
+		return o, err
+	}
+	switch {
+	case t == -1 || t == 0:
+		o.transfers = int(s.transfers.Load())
+	case t < -1 || t > 1024:
+		return o, badRequest("invalid parameter \"transfers\" %d: want 1..1024 or -1 (agent default)", t)
+	default:
+		o.transfers = int(t)
+	}
+	bw, err := p.str("bandwidth_rate")
+	if err != nil {
+		return o, err
+	}
+	bps, err := parseRate(bw)
+	if err != nil {
+		return o, err
+	}
+	if bps > 0 {
+		j.limiter.Store(newLimiter(bps))
+	}
+	return o, nil
+}
+
+func (s *rcServer) syncCopyDir(ctx context.Context, p params, j *job) (any, error) {
+	return s.syncDir(ctx, p, j, false)
+}
+
+func (s *rcServer) syncMoveDir(ctx context.Context, p params, j *job) (any, error) {
+	return s.syncDir(ctx, p, j, true)
+}
+
+// syncDir uploads every file below the local source to the destination,
+// transfers at a time; with move, local files are deleted once uploaded
+// (or found already uploaded).
+func (s *rcServer) syncDir(ctx context.Context, p params, j *job, move bool) (any, error) {
+	o, err := s.parseSync(ctx, p, j)
+	if err != nil {
+		return nil, err
+	}
+	if !o.srcLoc.local() {
+		return nil, withStatus(http.StatusBadRequest, fmt.Errorf("source %s must be local (data:)", o.srcLoc))
+	}
+	prefix := o.srcLoc.key
+	if prefix != "" {
+		prefix += "/"
+	}
+	var (
+		g      errgroup.Group
+		failed atomic.Int64
+		total  int64
+		first  atomic.Pointer[error]
+	)
+	g.SetLimit(o.transfers)
+	it := o.src.List(&blob.ListOptions{Prefix: prefix})
+	var listErr error
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			listErr = fmt.Errorf("list %s: %w", o.srcLoc, err)
+			break
+		}
+		if obj.IsDir {
+			continue
+		}
+		total++
+		srcKey := obj.Key
+		dstKey := joinKey(o.dstLoc.key, srcKey[len(prefix):])
+		sa := &blob.Attributes{Size: obj.Size, ModTime: obj.ModTime, MD5: obj.MD5}
+		g.Go(func() error {
+			_, err := s.transfer(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc)
+			if err == nil && move {
+				if err = o.src.Delete(ctx, srcKey); err == nil {
+					j.deletes.Add(1)
+				}
+			}
+			if err != nil {
+				failed.Add(1)
+				err = fmt.Errorf("%s: %w", srcKey, err)
+				first.CompareAndSwap(nil, &err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
+	}
+	if listErr != nil {
+		return nil, listErr
+	}
+	if n := failed.Load(); n > 0 {
+		return nil, fmt.Errorf("%d of %d files failed, first: %w", n, total, *first.Load())
+	}
+	return nil, nil
+}
+
+// syncCopyPaths downloads paths from the source into the local
+// destination.
+func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, error) {
+	o, err := s.parseSync(ctx, p, j)
+	if err != nil {
+		return nil, err
+	}
+	if !o.dstLoc.local() {
+		return nil, withStatus(http.StatusBadRequest, fmt.Errorf("destination %s must be local (data:)", o.dstLoc))
+	}
+	paths, err := p.strs("paths")
+	if err != nil {
+		return nil, err
+	}
+	type pair struct{ src, dst location }
+	pairs := make([]pair, 0, len(paths))
+	for _, rel := range paths {
+		sl, err := o.srcLoc.join(rel)
+		if err != nil {
+			return nil, err
+		}
+		dl, err := o.dstLoc.join(rel)
+		if err != nil {
+			return nil, err
+		}
+		if sl.key == o.srcLoc.key {
+			return nil, badRequest("invalid path %q in paths: want a file below srcRemote", rel)
+		}
+		pairs = append(pairs, pair{sl, dl})
+	}
+	var (
+		g      errgroup.Group
+		failed atomic.Int64
+		first  atomic.Pointer[error]
+	)
+	g.SetLimit(o.transfers)
+	for _, pr := range pairs {
+		g.Go(func() error {
+			sa, err := o.src.Attributes(ctx, pr.src.key)
+			if err == nil {
+				_, err = s.transfer(ctx, j, o.src, pr.src.key, sa, o.dst, pr.dst.key, "", &pr.src)
+			}
+			if err != nil {
+				failed.Add(1)
+				err = fmt.Errorf("%s: %w", pr.src, err)
+				first.CompareAndSwap(nil, &err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
+	}
+	if n := failed.Load(); n > 0 {
+		return nil, fmt.Errorf("%d of %d files failed, first: %w", n, len(pairs), *first.Load())
+	}
+	return nil, nil
+}
