@@ -1,0 +1,36 @@
+package scheduler
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// metrics are Scylla Manager's scheduler metrics (reference §10).
+type metrics struct {
+	indicator   *prometheus.GaugeVec
+	total       *prometheus.CounterVec
+	lastSuccess *prometheus.GaugeVec
+	suspended   *prometheus.GaugeVec
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	f := promauto.With(r)
+	return &metrics{
+		indicator: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "scylla_manager", Subsystem: "scheduler", Name: "run_indicator",
+			Help: "1 while a run of the task executes on this manager, else 0.",
+		}, []string{"cluster", "type", "task"}),
+		total: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "scylla_manager", Subsystem: "scheduler", Name: "run_total",
+			Help: "Runs of the task that ended on this manager, by final status.",
+		}, []string{"cluster", "type", "task", "status"}),
+		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "scylla_manager", Subsystem: "scheduler", Name: "last_success",
+			Help: "Unix time (seconds) of the end of the task's last successful run.",
+		}, []string{"cluster", "type", "task"}),
+		suspended: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "scylla_manager", Subsystem: "scheduler", Name: "suspended",
+			Help: "1 if the cluster is suspended, else 0.",
+		}, []string{"cluster"}),
+	}
+}
