@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/scyllaops/scyllaops/restapi"
+)
+
+func backupView() progressView {
+	return progressView{
+		text: backupProgressText,
+		fraction: func(raw json.RawMessage) (int64, int64) {
+			var p restapi.BackupProgress
+			_ = json.Unmarshal(raw, &p)
+			return p.Uploaded + p.Skipped, p.Size
+		},
+	}
+}
+
+func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
+	var p restapi.BackupProgress
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return "", fmt.Errorf("backup progress: %w", err)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Progress:\t%s\n", percent(p.Uploaded+p.Skipped, p.Size))
+	if p.SnapshotTag != "" {
+		fmt.Fprintf(&b, "Snapshot Tag:\t%s\n", p.SnapshotTag)
+	}
+	if len(p.DCs) > 0 {
+		fmt.Fprintf(&b, "Datacenters:\n")
+		for _, dc := range p.DCs {
+			fmt.Fprintf(&b, "  - %s\n", dc)
+		}
+	}
+	if p.Stage != "" {
+		fmt.Fprintf(&b, "Stage:\t\t%s\n", p.Stage)
+	}
+	if len(p.Hosts) == 0 {
+		return b.String(), nil
+	}
+	b.WriteString("\n")
+	t := newTable("Host", "Progress", "Size", "Success", "Deduplicated", "Failed")
+	for _, h := range p.Hosts {
+		if len(o.hosts) > 0 && !slices.Contains(o.hosts, h.Host) {
+			continue
+		}
+		t.add(h.Host, percent(h.Uploaded+h.Skipped, h.Size), sizeString(h.Size), sizeString(h.Uploaded), sizeString(h.Skipped), sizeString(h.Failed))
+	}
+	b.WriteString(t.String())
+	if o.details {
+		for _, h := range p.Hosts {
+			if len(o.hosts) > 0 && !slices.Contains(o.hosts, h.Host) {
+				continue
+			}
+			fmt.Fprintf(&b, "\nHost: %s\n", h.Host)
+			d := newTable("Keyspace", "Table", "Progress", "Size", "Success", "Deduplicated", "Failed", "Started at", "Completed at")
+			for i, k := range h.Keyspaces {
+				if i > 0 {
+					d.separator()
+				}
+				for _, tb := range k.Tables {
+					d.add(k.Keyspace, tb.Table, percent(tb.Uploaded+tb.Skipped, tb.Size), sizeString(tb.Size), sizeString(tb.Uploaded),
+						sizeString(tb.Skipped), sizeString(tb.Failed), timeString(tb.StartedAt), timeString(tb.CompletedAt))
+				}
+			}
+			b.WriteString(d.String())
+		}
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/scyllaops/scyllaops/restapi"
+)
+
+func validateBackupView() progressView {
+	return progressView{text: validateProgressText}
+}
+
+func validateProgressText(raw json.RawMessage, _ progressOpts) (string, error) {
+	var ps []restapi.ValidateBackupProgress
+	if len(raw) > 0 && string(raw) != "{}" {
+		if err := json.Unmarshal(raw, &ps); err != nil {
+			return "", fmt.Errorf("validate_backup progress: %w", err)
+		}
+	}
+	if len(ps) == 0 {
+		return "", nil
+	}
+	t := newTable("Host", "Location", "Manifests", "Scanned files", "Missing files", "Orphaned files", "Orphaned bytes", "Deleted files", "Broken snapshots")
+	for _, p := range ps {
+		t.add(p.Host, p.Location, p.Manifests, p.ScannedFiles, p.MissingFiles, p.OrphanedFiles, sizeString(p.OrphanedBytes), p.DeletedFiles, strings.Join(p.BrokenSnapshots, ","))
+	}
+	return "\n" + t.String(), nil
+}
