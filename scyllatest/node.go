@@ -1,0 +1,85 @@
+package scyllatest
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scyllaops/scyllaops/agent"
+)
+
+// NodeState is a node's ring state as the storage service reports it.
+type NodeState string
+
+// Node ring states.
+const (
+	StateNormal  NodeState = "N"
+	StateJoining NodeState = "J"
+	StateLeaving NodeState = "L"
+	StateMoving  NodeState = "M"
+)
+
+// Node is one simulated ScyllaDB node. Its exported fields are set at
+// creation and never change.
+type Node struct {
+	// IP is the node's address: its identity on the ring and the host the
+	// agent is reached at.
+	IP string
+	// HostID is the node's host ID.
+	HostID uuid.UUID
+	// DC and Rack place the node.
+	DC, Rack string
+	// DataDir is the node's Scylla data directory (data_file_directories).
+	DataDir string
+	// Tokens are the node's vnode tokens, sorted.
+	Tokens []int64
+
+	c     *Cluster
+	rest  http.Handler
+	prom  http.Handler
+	agent *agent.Agent
+
+	// Guarded by c.mu.
+	rnd            *rand.Rand
+	gen            int64
+	writes         []int64
+	up             bool
+	state          NodeState
+	autocompaction map[string]bool
+	loading        map[string]bool
+	failRules      []failRule
+	latency        time.Duration
+	slowDisk       int64
+	repairs        map[int]*repairJob
+	listen         *nodeListeners
+}
+
+// failRule makes the next matching Scylla REST call fail.
+type failRule struct {
+	method, prefix string
+	status         int
+}
+
+// String returns the node's IP.
+func (n *Node) String() string { return n.IP }
+
+// Up reports whether the node is running (not stopped).
+func (n *Node) Up() bool {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	return n.up
+}
+
+// sees reports whether n considers other alive (gossip view). Guarded by
+// c.mu.
+func (n *Node) seesLocked(other *Node) bool {
+	if !other.up {
+		return false
+	}
+	return n.c.partitioned[n.IP] == n.c.partitioned[other.IP]
+}
+
+func (n *Node) tokensCopy() []int64 { return slices.Clone(n.Tokens) }
