@@ -41,7 +41,7 @@ type Cluster struct {
 	transport *faultTransport
 	// tcpTransport reaches the agents in Listen mode. Guarded by mu.
 	tcpTransport *http.Transport
-	client    *agentclient.Client
+	client       *agentclient.Client
 
 	cql    cqlConns
 	wg     sync.WaitGroup
