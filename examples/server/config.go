@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the server's YAML configuration. Keys are those of Scylla
+// Manager's scylla-manager.yaml where one exists; keys of that file this
+// server does not implement are accepted and ignored (listed in Ignored),
+// so an existing scylla-manager.yaml can be reused. Unknown keys are an
+// error.
+type Config struct {
+	// HTTP is the plain-HTTP listen address, e.g. 127.0.0.1:5080.
+	HTTP string `yaml:"http"`
+	// HTTPS is the HTTPS listen address, e.g. 127.0.0.1:5443.
+	HTTPS string `yaml:"https"`
+	// TLSVersion is the minimum TLS version: TLSv1.2 (default) or TLSv1.3.
+	TLSVersion string `yaml:"tls_version"`
+	// TLSCertFile and TLSKeyFile are the server's PEM identity; both
+	// empty: a self-signed ECDSA P-256 certificate valid for a year.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// TLSCAFile, when set, requires HTTPS clients to present a
+	// certificate signed by this CA (mTLS).
+	TLSCAFile string `yaml:"tls_ca_file"`
+	// Prometheus is the /metrics listen address. Default ":5090"; "-"
+	// disables it.
+	Prometheus string `yaml:"prometheus"`
+	// DataDir holds the embedded store (state.db) when no database is
+	// configured. Default: ./data.
+	DataDir string `yaml:"data_dir"`
+	// Logger selects log level and output.
+	Logger LoggerConfig `yaml:"logger"`
+	// Database selects the CQL store: used when Hosts is non-empty.
+	Database DatabaseConfig `yaml:"database"`
+	// ShutdownTimeout bounds the graceful shutdown. Default: 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// Scylla Manager keys accepted and ignored.
+	Debug              yaml.Node `yaml:"debug"`
+	ClientCacheTimeout yaml.Node `yaml:"client_cache_timeout"`
+	SSL                yaml.Node `yaml:"ssl"`
+	Healthcheck        yaml.Node `yaml:"healthcheck"`
+	Backup             yaml.Node `yaml:"backup"`
+	Restore            yaml.Node `yaml:"restore"`
+	Repair             yaml.Node `yaml:"repair"`
+	AgentClient        yaml.Node `yaml:"agent_client"`
+	ConfigCache        yaml.Node `yaml:"config_cache"`
+}
+
+// LoggerConfig is the "logger" section.
+type LoggerConfig struct {
+	// Mode is stderr (default) or stdout.
+	Mode string `yaml:"mode"`
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Encoding is json (the only one; accepted for compatibility).
+	Encoding    string    `yaml:"encoding"`
+	Development bool      `yaml:"development"`
+	Sampling    yaml.Node `yaml:"sampling"`
+}
+
+// DatabaseConfig is the "database" section.
+type DatabaseConfig struct {
+	// Hosts are the CQL contact points; empty: the embedded store.
+	Hosts []string `yaml:"hosts"`
+	// Port is the CQL port of Hosts without one. Default: 9042.
+	Port     int    `yaml:"port"`
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	LocalDC  string `yaml:"local_dc"`
+	// Keyspace holds the tables. Default: "scyllaops" (not Scylla
+	// Manager's "scylla_manager": the schemas differ).
+	Keyspace string `yaml:"keyspace"`
+	// ReplicationFactor of the keyspace when it is created
+	// (SimpleStrategy). Default: 1.
+	ReplicationFactor int `yaml:"replication_factor"`
+	// Timeout bounds each query. Default: 5s.
+	Timeout time.Duration `yaml:"timeout"`
+
+	SSL                           bool      `yaml:"ssl"`
+	TokenAware                    yaml.Node `yaml:"token_aware"`
+	MigrateTimeout                yaml.Node `yaml:"migrate_timeout"`
+	MigrateMaxWaitSchemaAgreement yaml.Node `yaml:"migrate_max_wait_schema_agreement"`
+}
+
+// LoadConfig reads and validates a config file.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(b)
+}
+
+// ParseConfig parses and validates YAML.
+func ParseConfig(b []byte) (Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	c = c.withDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Prometheus == "" {
+		c.Prometheus = ":5090"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.TLSVersion == "" {
+		c.TLSVersion = "TLSv1.2"
+	}
+	if c.Logger.Level == "" {
+		c.Logger.Level = "info"
+	}
+	if c.Logger.Mode == "" {
+		c.Logger.Mode = "stderr"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Database.Port == 0 {
+		c.Database.Port = 9042
+	}
+	if c.Database.Keyspace == "" {
+		c.Database.Keyspace = "scyllaops"
+	}
+	if c.Database.ReplicationFactor == 0 {
+		c.Database.ReplicationFactor = 1
+	}
+	return c
+}
+
+// Validate reports the first invalid key, naming it and the accepted form.
+func (c Config) Validate() error {
+	bad := func(key, want, got string) error {
+		return fmt.Errorf("config: invalid %s %q: want %s", key, got, want)
+	}
+	if c.HTTP == "" && c.HTTPS == "" {
+		return fmt.Errorf("config: set http or https (or both): want e.g. http: 127.0.0.1:5080")
+	}
+	for key, addr := range map[string]string{"http": c.HTTP, "https": c.HTTPS} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return bad(key, "host:port, e.g. 127.0.0.1:5080", addr)
+		}
+	}
+	if c.Prometheus != "-" {
+		if _, _, err := net.SplitHostPort(c.Prometheus); err != nil {
+			return bad("prometheus", "host:port, e.g. :5090, or - to disable", c.Prometheus)
+		}
+	}
+	switch c.TLSVersion {
+	case "TLSv1.2", "TLSv1.3":
+	default:
+		return bad("tls_version", "TLSv1.2 or TLSv1.3", c.TLSVersion)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return fmt.Errorf("config: set tls_cert_file and tls_key_file together, or neither (self-signed)")
+	}
+	if c.TLSCAFile != "" && c.HTTPS == "" {
+		return fmt.Errorf("config: tls_ca_file needs https: client certificates are checked on the HTTPS listener")
+	}
+	switch c.Logger.Mode {
+	case "stderr", "stdout":
+	default:
+		return bad("logger.mode", "stderr or stdout", c.Logger.Mode)
+	}
+	switch strings.ToLower(c.Logger.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("logger.level", "debug, info, warn or error", c.Logger.Level)
+	}
+	if c.Logger.Encoding != "" && c.Logger.Encoding != "json" {
+		return bad("logger.encoding", "json", c.Logger.Encoding)
+	}
+	if c.Database.Port < 1 || c.Database.Port > 65535 {
+		return bad("database.port", "a TCP port, e.g. 9042", fmt.Sprint(c.Database.Port))
+	}
+	if c.Database.ReplicationFactor < 1 {
+		return bad("database.replication_factor", "a count >= 1", fmt.Sprint(c.Database.ReplicationFactor))
+	}
+	if c.ShutdownTimeout < 0 {
+		return bad("shutdown_timeout", "a duration > 0, e.g. 30s", c.ShutdownTimeout.String())
+	}
+	return nil
+}
+
+// Ignored lists the Scylla Manager keys present in the file that this
+// server does not implement.
+func (c Config) Ignored() []string {
+	var out []string
+	for k, n := range map[string]yaml.Node{
+		"debug": c.Debug, "client_cache_timeout": c.ClientCacheTimeout, "ssl": c.SSL, "healthcheck": c.Healthcheck,
+		"backup": c.Backup, "restore": c.Restore, "repair": c.Repair, "agent_client": c.AgentClient, "config_cache": c.ConfigCache,
+	} {
+		if n.Kind != 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Redacted returns the config as a log attribute value with every secret
+// replaced.
+func (c Config) Redacted() map[string]any {
+	pw := ""
+	if c.Database.Password != "" {
+		pw = redacted
+	}
+	return map[string]any{
+		"http": c.HTTP, "https": c.HTTPS, "tls_version": c.TLSVersion, "tls_cert_file": c.TLSCertFile,
+		"tls_key_file": c.TLSKeyFile, "tls_ca_file": c.TLSCAFile, "prometheus": c.Prometheus, "data_dir": c.DataDir,
+		"logger": map[string]any{"mode": c.Logger.Mode, "level": c.Logger.Level},
+		"database": map[string]any{
+			"hosts": c.Database.Hosts, "port": c.Database.Port, "user": c.Database.User, "password": pw,
+			"keyspace": c.Database.Keyspace, "local_dc": c.Database.LocalDC, "ssl": c.Database.SSL,
+		},
+	}
+}

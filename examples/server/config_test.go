@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte("http: 127.0.0.1:5080\nhealthcheck:\n  max_timeout: 1s\nrepair:\n  poll_interval: 50ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Prometheus != ":5090" || c.DataDir != "data" || c.TLSVersion != "TLSv1.2" || c.Database.Port != 9042 || c.Database.Keyspace != "scyllaops" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if got := strings.Join(sorted(c.Ignored()), ","); got != "healthcheck,repair" {
+		t.Errorf("Ignored() = %s, want healthcheck,repair", got)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"no listener", "prometheus: :5090\n", "set http or https"},
+		{"unknown key", "http: 127.0.0.1:5080\nhtp: x\n", "htp"},
+		{"bad addr", "http: localhost\n", "http"},
+		{"bad tls version", "https: 127.0.0.1:5443\ntls_version: SSLv3\n", "tls_version"},
+		{"half identity", "https: 127.0.0.1:5443\ntls_cert_file: a.pem\n", "tls_key_file"},
+		{"ca without https", "http: 127.0.0.1:5080\ntls_ca_file: ca.pem\n", "tls_ca_file"},
+		{"bad level", "http: 127.0.0.1:5080\nlogger:\n  level: loud\n", "logger.level"},
+		{"bad yaml", "http: [\n", "config"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ParseConfig(%q) = %v, want an error mentioning %q", tc.yaml, err, tc.want)
+			}
+		})
+	}
+}
+
+func sorted(s []string) []string {
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s
+}
+
+func TestLoggerRedactsSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, "info")
+	cfg, err := ParseConfig([]byte("http: 127.0.0.1:5080\ndatabase:\n  hosts: [10.0.0.1]\n  user: admin\n  password: hunter2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("starting", "config", cfg.Redacted(), "auth_token", "tok-123", "nested", map[string]any{"db": map[string]any{"password": "pw-456"}})
+	out := buf.String()
+	for _, secret := range []string{"hunter2", "tok-123", "pw-456"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log leaks %q: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, redacted) || !strings.Contains(out, `"user":"admin"`) {
+		t.Errorf("log lacks the redaction marker or the non-secret fields: %s", out)
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scyllaops/scyllaops/restapi"
+)
+
+// buildServer builds this command into a temp dir.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "server")
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestServerProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	bin := buildServer(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "server.yaml")
+	cfg := "http: 127.0.0.1:0\nprometheus: 127.0.0.1:0\ndata_dir: " + filepath.Join(dir, "data") + "\nlogger:\n  level: info\n"
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", cfgFile)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	// The JSON log line "serving" carries the bound addresses.
+	lines := make(chan map[string]any, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				t.Errorf("log line is not JSON: %s", sc.Text())
+				continue
+			}
+			lines <- m
+		}
+	}()
+	var httpAddr, promAddr string
+	timeout := time.After(time.Minute)
+	for httpAddr == "" {
+		select {
+		case m, ok := <-lines:
+			if !ok {
+				t.Fatal("server exited before serving")
+			}
+			if m["msg"] == "serving" {
+				httpAddr, _ = m["http"].(string)
+				promAddr, _ = m["prometheus"].(string)
+			}
+		case <-timeout:
+			t.Fatal("no \"serving\" log line within a minute")
+		}
+	}
+
+	c, err := restapi.NewClient("http://"+httpAddr+"/api/v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Version(ctx); err != nil || v != restapi.DefaultVersion {
+		t.Errorf("Version = %q, %v", v, err)
+	}
+	cs, err := c.ListClusters(ctx)
+	if err != nil || len(cs) != 0 {
+		t.Errorf("ListClusters = %v, %v; want none", cs, err)
+	}
+	if _, err := c.GetCluster(ctx, "nope"); !isStatus(err, 404) {
+		t.Errorf("GetCluster(nope) = %v, want a 404", err)
+	}
+
+	resp, err := http.Get("http://" + promAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"go_goroutines", "process_cpu_seconds_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// SIGTERM: graceful, exit 0, "stopped" logged.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	for m := range lines {
+		if m["msg"] == "stopped" {
+			stopped = true
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("server exit after SIGTERM: %v", err)
+	}
+	if !stopped {
+		t.Error("no \"stopped\" log line after SIGTERM")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "state.db")); err != nil {
+		t.Errorf("state.db: %v", err)
+	}
+}
+
+func isStatus(err error, code int) bool {
+	var ae *restapi.APIError
+	return errors.As(err, &ae) && ae.StatusCode == code
+}

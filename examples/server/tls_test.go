@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// testCA makes a CA and a client certificate it signs, written as PEM
+// files; it returns the CA path and the client identity.
+func testCA(t *testing.T) (caFile string, client tls.Certificate) {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	caFile = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cliKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cliTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "sctool"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	cliDER, err := x509.CreateCertificate(rand.Reader, cliTmpl, caCert, &cliKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caFile, tls.Certificate{Certificate: [][]byte{cliDER}, PrivateKey: cliKey}
+}
+
+// startServer runs the server in-process until the test ends.
+func startServer(t *testing.T, cfg Config) Addrs {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})), func(a Addrs) { addrs <- a })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case a := <-addrs:
+		return a
+	case err := <-done:
+		t.Fatalf("Run ended early: %v", err)
+	}
+	return Addrs{}
+}
+
+func TestHTTPSWithMTLS(t *testing.T) {
+	caFile, clientCert := testCA(t)
+	cfg, err := ParseConfig([]byte("https: 127.0.0.1:0\nprometheus: 127.0.0.1:0\ntls_ca_file: " + caFile + "\ndata_dir: " + t.TempDir() + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startServer(t, cfg)
+	url := "https://" + a.HTTPS + "/api/v1/clusters"
+
+	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	if resp, err := noCert.Get(url); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a client without a certificate got HTTP %d, want a TLS failure", resp.StatusCode)
+	}
+	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{clientCert}}}}
+	resp, err := withCert.Get(url)
+	if err != nil {
+		t.Fatalf("a client with a CA-signed certificate: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET clusters with a client certificate: HTTP %d", resp.StatusCode)
+	}
+	// A certificate from another CA is refused too.
+	_, otherCert := testCA(t)
+	other := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{otherCert}}}}
+	if resp, err := other.Get(url); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a client with a certificate of another CA got HTTP %d, want a TLS failure", resp.StatusCode)
+	}
+}
