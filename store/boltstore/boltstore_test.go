@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,32 @@ func TestOpenRejects(t *testing.T) {
 	}
 	if _, err := boltstore.Open(t.Context(), path, boltstore.Options{}); err == nil || !strings.Contains(err.Error(), "schema version") {
 		t.Errorf("Open(schema 99) = %v, want a schema version error", err)
+	}
+}
+
+// BenchmarkPutProgress measures one durable progress write (one bbolt
+// transaction with fsync).
+func BenchmarkPutProgress(b *testing.B) {
+	ctx := b.Context()
+	s, err := boltstore.Open(ctx, filepath.Join(b.TempDir(), "store.db"), boltstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c := &store.Cluster{ID: uuid.New(), Name: "bench"}
+	tk := &store.Task{ClusterID: c.ID, ID: uuid.New(), Type: "backup"}
+	runID, _ := uuid.NewUUID()
+	r := &store.Run{ClusterID: c.ID, TaskID: tk.ID, ID: runID, Status: store.StatusRunning}
+	if err := errors.Join(s.CreateCluster(ctx, c), s.CreateTask(ctx, tk), s.CreateRun(ctx, r)); err != nil {
+		b.Fatal(err)
+	}
+	data := json.RawMessage(`{"uploaded":123456789,"size":987654321,"files":42}`)
+	i := 0
+	for b.Loop() {
+		p := &store.Progress{TaskID: tk.ID, RunID: runID, Key: strconv.Itoa(i % 1000), Data: data}
+		if err := s.PutProgress(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -75,7 +75,7 @@ func crashChild(t *testing.T, path string) {
 		if err := s.CreateRun(ctx, r); err != nil {
 			fail("CreateRun", err)
 		}
-		fmt.Printf("COMMIT run %s %d\n", id, i)
+		fmt.Fprintf(os.Stdout, "COMMIT run %s %d\n", id, i)
 		for j := range 1 + i%7 {
 			key := fmt.Sprintf("10.0.0.%d/ks/t%d", j%3, j)
 			p := &store.Progress{
@@ -85,14 +85,14 @@ func crashChild(t *testing.T, path string) {
 			if err := s.PutProgress(ctx, p); err != nil {
 				fail("PutProgress", err)
 			}
-			fmt.Printf("COMMIT progress %s %s\n", id, key)
+			fmt.Fprintf(os.Stdout, "COMMIT progress %s %s\n", id, key)
 		}
 		r.Status = store.StatusDone
 		r.EndTime = time.Now()
 		if err := s.UpdateRun(ctx, r); err != nil {
 			fail("UpdateRun", err)
 		}
-		fmt.Printf("COMMIT done %s\n", id)
+		fmt.Fprintf(os.Stdout, "COMMIT done %s\n", id)
 	}
 }
 
