@@ -20,6 +20,9 @@ const TaskType = "healthcheck"
 type Properties struct {
 	// Mode is the ping the task runs: "cql", "rest" or "alternator".
 	Mode Mode `json:"mode"`
+	// Continue is set by the scheduler on resumed or restarted runs; a
+	// health check has nothing to continue, so it is accepted and ignored.
+	Continue bool `json:"continue,omitempty"`
 }
 
 // ParseProperties decodes and validates a healthcheck task's properties.
@@ -45,6 +48,14 @@ func ParseProperties(properties json.RawMessage) (Properties, error) {
 		return p, err
 	}
 	return p, nil
+}
+
+// ValidateProperties checks a healthcheck task's properties at task
+// creation (the scheduler's optional PropertiesValidator). The error is a
+// *store.InvalidError naming the field.
+func (s *Service) ValidateProperties(properties json.RawMessage) error {
+	_, err := ParseProperties(properties)
+	return err
 }
 
 // Run is the scheduler's Runner for healthcheck tasks: it runs the ping of

@@ -24,6 +24,7 @@ func TestParseProperties(t *testing.T) {
 		{in: `{"mode":"cql"}`, want: ModeCQL},
 		{in: `{"mode":"rest"}`, want: ModeREST},
 		{in: ` {"mode":"alternator"} `, want: ModeAlternator},
+		{in: `{"mode":"cql","continue":true}`, want: ModeCQL},
 		{in: ``, wantField: "properties.mode"},
 		{in: `{}`, wantField: "properties.mode"},
 		{in: `{"mode":"gossip"}`, wantField: "properties.mode"},
@@ -143,6 +144,12 @@ func TestRunBadInput(t *testing.T) {
 	err := s.Run(t.Context(), lc.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"cql","extra":1}`))
 	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "properties.extra") {
 		t.Errorf("unknown field: %v", err)
+	}
+	if err := s.ValidateProperties(json.RawMessage(`{"mode":"CQL"}`)); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("ValidateProperties: %v", err)
+	}
+	if err := s.ValidateProperties(json.RawMessage(`{"mode":"alternator"}`)); err != nil {
+		t.Errorf("ValidateProperties: %v", err)
 	}
 	if err := s.Run(t.Context(), uuid.Nil, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"cql"}`)); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("nil cluster: %v", err)

@@ -104,6 +104,22 @@ func (s *Service) Status(ctx context.Context, clusterID uuid.UUID, hosts []strin
 	return out, nil
 }
 
+// PingCluster runs the pings of modes on every node of c, a cluster the
+// caller describes itself (clusterID keys the node_info cache), and
+// returns one NodeStatus per node of c.Nodes, in that order. It does not
+// touch the metrics.
+func (s *Service) PingCluster(ctx context.Context, clusterID uuid.UUID, c Cluster, modes ...Mode) ([]NodeStatus, error) {
+	if c.Agent == nil {
+		return nil, fmt.Errorf("healthcheck: %w", store.Invalid("cluster.agent", "a non-nil healthcheck.Agent, e.g. an *agentclient.Client", ""))
+	}
+	for _, mode := range modes {
+		if err := checkMode(mode); err != nil {
+			return nil, err
+		}
+	}
+	return s.ping(ctx, clusterID, &c, c.Nodes, modes)
+}
+
 // InvalidateNodeInfo forgets the cached node_info of every node of a
 // cluster (call it when the cluster's nodes or ports change).
 func (s *Service) InvalidateNodeInfo(clusterID uuid.UUID) { s.cache.invalidate(clusterID) }
