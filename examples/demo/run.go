@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/internal/ring"
+	"github.com/scyllaops/scyllaops/restapi"
+	"github.com/scyllaops/scyllaops/scyllatest"
+	"github.com/scyllaops/scyllaops/store/boltstore"
+)
+
+// env is what run sets up.
+type env struct {
+	dir     string
+	cluster *scyllatest.Cluster
+	client  *restapi.Client
+	apiURL  string
+}
+
+func run(ctx context.Context, out io.Writer, log *slog.Logger, keep bool) (err error) {
+	dir, err := os.MkdirTemp("", "scyllaops-demo-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if keep {
+			fmt.Fprintf(out, "Kept %s\n", dir)
+			return
+		}
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	bucketRoot := filepath.Join(dir, "buckets")
+
+	step(out, 1, "Starting a simulated ScyllaDB cluster: 2 DCs, 6 nodes, agents on 127.0.x.y:%d", scyllatest.PortAgent)
+	sc, err := scyllatest.Start(scyllatest.Options{
+		Topology: []scyllatest.DC{
+			{Name: "dc1", Racks: []scyllatest.Rack{{Name: "rack1", Nodes: 3}}},
+			{Name: "dc2", Racks: []scyllatest.Rack{{Name: "rack1", Nodes: 3}}},
+		},
+		Keyspaces:  demoKeyspaces(),
+		DataDir:    filepath.Join(dir, "nodes"),
+		Listen:     true,
+		Logger:     log,
+		OpenBucket: localBuckets(bucketRoot),
+	})
+	if err != nil {
+		return fmt.Errorf("start the simulated cluster: %w", err)
+	}
+	defer func() { err = errors.Join(err, sc.Close()) }()
+	fmt.Fprintf(out, "Nodes: %v\n", sc.Hosts())
+
+	step(out, 2, "Starting the manager (bbolt store in %s) and the REST API on loopback", dir)
+	st, err := boltstore.Open(ctx, filepath.Join(dir, "state.db"), boltstore.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+	m, err := scyllaops.New(st, sc.Transport(), scyllaops.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, m.Close()) }()
+	runCtx, stopRun := context.WithCancel(ctx)
+	runDone := make(chan error, 1)
+	go func() { runDone <- m.Run(runCtx) }()
+	defer func() {
+		stopRun()
+		if rerr := <-runDone; rerr != nil && !errors.Is(rerr, context.Canceled) {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: restapi.NewHandler(m, restapi.Options{Logger: log}), ReadHeaderTimeout: 10 * time.Second}
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		err = errors.Join(err, srv.Shutdown(sctx))
+		if serr := <-srvDone; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+	}()
+	apiURL := "http://" + ln.Addr().String() + "/api/v1"
+	c, err := restapi.NewClient(apiURL, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "API: %s   (try: go run ./examples/cli --api-url %s cluster list)\n", apiURL, apiURL)
+
+	e := &env{dir: dir, cluster: sc, client: c, apiURL: apiURL}
+	return e.scenario(ctx, out, bucketRoot)
+}
+
+func demoKeyspaces() []scyllatest.Keyspace {
+	nts := ring.Replication{Strategy: ring.NetworkTopologyStrategy, DCRF: map[string]int{"dc1": 3, "dc2": 3}}
+	return []scyllatest.Keyspace{
+		{Name: "shop", Replication: nts, Tables: []scyllatest.Table{
+			{Name: "orders", SSTables: 4, DataSize: 256 << 10},
+			{Name: "customers", SSTables: 2, DataSize: 128 << 10},
+		}},
+		{Name: "metrics", Replication: nts, Tables: []scyllatest.Table{
+			{Name: "samples", SSTables: 6, DataSize: 512 << 10},
+		}},
+		{Name: "audit", Replication: ring.Replication{Strategy: ring.SimpleStrategy, RF: 2}, Tables: []scyllatest.Table{
+			{Name: "log", SSTables: 3, DataSize: 64 << 10},
+		}},
+	}
+}
+
+// localBuckets opens "localstorage" buckets as directories under root
+// (every node shares them, as a shared filesystem).
+func localBuckets(root string) func(ctx context.Context, provider, bucket string) (*blob.Bucket, error) {
+	return func(ctx context.Context, provider, bucket string) (*blob.Bucket, error) {
+		if provider != "localstorage" {
+			return nil, fmt.Errorf("demo: provider %q: only localstorage is set up", provider)
+		}
+		p := filepath.Join(root, bucket)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return nil, err
+		}
+		return fileblob.OpenBucket(p, &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
+	}
+}
