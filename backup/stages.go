@@ -1,0 +1,464 @@
+package backup
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/internal/backupspec"
+)
+
+// dataFs is the agent's remote for the node's Scylla data directory.
+const dataFs = "data:"
+
+func snapshotDir(ks, table, version, tag string) string {
+	return ks + "/" + table + "-" + version + "/snapshots/" + tag
+}
+
+// snapshot deletes stale sm_* snapshots and snapshots every unit on every
+// host, system_schema last.
+func (r *run) snapshot(ctx context.Context) error {
+	pl, tag := r.row.Plan, r.row.SnapshotTag
+	return forEachHost(ctx, pl.Hosts, pl.SnapshotParallel, func(ctx context.Context, h Host) error {
+		snaps, err := r.c.Snapshots(ctx, h.IP)
+		if err != nil {
+			return fmt.Errorf("backup: snapshot on node %s: %w", h.IP, err)
+		}
+		for _, sn := range snaps {
+			if sn.Key != tag && backupspec.IsSnapshotTag(sn.Key) {
+				if err := r.c.DeleteSnapshot(ctx, h.IP, sn.Key, ""); err != nil {
+					return fmt.Errorf("backup: delete old snapshot %s on node %s: %w", sn.Key, h.IP, err)
+				}
+			}
+		}
+		for _, u := range pl.Units {
+			var tables []string
+			if !u.AllTables {
+				tables = u.Tables
+			}
+			if err := r.c.TakeSnapshot(ctx, h.IP, tag, u.Keyspace, tables...); err != nil {
+				return fmt.Errorf("backup: snapshot %s on node %s: %w", u.Keyspace, h.IP, err)
+			}
+			r.s.m.snapshot.WithLabelValues(r.clusterID.String(), u.Keyspace, h.IP).Set(1)
+		}
+		return nil
+	})
+}
+
+func isNotFound(err error) bool { return errors.Is(err, agentclient.ErrNotFound) }
+
+// listNames lists the names (and sizes) of fs:remote, files or dirs only.
+// A missing directory lists as empty.
+func (r *run) listNames(ctx context.Context, host, fs, remote string, dirs bool) ([]agentclient.ListItem, error) {
+	var out []agentclient.ListItem
+	opt := &agentclient.ListOpt{NoModTime: true, NoMimeType: true, FilesOnly: !dirs, DirsOnly: dirs}
+	err := r.c.List(ctx, host, agentclient.ListOptions{Fs: fs, Remote: remote, Opt: opt}, func(it agentclient.ListItem) error {
+		out = append(out, it)
+		return nil
+	})
+	if err != nil && isNotFound(err) {
+		return nil, nil
+	}
+	return out, err
+}
+
+// index lists every snapshot directory and creates the table rows.
+func (r *run) index(ctx context.Context) error {
+	pl, tag := r.row.Plan, r.row.SnapshotTag
+	return forEachHost(ctx, pl.Hosts, nil, func(ctx context.Context, h Host) error {
+		for _, u := range pl.Units {
+			want := map[string]bool{}
+			for _, t := range u.Tables {
+				want[t] = true
+			}
+			dirs, err := r.listNames(ctx, h.IP, dataFs, u.Keyspace, true)
+			if err != nil {
+				return fmt.Errorf("backup: index %s on node %s: %w", u.Keyspace, h.IP, err)
+			}
+			for _, d := range dirs {
+				table, version, ok := backupspec.ParseTableDir(d.Name)
+				if !ok || !want[table] {
+					continue
+				}
+				dir := snapshotDir(u.Keyspace, table, version, tag)
+				files, err := r.listNames(ctx, h.IP, dataFs, dir, false)
+				if err != nil {
+					return fmt.Errorf("backup: index %s.%s on node %s: %w", u.Keyspace, table, h.IP, err)
+				}
+				if len(files) == 0 {
+					continue // no snapshot in this (older) table directory
+				}
+				t := &tableRow{Host: h.IP, Keyspace: u.Keyspace, Table: table, Version: version}
+				var drop []string
+				for _, f := range files {
+					switch {
+					case f.Name == "schema.cql":
+						drop = append(drop, f.Name)
+					case strings.HasSuffix(f.Name, "manifest.json"):
+						t.ScyllaManifests = append(t.ScyllaManifests, f.Name)
+					default:
+						t.Files = append(t.Files, backupspec.File{Name: f.Name, Size: f.Size})
+						t.Size += f.Size
+					}
+				}
+				if len(drop) > 0 {
+					if _, err := r.c.DeletePaths(ctx, h.IP, dataFs, dir, drop); err != nil {
+						return fmt.Errorf("backup: index %s.%s on node %s: %w", u.Keyspace, table, h.IP, err)
+					}
+				}
+				r.mu.Lock()
+				r.tables[tableKey(h.IP, u.Keyspace, table)] = t
+				r.mu.Unlock()
+				if err := r.saveTable(ctx, t); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (r *run) schemaPath() string {
+	if r.s.opts.Schema == nil || r.row.Plan.SkipSchema {
+		return ""
+	}
+	return backupspec.SchemaPath(r.clusterID, r.taskID, r.row.SnapshotTag)
+}
+
+// manifests moves Scylla's snapshot manifests to the bucket and uploads
+// each node's manifest as .tmp.
+func (r *run) manifests(ctx context.Context) error {
+	pl, tag := r.row.Plan, r.row.SnapshotTag
+	par := []backupspec.DCLimit{{Limit: DefaultManifestPar}}
+	return forEachHost(ctx, pl.Hosts, par, func(ctx context.Context, h Host) error {
+		loc := pl.location(h.DC)
+		m := &backupspec.ManifestWithIndex{Manifest: backupspec.Manifest{
+			Version: backupspec.ManifestVersion, ClusterName: pl.ClusterName, IP: h.IP, Schema: r.schemaPath(),
+			Rack: h.Rack, DC: h.DC, ClusterID: r.clusterID, NodeID: h.HostID, TaskID: r.taskID, SnapshotTag: tag,
+		}}
+		ni, err := r.c.NodeInfo(ctx, h.IP)
+		if err != nil {
+			return fmt.Errorf("backup: manifest of node %s: %w", h.IP, err)
+		}
+		m.ScyllaVersion, m.CPUCount, m.StorageSize = ni.ScyllaVersion, int(ni.CPUCount), ni.StorageSize
+		if m.Tokens, err = r.c.Tokens(ctx, h.IP, h.IP); err != nil {
+			return fmt.Errorf("backup: manifest of node %s: %w", h.IP, err)
+		}
+		m.ShardCount = r.shardCount(ctx, h.IP)
+		for _, t := range r.hostTables(h.IP) {
+			dst := backupspec.SSTVersionDir(r.clusterID, h.DC, h.HostID, t.Keyspace, t.Table, t.Version)
+			fm := backupspec.FilesMeta{Keyspace: t.Keyspace, Table: t.Table, ReplicationType: backupspec.ReplicationVnodes,
+				Version: t.Version, Size: t.Size, Files: make([]string, 0, len(t.Files)), ScyllaManifests: []string{}}
+			for _, f := range t.Files {
+				fm.Files = append(fm.Files, f.Name)
+			}
+			for _, name := range t.ScyllaManifests {
+				fm.ScyllaManifests = append(fm.ScyllaManifests, backupspec.ScyllaManifestName(tag, h.HostID, name))
+			}
+			m.Index = append(m.Index, fm)
+			m.Size += t.Size
+			if t.ManifestMoved {
+				continue
+			}
+			src := snapshotDir(t.Keyspace, t.Table, t.Version, tag)
+			for _, name := range t.ScyllaManifests {
+				err := r.c.MoveFile(ctx, h.IP, loc.RemoteName(), path.Join(dst, backupspec.ScyllaManifestName(tag, h.HostID, name)), dataFs, path.Join(src, name))
+				if err != nil && !isNotFound(err) {
+					return fmt.Errorf("backup: move %s of %s.%s on node %s: %w", name, t.Keyspace, t.Table, h.IP, err)
+				}
+			}
+			r.mu.Lock()
+			t.ManifestMoved = true
+			r.mu.Unlock()
+			if err := r.saveTable(ctx, t); err != nil {
+				return err
+			}
+		}
+		var buf bytes.Buffer
+		if err := backupspec.WriteManifest(&buf, m); err != nil {
+			return err
+		}
+		p := backupspec.ManifestPath(r.clusterID, h.DC, h.HostID, r.taskID, tag) + backupspec.TempSuffix
+		if err := r.c.Put(ctx, h.IP, loc.RemoteName(), p, bytes.NewReader(buf.Bytes())); err != nil {
+			return fmt.Errorf("backup: upload manifest of node %s: %w", h.IP, err)
+		}
+		return nil
+	})
+}
+
+// shardCount counts the shards in the node's per-shard metrics; 0 if
+// unknown.
+func (r *run) shardCount(ctx context.Context, host string) int {
+	b, err := r.c.Metrics(ctx, host, "scylla_database_total_writes")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "scylla_database_total_writes{") && strings.Contains(line, "shard=") {
+			n++
+		}
+	}
+	return n
+}
+
+// schema uploads the CQL schema once per location.
+func (r *run) schema(ctx context.Context) error {
+	p := r.schemaPath()
+	if p == "" {
+		return nil
+	}
+	rows, err := r.s.opts.Schema.DescribeSchema(ctx, r.clusterID)
+	if err != nil {
+		return fmt.Errorf("backup: describe schema: %w", err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(rows); err != nil {
+		return fmt.Errorf("backup: encode schema: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("backup: encode schema: %w", err)
+	}
+	done := map[string]bool{}
+	for _, h := range r.row.Plan.Hosts {
+		loc := r.row.Plan.location(h.DC)
+		if done[loc.RemoteName()] {
+			continue
+		}
+		if err := r.c.Put(ctx, h.IP, loc.RemoteName(), p, bytes.NewReader(buf.Bytes())); err != nil {
+			return fmt.Errorf("backup: upload schema to %s from node %s: %w", loc, h.IP, err)
+		}
+		done[loc.RemoteName()] = true
+	}
+	return nil
+}
+
+// uploadPhase runs DEDUPLICATE, UPLOAD and MOVE_MANIFEST holding the
+// cluster's upload lease, so no purge deletes a file this run relies on.
+func (r *run) uploadPhase(ctx context.Context) error {
+	owner := r.s.opts.LeaseOwner + "/" + r.runID.String()
+	return r.s.withLease(ctx, uploadLeasePrefix+r.clusterID.String(), owner, func(ctx context.Context) error {
+		if r.snapshotRow().Stage.index() <= StageDeduplicate.index() {
+			if err := r.deduplicate(ctx); err != nil {
+				return err
+			}
+			if err := r.setStage(ctx, StageUpload); err != nil {
+				return err
+			}
+		}
+		if r.snapshotRow().Stage.index() <= StageUpload.index() {
+			if err := r.upload(ctx); err != nil {
+				return err
+			}
+			if err := r.setStage(ctx, StageMoveManifest); err != nil {
+				return err
+			}
+		}
+		return r.moveManifests(ctx)
+	})
+}
+
+// deduplicate drops from the local snapshot the files already in the
+// bucket (§5.5 rules) and counts them as skipped.
+func (r *run) deduplicate(ctx context.Context) error {
+	pl, tag := r.row.Plan, r.row.SnapshotTag
+	return forEachHost(ctx, pl.Hosts, nil, func(ctx context.Context, h Host) error {
+		loc := pl.location(h.DC)
+		for _, t := range r.hostTables(h.IP) {
+			if t.Deduplicated || t.Done {
+				continue
+			}
+			dst := backupspec.SSTVersionDir(r.clusterID, h.DC, h.HostID, t.Keyspace, t.Table, t.Version)
+			src := snapshotDir(t.Keyspace, t.Table, t.Version, tag)
+			items, err := r.listNames(ctx, h.IP, loc.RemoteName(), dst, false)
+			if err != nil {
+				return fmt.Errorf("backup: list %s on node %s: %w", dst, h.IP, err)
+			}
+			remote := make([]backupspec.File, 0, len(items))
+			for _, it := range items {
+				remote = append(remote, backupspec.File{Name: it.Name, Size: it.Size})
+			}
+			d, err := backupspec.Deduplicate(t.Files, remote, func(name string, rem bool) ([]byte, error) {
+				if rem {
+					return r.c.Cat(ctx, h.IP, loc.RemoteName(), path.Join(dst, name))
+				}
+				return r.c.Cat(ctx, h.IP, dataFs, path.Join(src, name))
+			})
+			if err != nil {
+				return fmt.Errorf("backup: deduplicate %s.%s on node %s: %w", t.Keyspace, t.Table, h.IP, err)
+			}
+			names := make([]string, 0, len(d.Skip))
+			for _, f := range d.Skip {
+				names = append(names, f.Name)
+			}
+			for len(names) > 0 {
+				n := min(len(names), DefaultDeleteBatch)
+				if _, err := r.c.DeletePaths(ctx, h.IP, dataFs, src, names[:n]); err != nil {
+					return fmt.Errorf("backup: deduplicate %s.%s on node %s: %w", t.Keyspace, t.Table, h.IP, err)
+				}
+				names = names[n:]
+			}
+			r.mu.Lock()
+			t.Skipped, t.SkippedCount, t.Deduplicated = d.SkippedBytes, len(d.Skip), true
+			r.mu.Unlock()
+			if err := r.saveTable(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func rateString(mib int) string {
+	if mib <= 0 {
+		return "off"
+	}
+	return strconv.Itoa(mib) + "M"
+}
+
+// upload moves each table's remaining snapshot files to the bucket, one
+// table at a time per host, hosts limited by upload_parallel.
+func (r *run) upload(ctx context.Context) error {
+	pl := r.row.Plan
+	return forEachHost(ctx, pl.Hosts, pl.UploadParallel, func(ctx context.Context, h Host) error {
+		for _, t := range r.hostTables(h.IP) {
+			if t.Done {
+				continue
+			}
+			if err := r.uploadTable(ctx, h, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const maxJobNotFound = 10
+
+func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow) error {
+	pl, tag := r.row.Plan, r.row.SnapshotTag
+	loc := pl.location(h.DC)
+	src := snapshotDir(t.Keyspace, t.Table, t.Version, tag)
+	dst := backupspec.SSTVersionDir(r.clusterID, h.DC, h.HostID, t.Keyspace, t.Table, t.Version)
+	now := r.s.opts.Now().UTC()
+	r.mu.Lock()
+	if t.StartedAt == nil {
+		t.StartedAt = &now
+	}
+	base := t.Uploaded
+	r.mu.Unlock()
+	fail := func(err error) error {
+		r.mu.Lock()
+		t.Error = err.Error()
+		r.mu.Unlock()
+		_ = r.saveTable(context.WithoutCancel(ctx), t)
+		return fmt.Errorf("backup: upload %s.%s on node %s: %w", t.Keyspace, t.Table, h.IP, err)
+	}
+	if t.SkippedCount < len(t.Files) {
+		transfers := pl.Transfers
+		if transfers < 0 {
+			transfers = 0
+		}
+		opts := agentclient.SyncOptions{SrcFs: dataFs, SrcRemote: src, DstFs: loc.RemoteName(), DstRemote: dst,
+			Suffix: "." + tag, BandwidthRate: rateString(backupspec.LimitFor(pl.RateLimit, h.DC, DefaultRateLimit)), Transfers: transfers}
+		jobID := t.JobID
+		if jobID != 0 { // re-attach to the previous run's job when it still runs or succeeded
+			jp, err := r.c.JobProgress(ctx, h.IP, jobID, 0)
+			if err != nil || (jp.Status != agentclient.JobRunning && jp.Status != agentclient.JobSuccess) {
+				jobID = 0
+			}
+		}
+		notFound := 0
+		for {
+			if jobID == 0 {
+				id, err := r.c.MoveDir(ctx, h.IP, opts)
+				if err != nil {
+					return fail(err)
+				}
+				jobID = id
+				r.mu.Lock()
+				t.JobID, t.Error = id, ""
+				r.mu.Unlock()
+				if err := r.saveTable(ctx, t); err != nil {
+					return err
+				}
+			}
+			jp, err := r.c.JobProgress(ctx, h.IP, jobID, r.s.opts.LongPoll)
+			if err != nil {
+				if ctx.Err() != nil {
+					_ = r.c.JobStop(context.WithoutCancel(ctx), h.IP, jobID)
+				}
+				return fail(err)
+			}
+			r.mu.Lock()
+			t.Uploaded, t.Failed = base+jp.Uploaded, jp.Failed
+			r.mu.Unlock()
+			switch jp.Status {
+			case agentclient.JobRunning:
+				if err := r.saveTable(ctx, t); err != nil {
+					return err
+				}
+				continue
+			case agentclient.JobSuccess:
+			case agentclient.JobNotFound:
+				notFound++
+				if notFound > maxJobNotFound {
+					return fail(fmt.Errorf("job %d not found %d times", jobID, notFound))
+				}
+				jobID = 0
+				continue
+			default:
+				_ = r.c.JobStop(context.WithoutCancel(ctx), h.IP, jobID)
+				_ = r.c.StatsDelete(context.WithoutCancel(ctx), h.IP, agentclient.JobGroup(jobID))
+				return fail(fmt.Errorf("job %d: %s", jobID, jp.Error))
+			}
+			_ = r.c.StatsDelete(ctx, h.IP, agentclient.JobGroup(jobID))
+			break
+		}
+	}
+	if err := r.c.DeleteSnapshot(ctx, h.IP, tag, t.Keyspace, t.Table); err != nil && !isNotFound(err) {
+		return fail(err)
+	}
+	end := r.s.opts.Now().UTC()
+	r.mu.Lock()
+	t.Done, t.CompletedAt, t.Error, t.Failed = true, &end, "", 0
+	r.mu.Unlock()
+	return r.saveTable(ctx, t)
+}
+
+// moveManifests renames every node's .tmp manifest to its final name;
+// on failure the already moved ones are moved back.
+func (r *run) moveManifests(ctx context.Context) error {
+	pl, tag := r.row.Plan, r.row.SnapshotTag
+	var moved []Host
+	for _, h := range pl.Hosts {
+		loc := pl.location(h.DC)
+		p := backupspec.ManifestPath(r.clusterID, h.DC, h.HostID, r.taskID, tag)
+		err := r.c.MoveFile(ctx, h.IP, loc.RemoteName(), p, loc.RemoteName(), p+backupspec.TempSuffix)
+		if err != nil && isNotFound(err) {
+			if _, ferr := r.c.FileInfo(ctx, h.IP, loc.RemoteName(), p); ferr == nil {
+				err = nil // moved by the interrupted run
+			}
+		}
+		if err != nil {
+			for _, m := range moved {
+				l := pl.location(m.DC)
+				mp := backupspec.ManifestPath(r.clusterID, m.DC, m.HostID, r.taskID, tag)
+				if rerr := r.c.MoveFile(context.WithoutCancel(ctx), m.IP, l.RemoteName(), mp+backupspec.TempSuffix, l.RemoteName(), mp); rerr != nil {
+					r.s.log.Warn("roll back manifest", "host", m.IP, "error", rerr)
+				}
+			}
+			return fmt.Errorf("backup: move manifest of node %s: %w", h.IP, err)
+		}
+		moved = append(moved, h)
+	}
+	return nil
+}
