@@ -257,27 +257,18 @@ func (s *Scheduler) callRunner(ctx context.Context, r Runner, run *store.Run) (e
 
 // keepLeases renews a's leases every LeaseTTL/3 until done. It cancels the
 // run with store.ErrLeaseLost when a lease is lost or cannot be renewed
-// before it expires, with ErrStopped when another manager marked the run
-// STOPPING, and persists STOPPING when the run is being stopped here.
+// before it expires, and with ErrStopped when another manager marked the
+// run STOPPING.
 func (s *Scheduler) keepLeases(ctx context.Context, a *activeRun, done <-chan struct{}) {
 	tick := time.NewTicker(s.opts.LeaseTTL / 3)
 	defer tick.Stop()
 	expires := time.Now().Add(s.opts.LeaseTTL)
-	stopping := false
 	bg := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-done:
 			return
 		case <-ctx.Done():
-			if c := context.Cause(ctx); !stopping && (errors.Is(c, ErrStopped) || errors.Is(c, ErrSuspended)) && !s.crash.Load() {
-				stopping = true
-				r := cloneRun(a.run)
-				r.Status = store.StatusStopping
-				if err := s.st.UpdateRun(bg, r); err == nil {
-					s.event(bg, r, "run_status", "info", "run STOPPING", map[string]string{"status": string(r.Status)})
-				}
-			}
 			// Keep renewing until the runner returns: a graceful stop
 			// may take a while and the leases must outlive it.
 			ctx = bg
@@ -481,4 +472,18 @@ func cloneRun(r *store.Run) *store.Run {
 	c := *r
 	c.Properties = append(json.RawMessage(nil), r.Properties...)
 	return &c
+}
+
+// stopLocal persists STOPPING for a local run, then cancels it with cause.
+// The STOPPING write precedes the cancellation, so it precedes the run's
+// final write.
+func (s *Scheduler) stopLocal(ctx context.Context, a *activeRun, cause error) {
+	s.mu.Lock()
+	r := cloneRun(a.run)
+	s.mu.Unlock()
+	r.Status = store.StatusStopping
+	if err := s.st.UpdateRun(ctx, r); err == nil {
+		s.event(ctx, r, "run_status", "info", "run STOPPING", map[string]string{"status": string(r.Status)})
+	}
+	a.cancel(cause)
 }

@@ -35,13 +35,14 @@ type Scheduler struct {
 
 	mu         sync.Mutex
 	runners    map[string]Runner
-	tasks      map[uuid.UUID]*entry         // by task ID
-	active     map[uuid.UUID]*activeRun     // by task ID
-	locks      map[string]uuid.UUID         // lock name -> task ID, local runs
-	suspended  map[uuid.UUID]*SuspendState  // by cluster ID
-	triggers   map[uuid.UUID]trigger        // manual starts, by task ID
-	perCluster map[uuid.UUID]int            // local runs per cluster
-	wg         sync.WaitGroup               // run goroutines
+	tasks      map[uuid.UUID]*entry        // by task ID
+	active     map[uuid.UUID]*activeRun    // by task ID
+	locks      map[string]uuid.UUID        // lock name -> task ID, local runs
+	suspended  map[uuid.UUID]*SuspendState // by cluster ID
+	suspendGen uint64                      // bumped by local Suspend/Resume
+	triggers   map[uuid.UUID]trigger       // manual starts, by task ID
+	perCluster map[uuid.UUID]int           // local runs per cluster
+	wg         sync.WaitGroup              // run goroutines
 }
 
 // entry is what the scheduler knows about one task.
@@ -130,7 +131,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("scheduler: Run called twice")
 	}
-	loopCtx, cancel := context.WithCancelCause(ctx)
+	// Runs end with cause ErrClosed, not the caller's cause, so they are
+	// recorded ABORTED; the context still carries ctx's values.
+	loopCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer func() {
 		cancel(ErrClosed)
 		s.mu.Lock()
@@ -169,6 +172,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // sync reloads tasks, last runs and suspensions from the store.
 func (s *Scheduler) sync(ctx context.Context) error {
+	s.mu.Lock()
+	gen := s.suspendGen
+	s.mu.Unlock()
 	clusters, err := s.st.ListClusters(ctx)
 	if err != nil {
 		return fmt.Errorf("scheduler: list clusters: %w", err)
@@ -200,8 +206,10 @@ func (s *Scheduler) sync(ctx context.Context) error {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range clusters {
-		s.setSuspendedLocked(c.ID, susp[c.ID])
+	if gen == s.suspendGen { // else a local Suspend/Resume is newer
+		for _, c := range clusters {
+			s.setSuspendedLocked(c.ID, susp[c.ID])
+		}
 	}
 	seen := make(map[uuid.UUID]bool, len(tasks))
 	for _, t := range tasks {
@@ -493,12 +501,12 @@ func (s *Scheduler) Stop(ctx context.Context, clusterID, taskID uuid.UUID, disab
 	a, local := s.active[taskID]
 	if local {
 		a.task = t
-		a.cancel(ErrStopped)
 	} else if _, ok := s.tasks[taskID]; ok {
 		s.setTaskLocked(t, s.tasks[taskID].last, time.Now())
 	}
 	s.mu.Unlock()
 	if local {
+		s.stopLocal(ctx, a, ErrStopped)
 		return nil
 	}
 	runs, err := s.st.ListRuns(ctx, taskID, 1)

@@ -100,11 +100,12 @@ func (s *Scheduler) Suspend(ctx context.Context, clusterID uuid.UUID, allowTaskT
 		return fmt.Errorf("scheduler: suspend: %w", err)
 	}
 	s.mu.Lock()
+	s.suspendGen++
 	s.setSuspendedLocked(clusterID, st)
-	for _, a := range stop {
-		a.cancel(ErrSuspended)
-	}
 	s.mu.Unlock()
+	for _, a := range stop {
+		s.stopLocal(ctx, a, ErrSuspended)
+	}
 	s.clusterEvent(ctx, clusterID, "suspend", "cluster suspended", map[string]string{"allow_task_type": allowTaskType})
 	s.poke()
 	return nil
@@ -125,6 +126,7 @@ func (s *Scheduler) Resume(ctx context.Context, clusterID uuid.UUID, startTasks 
 		return fmt.Errorf("scheduler: resume: %w", err)
 	}
 	s.mu.Lock()
+	s.suspendGen++
 	s.setSuspendedLocked(clusterID, nil)
 	s.mu.Unlock()
 	s.clusterEvent(ctx, clusterID, "resume", "cluster resumed", nil)
