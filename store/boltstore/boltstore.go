@@ -91,8 +91,10 @@ type Store struct {
 	closed atomic.Bool
 }
 
-// Open opens (creating if needed) the store file at path. The caller
-// must Close the store.
+// Open opens (creating if needed) the store file at path; its directory
+// must exist. ctx is checked before and after opening; the wait for the
+// file lock is bounded by Options.Timeout, not by ctx. The caller must
+// Close the store.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

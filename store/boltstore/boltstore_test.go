@@ -201,3 +201,60 @@ func BenchmarkPutProgress(b *testing.B) {
 		i++
 	}
 }
+
+// TestExpiredEventsPurged checks that AppendEvent deletes expired events
+// from the file (in batches), not only hides them.
+func TestExpiredEventsPurged(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := boltstore.Open(ctx, path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := uuid.New()
+	appendEvent := func(at time.Time, ttl time.Duration) {
+		t.Helper()
+		id, err := uuid.NewUUID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AppendEvent(ctx, &store.Event{ID: id, ClusterID: cid, Time: at, TTL: ttl}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for range 150 {
+		appendEvent(old, time.Hour) // expired on arrival
+	}
+	for range 5 {
+		appendEvent(time.Now(), time.Hour)
+		appendEvent(time.Now(), 0)
+	}
+	evs, err := s.QueryEvents(ctx, store.EventQuery{ClusterID: cid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 10 {
+		t.Errorf("QueryEvents = %d events, want the 10 unexpired", len(evs))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket([]byte("events")).Stats().KeyN; n != 10 {
+			t.Errorf("events bucket holds %d keys, want 10", n)
+		}
+		if n := tx.Bucket([]byte("event_expiry")).Stats().KeyN; n != 5 {
+			t.Errorf("event_expiry bucket holds %d keys, want 5", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
