@@ -249,7 +249,7 @@ func (a *app) clusterListCmd() *cobra.Command {
 			if ok, err := a.structured(cs); ok {
 				return err
 			}
-			t := newTable("ID", "Name", "Labels", "Port", "CQL credentials")
+			t := newTable("ID", "Name", "Labels", "Port", "Credentials")
 			for _, c := range cs {
 				creds := ""
 				if c.Username != "" {
