@@ -116,6 +116,13 @@ func (s *rcServer) serve(w http.ResponseWriter, r *http.Request) {
 	delete(p, agentapi.ParamAsync)
 	delete(p, agentapi.ParamGroup)
 	if async {
+		switch name {
+		case agentapi.CallSyncCopyDir, agentapi.CallSyncMoveDir, agentapi.CallSyncCopyPaths:
+			if _, err := s.parseSyncParams(name, p); err != nil {
+				s.writeError(w, name, input, err)
+				return
+			}
+		}
 		j, err := s.jobs.start(context.WithoutCancel(r.Context()), func(ctx context.Context, j *job) (any, error) {
 			return fn(ctx, p, j)
 		})

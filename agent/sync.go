@@ -8,13 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
+
+	"github.com/scyllaops/scyllaops/internal/agentapi"
 )
 
 // Upload tuning: the writer buffers at most uploadPartSize ×
@@ -149,20 +151,26 @@ type syncOpts struct {
 	srcLoc, dstLoc location
 	suffix         string
 	transfers      int
+	bps            int64
+	paths          [][2]location // copypaths: source and destination of each path
 }
 
-func (s *rcServer) parseSync(ctx context.Context, p params, j *job) (syncOpts, error) {
+// parseSyncParams validates the parameters of sync call name without side
+// effects, so that asynchronous calls fail before a job starts.
+func (s *rcServer) parseSyncParams(name string, p params) (syncOpts, error) {
 	var o syncOpts
 	var err error
-	o.src, o.dst, o.srcLoc, o.dstLoc, err = s.srcDst(ctx, p)
-	if err != nil {
+	if o.srcLoc, err = location2(p, "srcFs", "srcRemote"); err != nil {
+		return o, err
+	}
+	if o.dstLoc, err = location2(p, "dstFs", "dstRemote"); err != nil {
 		return o, err
 	}
 	if o.suffix, err = p.str("suffix"); err != nil {
 		return o, err
 	}
 	if o.suffix != "" {
-		if _, err := cleanKey("x"+o.suffix, false); err != nil || bytes.ContainsRune([]byte(o.suffix), '/') {
+		if k, err := cleanKey("x"+o.suffix, false); err != nil || k != "x"+o.suffix || strings.Contains(o.suffix, "/") {
 			return o, badRequest("invalid parameter \"suffix\" %q: want a plain name suffix like .sm_20240101000000UTC", o.suffix)
 		}
 	}
@@ -182,34 +190,76 @@ func (s *rcServer) parseSync(ctx context.Context, p params, j *job) (syncOpts, e
 	if err != nil {
 		return o, err
 	}
-	bps, err := parseRate(bw)
+	if o.bps, err = parseRate(bw); err != nil {
+		return o, err
+	}
+	switch name {
+	case agentapi.CallSyncCopyDir, agentapi.CallSyncMoveDir:
+		if !o.srcLoc.local() {
+			return o, badRequest("source %s must be local (data:)", o.srcLoc)
+		}
+		if o.dstLoc.local() {
+			return o, badRequest("destination %s must be a bucket, not data:", o.dstLoc)
+		}
+	case agentapi.CallSyncCopyPaths:
+		if !o.dstLoc.local() {
+			return o, badRequest("destination %s must be local (data:)", o.dstLoc)
+		}
+		paths, err := p.strs("paths")
+		if err != nil {
+			return o, err
+		}
+		for _, rel := range paths {
+			sl, err := o.srcLoc.join(rel)
+			if err != nil {
+				return o, err
+			}
+			dl, err := o.dstLoc.join(rel)
+			if err != nil {
+				return o, err
+			}
+			if sl.key == o.srcLoc.key {
+				return o, badRequest("invalid path %q in paths: want a file below srcRemote", rel)
+			}
+			o.paths = append(o.paths, [2]location{sl, dl})
+		}
+	}
+	return o, nil
+}
+
+// parseSync validates the parameters and opens the buckets.
+func (s *rcServer) parseSync(ctx context.Context, name string, p params, j *job) (syncOpts, error) {
+	o, err := s.parseSyncParams(name, p)
 	if err != nil {
 		return o, err
 	}
-	if bps > 0 {
-		j.limiter.Store(newLimiter(bps))
+	if o.src, err = s.buckets.get(ctx, o.srcLoc); err != nil {
+		return o, err
+	}
+	if o.dst, err = s.buckets.get(ctx, o.dstLoc); err != nil {
+		return o, err
+	}
+	if o.bps > 0 {
+		j.limiter.Store(newLimiter(o.bps))
 	}
 	return o, nil
 }
 
 func (s *rcServer) syncCopyDir(ctx context.Context, p params, j *job) (any, error) {
-	return s.syncDir(ctx, p, j, false)
+	return s.syncDir(ctx, agentapi.CallSyncCopyDir, p, j, false)
 }
 
 func (s *rcServer) syncMoveDir(ctx context.Context, p params, j *job) (any, error) {
-	return s.syncDir(ctx, p, j, true)
+	return s.syncDir(ctx, agentapi.CallSyncMoveDir, p, j, true)
 }
 
 // syncDir uploads every file below the local source to the destination,
 // transfers at a time; with move, local files are deleted once uploaded
 // (or found already uploaded).
-func (s *rcServer) syncDir(ctx context.Context, p params, j *job, move bool) (any, error) {
-	o, err := s.parseSync(ctx, p, j)
+func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, move bool) (any, error) {
+	o, err := s.parseSync(ctx, name, p, j)
 	if err != nil {
 		return nil, err
-	}
-	if !o.srcLoc.local() {
-		return nil, withStatus(http.StatusBadRequest, fmt.Errorf("source %s must be local (data:)", o.srcLoc))
 	}
 	prefix := o.srcLoc.key
 	if prefix != "" {
@@ -271,32 +321,9 @@ func (s *rcServer) syncDir(ctx context.Context, p params, j *job, move bool) (an
 // syncCopyPaths downloads paths from the source into the local
 // destination.
 func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, error) {
-	o, err := s.parseSync(ctx, p, j)
+	o, err := s.parseSync(ctx, agentapi.CallSyncCopyPaths, p, j)
 	if err != nil {
 		return nil, err
-	}
-	if !o.dstLoc.local() {
-		return nil, withStatus(http.StatusBadRequest, fmt.Errorf("destination %s must be local (data:)", o.dstLoc))
-	}
-	paths, err := p.strs("paths")
-	if err != nil {
-		return nil, err
-	}
-	type pair struct{ src, dst location }
-	pairs := make([]pair, 0, len(paths))
-	for _, rel := range paths {
-		sl, err := o.srcLoc.join(rel)
-		if err != nil {
-			return nil, err
-		}
-		dl, err := o.dstLoc.join(rel)
-		if err != nil {
-			return nil, err
-		}
-		if sl.key == o.srcLoc.key {
-			return nil, badRequest("invalid path %q in paths: want a file below srcRemote", rel)
-		}
-		pairs = append(pairs, pair{sl, dl})
 	}
 	var (
 		g      errgroup.Group
@@ -304,15 +331,15 @@ func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, er
 		first  atomic.Pointer[error]
 	)
 	g.SetLimit(o.transfers)
-	for _, pr := range pairs {
+	for _, pr := range o.paths {
 		g.Go(func() error {
-			sa, err := o.src.Attributes(ctx, pr.src.key)
+			sa, err := o.src.Attributes(ctx, pr[0].key)
 			if err == nil {
-				_, err = s.transfer(ctx, j, o.src, pr.src.key, sa, o.dst, pr.dst.key, "", &pr.src)
+				_, err = s.transfer(ctx, j, o.src, pr[0].key, sa, o.dst, pr[1].key, "", &pr[0])
 			}
 			if err != nil {
 				failed.Add(1)
-				err = fmt.Errorf("%s: %w", pr.src, err)
+				err = fmt.Errorf("%s: %w", pr[0], err)
 				first.CompareAndSwap(nil, &err)
 			}
 			return nil
@@ -323,7 +350,7 @@ func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, er
 		return nil, context.Cause(ctx)
 	}
 	if n := failed.Load(); n > 0 {
-		return nil, fmt.Errorf("%d of %d files failed, first: %w", n, len(pairs), *first.Load())
+		return nil, fmt.Errorf("%d of %d files failed, first: %w", n, len(o.paths), *first.Load())
 	}
 	return nil, nil
 }
