@@ -3,9 +3,12 @@ package backup_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,15 +29,43 @@ func (r resolver) Client(context.Context, uuid.UUID) (*agentclient.Client, strin
 	return r.c.Client(), r.c.ContactHost(), nil
 }
 
+// hookStore calls onPut after every progress write, so tests can act at
+// a precise point of a run (cancel it, stop a node).
+type hookStore struct {
+	*memstore.Store
+	onPut atomic.Pointer[func(*store.Progress)]
+}
+
+func (h *hookStore) PutProgress(ctx context.Context, p *store.Progress) error {
+	err := h.Store.PutProgress(ctx, p)
+	if f := h.onPut.Load(); f != nil && err == nil {
+		(*f)(p)
+	}
+	return err
+}
+
+// setHook installs f (nil removes the hook).
+func (e *env) setHook(f func(*store.Progress)) {
+	if f == nil {
+		e.st.onPut.Store(nil)
+		return
+	}
+	e.st.onPut.Store(&f)
+}
+
 type env struct {
 	t         *testing.T
 	cluster   *scyllatest.Cluster
-	st        *memstore.Store
+	st        *hookStore
 	svc       *backup.Service
 	clusterID uuid.UUID
 	taskID    uuid.UUID
 	bucketDir string // root of localstorage buckets
+	offset    atomic.Int64
 }
+
+// advance moves the service's clock forward.
+func (e *env) advance(d time.Duration) { e.offset.Add(int64(d)) }
 
 // localBuckets opens "localstorage:<b>" as the existing directory
 // root/<b>; other providers open through openCloud.
@@ -49,7 +80,7 @@ func localBuckets(root string) func(ctx context.Context, provider, bucket string
 
 func newEnv(t *testing.T, opts scyllatest.Options, bo backup.Options) *env {
 	t.Helper()
-	e := &env{t: t, st: memstore.New(), clusterID: uuid.New(), taskID: uuid.New(), bucketDir: t.TempDir()}
+	e := &env{t: t, st: &hookStore{Store: memstore.New()}, clusterID: uuid.New(), taskID: uuid.New(), bucketDir: t.TempDir()}
 	if err := os.Mkdir(filepath.Join(e.bucketDir, "bucket"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +88,9 @@ func newEnv(t *testing.T, opts scyllatest.Options, bo backup.Options) *env {
 	e.cluster = scyllatest.New(t, opts)
 	if bo.Logger == nil {
 		bo.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if bo.Now == nil {
+		bo.Now = func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
 	}
 	if bo.LongPoll == 0 {
 		bo.LongPoll = time.Second
@@ -172,3 +206,49 @@ func (e *env) bucketFiles() map[string]int64 {
 }
 
 const localProps = `{"location":["localstorage:bucket"]}`
+
+// tableRow is the subset of a table progress row the tests read.
+type tableRow struct {
+	Host     string `json:"host"`
+	Keyspace string `json:"keyspace"`
+	Table    string `json:"table"`
+	Done     bool   `json:"done"`
+	Uploaded int64  `json:"uploaded"`
+}
+
+func parseTableRow(p *store.Progress) (tableRow, bool) {
+	var r tableRow
+	if len(p.Key) < 6 || p.Key[:6] != "table/" || json.Unmarshal(p.Data, &r) != nil {
+		return r, false
+	}
+	return r, true
+}
+
+// fileIDs maps every bucket file to its inode and mtime: a rewritten file
+// gets a new identity.
+func (e *env) fileIDs() map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	root := filepath.Join(e.bucketDir, "bucket")
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			out[filepath.ToSlash(rel)] = fmt.Sprintf("%v/%d", fileIno(fi), fi.ModTime().UnixNano())
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+func fileIno(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}

@@ -76,7 +76,7 @@ func ParseProperties(raw json.RawMessage) (Properties, error) {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return p, store.Invalid("properties."+f, "a known backup property (location, keyspace, dc, retention, retention_days, rate_limit, snapshot_parallel, upload_parallel, transfers, skip_schema, purge_only, continue)", f)
-		case errors.As(err, &ute):
+		case errors.As(err, &ute) && ute.Field != "":
 			return p, store.Invalid("properties."+ute.Field, "a JSON "+ute.Type.String(), ute.Value)
 		default:
 			return p, store.Invalid("properties", "a JSON object of backup properties", err.Error())

@@ -1,0 +1,100 @@
+package backup_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/scyllaops/scyllaops/backup"
+	"github.com/scyllaops/scyllaops/scyllatest"
+	"github.com/scyllaops/scyllaops/store"
+)
+
+func TestParseProperties(t *testing.T) {
+	p, err := backup.ParseProperties(json.RawMessage(`{"location":["dc1:s3:b","gcs:c"],"keyspace":["ks.*","!ks.x"],"rate_limit":["dc1:10","5"],"upload_parallel":["2"],"transfers":4,"continue":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ContinueRun() || p.TransfersValue() != 4 || p.Policy().Retention != 3 {
+		t.Errorf("parsed %+v", p)
+	}
+	for _, tc := range []struct{ props, field string }{
+		{`{}`, "location"},
+		{`{"location":["s3:Bad_Bucket"]}`, "location"},
+		{`{"location":["ftp:bucket"]}`, "location"},
+		{`{"location":["s3:b","s3:c"]}`, "location"},
+		{`{"location":["s3:b"],"colour":"red"}`, "properties.colour"},
+		{`{"location":["s3:b"],"retention":-1}`, "retention"},
+		{`{"location":["s3:b"],"retention_days":"x"}`, "properties.retention_days"},
+		{`{"location":["s3:b"],"rate_limit":["dc1:x"]}`, "rate_limit"},
+		{`{"location":["s3:b"],"snapshot_parallel":["-1"]}`, "snapshot_parallel"},
+		{`{"location":["s3:b"],"upload_parallel":["a:b:1"]}`, "upload_parallel"},
+		{`{"location":["s3:b"],"transfers":-2}`, "transfers"},
+		{`{"location":["s3:b"],"keyspace":["ks.[x"]}`, "keyspace"},
+		{`{"location":["s3:b"],"method":"native"}`, "method"},
+		{`{"location":["s3:b"],"retention_lock_mode":"locked"}`, "retention_lock_mode"},
+		{`[1]`, "properties"},
+	} {
+		_, err := backup.ParseProperties(json.RawMessage(tc.props))
+		var ie *store.InvalidError
+		if !errors.As(err, &ie) || ie.Field != tc.field || !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: error %v, want *store.InvalidError for %s", tc.props, err, tc.field)
+		}
+	}
+}
+
+// Bad input fails before any snapshot is taken.
+func TestBackupBadInputBeforeSnapshot(t *testing.T) {
+	e := newEnv(t, scyllatest.Options{}, backupOptions())
+	for _, tc := range []struct{ props, want string }{
+		{`{"location":["localstorage:Bad!"]}`, "invalid location"},
+		{`{"location":["nfs:bucket"]}`, "known provider"},
+		{`{"location":["localstorage:missing-bucket"]}`, "localstorage:missing-bucket is not usable from node"},
+		{`{"location":["localstorage:bucket"],"keyspace":["nosuchks"]}`, "invalid keyspace \"nosuchks\""},
+		{`{"location":["localstorage:bucket"],"keyspace":["ks.nosuchtable"]}`, "invalid keyspace \"ks.nosuchtable\""},
+		{`{"location":["localstorage:bucket"],"dc":["dc9"]}`, "invalid dc"},
+		{`{"location":["dc2:localstorage:bucket"]}`, "a location for every backed-up DC"},
+		{`{"location":["localstorage:bucket"],"wat":1}`, "properties.wat"},
+	} {
+		_, err := e.backup(t.Context(), tc.props)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tc.props, err, tc.want)
+		}
+		if _, terr := e.svc.GetTarget(t.Context(), e.clusterID, json.RawMessage(tc.props)); terr == nil {
+			t.Errorf("%s: GetTarget accepted it", tc.props)
+		}
+		for _, n := range e.cluster.Nodes() {
+			snaps, err := e.cluster.Snapshots(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(snaps) != 0 {
+				t.Fatalf("%s: node %s has a snapshot after bad input", tc.props, n.IP)
+			}
+		}
+	}
+}
+
+func TestGetTarget(t *testing.T) {
+	e := newEnv(t, scyllatest.Options{}, backupOptions())
+	tg, err := e.svc.GetTarget(t.Context(), e.clusterID, json.RawMessage(`{"location":["localstorage:bucket"],"keyspace":["ks","system_traces"],"retention":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tg.WithHosts) != 3 || tg.Size == 0 || tg.Retention != 5 || len(tg.Location) != 1 || tg.DC[0] != "dc1" {
+		t.Errorf("target %+v", tg)
+	}
+	var ks []string
+	for _, u := range tg.Units {
+		ks = append(ks, u.Keyspace)
+	}
+	if got := strings.Join(ks, ","); got != "system_traces,ks,system_schema" {
+		t.Errorf("units %s, want system keyspaces first, system_schema last", got)
+	}
+	for _, n := range e.cluster.Nodes() {
+		if snaps, _ := e.cluster.Snapshots(n); len(snaps) != 0 {
+			t.Fatalf("dry run took a snapshot on %s", n.IP)
+		}
+	}
+}
