@@ -29,7 +29,7 @@ func (e *APIError) Error() string {
 		s += ", trace_id " + e.TraceID
 	}
 	s += ")"
-	if e.Details != "" && e.Details != e.Message {
+	if e.Details != "" && !strings.Contains(e.Message, e.Details) {
 		s += ": " + e.Details
 	}
 	return s

@@ -14,6 +14,7 @@ import (
 	"github.com/scyllaops/scyllaops"
 	"github.com/scyllaops/scyllaops/internal/schemacheck"
 	"github.com/scyllaops/scyllaops/restapi"
+	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
 )
@@ -39,12 +40,25 @@ func loadSchemas(t *testing.T) *schemacheck.Set {
 // newEnv starts the handler over a Manager on memstore.
 func newEnv(t *testing.T, opts scyllaops.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opts, nil)
+}
+
+// newSimEnv starts the handler over a Manager that reaches an in-process
+// simulated cluster; it returns the env and the cluster.
+func newSimEnv(t *testing.T, so scyllatest.Options) (*env, *scyllatest.Cluster) {
+	t.Helper()
+	sc := scyllatest.New(t, so)
+	return newEnvWith(t, scyllaops.Options{}, sc.Transport()), sc
+}
+
+func newEnvWith(t *testing.T, opts scyllaops.Options, transport http.RoundTripper) *env {
+	t.Helper()
 	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	m, err := scyllaops.New(st, nil, opts)
+	m, err := scyllaops.New(st, transport, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,4 +131,12 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return buf.String()
+}
+
+// addCluster adds the simulated cluster as "sim" and returns its ID.
+func (e *env) addCluster(sc *scyllatest.Cluster) string {
+	e.t.Helper()
+	body := mustJSON(e.t, restapi.Cluster{Name: "sim", Host: sc.ContactHost(), AuthToken: sc.AuthToken()})
+	resp, _ := e.call("POST", "/api/v1/clusters", body, "cluster", http.StatusCreated, "")
+	return strings.TrimPrefix(resp.Header.Get("Location"), "/api/v1/cluster/")
 }

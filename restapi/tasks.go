@@ -21,7 +21,6 @@ func (h *handler) startTask(w http.ResponseWriter, r *http.Request)     { h.notW
 func (h *handler) stopTask(w http.ResponseWriter, r *http.Request)      { h.notWired(w, r) }
 func (h *handler) taskHistory(w http.ResponseWriter, r *http.Request)   { h.notWired(w, r) }
 func (h *handler) runProgress(w http.ResponseWriter, r *http.Request)   { h.notWired(w, r) }
-func (h *handler) clusterStatus(w http.ResponseWriter, r *http.Request) { h.notWired(w, r) }
 func (h *handler) listBackups(w http.ResponseWriter, r *http.Request)   { h.notWired(w, r) }
 func (h *handler) deleteBackups(w http.ResponseWriter, r *http.Request) { h.notWired(w, r) }
 func (h *handler) backupFiles(w http.ResponseWriter, r *http.Request)   { h.notWired(w, r) }
