@@ -252,3 +252,5 @@ func fileIno(fi os.FileInfo) uint64 {
 	}
 	return 0
 }
+
+func renameFile(from, to string) error { return os.Rename(from, to) }
