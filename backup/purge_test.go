@@ -33,7 +33,7 @@ func TestRetentionPurgeAndListing(t *testing.T) {
 					firstOnly = append(firstOnly, f)
 				}
 			}
-			}
+		}
 		if _, err := e.cluster.Compact(n, "ks", "t"); err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package backupspec
 
 import (
 	"path"
+	"slices"
 	"sort"
 	"time"
 
@@ -48,6 +49,9 @@ type PurgeInput struct {
 	// retention, and the files it references are kept. 0 = every .tmp
 	// manifest is stale (Scylla Manager's rule).
 	TempGrace time.Duration
+	// ForceStale are tags made stale whatever the policy (explicit
+	// deletion of snapshots).
+	ForceStale []string
 	// Listing holds, per node data dir (SSTNodeDir), the remote file
 	// paths present; only versioned files are taken from it.
 	Listing map[string][]string
@@ -116,6 +120,12 @@ func PlanPurge(in PurgeInput) PurgePlan {
 			if p.RetentionDays > 0 && t.Before(in.Now.Add(-time.Duration(p.RetentionDays)*24*time.Hour)) {
 				staleFinal[taskTag{task, tag}] = true
 			}
+		}
+	}
+
+	for _, m := range in.Manifests {
+		if !m.Info.Temporary && slices.Contains(in.ForceStale, m.Info.SnapshotTag) {
+			staleFinal[taskTag{m.Info.TaskID, m.Info.SnapshotTag}] = true
 		}
 	}
 

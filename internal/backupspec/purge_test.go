@@ -284,3 +284,24 @@ func (b *simBucket) check(t *testing.T, seed, step int) {
 		}
 	}
 }
+
+func TestPlanPurgeForceStale(t *testing.T) {
+	c, task := uuid.New(), uuid.New()
+	dir := SSTVersionDir(c, "dc1", "n1", "ks", "t", "v")
+	mk := func(tag string, files ...string) ManifestFiles {
+		var full []string
+		for _, f := range files {
+			full = append(full, path.Join(dir, f))
+		}
+		return ManifestFiles{Info: ManifestInfo{ClusterID: c, DC: "dc1", NodeID: "n1", TaskID: task, SnapshotTag: tag}, Files: full}
+	}
+	ms := []ManifestFiles{mk("sm_20240101000000UTC", "a", "b"), mk("sm_20240102000000UTC", "b", "c")}
+	p := PlanPurge(PurgeInput{Manifests: ms, Policies: map[uuid.UUID]RetentionPolicy{task: {Retention: 5}},
+		Now: time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC), ForceStale: []string{"sm_20240102000000UTC"}})
+	if d := cmp.Diff(map[string][]string{SSTNodeDir(c, "dc1", "n1"): {path.Join(dir, "c")}}, p.Files); d != "" {
+		t.Errorf("files (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{ms[1].Info.Path()}, p.Manifests); d != "" {
+		t.Errorf("manifests: %s", d)
+	}
+}
