@@ -99,6 +99,15 @@ func TestCLIAgainstServerProcess(t *testing.T) {
 		t.Fatal(err, out)
 	}
 	golden(t, "process_cluster_list", out)
+	out, err = sctool("status", "-c", "prod")
+	if err != nil || strings.Count(out, "│ UN │") != len(sc.Hosts()) || !strings.Contains(out, "UP (") {
+		t.Errorf("status: %v, want every node UN with pings UP:\n%s", err, out)
+	}
+	out, err = sctool("status", "-c", "prod", "--format", "json")
+	var ns []map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &ns) != nil || len(ns) != len(sc.Hosts()) {
+		t.Errorf("status --format json: %v\n%s", err, out)
+	}
 	// A wrong token is refused by the agent: nothing is added.
 	if out, err := sctool("cluster", "add", "--name", "bad", "--host", sc.ContactHost(), "--auth-token", "wrong"); err == nil {
 		t.Errorf("cluster add with a wrong token succeeded:\n%s", out)

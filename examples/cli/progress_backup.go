@@ -55,7 +55,7 @@ func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 	b.WriteString(t.String())
 	if o.details {
 		for _, h := range p.Hosts {
-			if len(o.hosts) > 0 && !slices.Contains(o.hosts, h.Host) {
+			if len(h.Keyspaces) == 0 || len(o.hosts) > 0 && !slices.Contains(o.hosts, h.Host) {
 				continue
 			}
 			fmt.Fprintf(&b, "\nHost: %s\n", h.Host)

@@ -67,6 +67,9 @@ func cell(status string, rtt float32, ssl bool) string {
 	if ssl && status == "UP" {
 		s += " SSL"
 	}
+	if rtt <= 0 && status != "UP" {
+		return s
+	}
 	return fmt.Sprintf("%s (%.0fms)", s, rtt)
 }
 
