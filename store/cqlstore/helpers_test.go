@@ -3,9 +3,11 @@ package cqlstore_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +34,34 @@ func testHosts(t *testing.T) []string {
 
 var ksSeq atomic.Int64
 
+// testWriter forwards to t.Output until the test ends and drops writes
+// after that: gocql's goroutines may still log a moment after
+// Session.Close returns, and writing to a finished test's output panics.
+type testWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	done bool
+}
+
+func newTestWriter(t *testing.T) *testWriter {
+	w := &testWriter{w: t.Output()}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return len(p), nil
+	}
+	return w.w.Write(p)
+}
+
 // testOptions returns Options for the test server with a keyspace unique
 // to this test process and call, dropped when the test ends.
 func testOptions(t *testing.T) cqlstore.Options {
@@ -44,7 +74,7 @@ func testOptions(t *testing.T) cqlstore.Options {
 		Timeout:                  20 * time.Second,
 		ProtoVersion:             3,
 		DisableInitialHostLookup: true,
-		Logger:                   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:                   slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if os.Getenv("SCYLLAOPS_CQL_PROTO") == "4" {
 		o.ProtoVersion = 4

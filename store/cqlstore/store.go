@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
@@ -27,10 +29,15 @@ var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store on a CQL database. Create it with Open.
 type Store struct {
-	sess   *gocql.Session
+	h      sessionHolder
 	opts   Options
 	log    *slog.Logger
 	closed atomic.Bool
+	// down receives the generation of a session whose hosts are all
+	// down; quit stops dropLoop, wg waits for it.
+	down chan int
+	quit chan struct{}
+	wg   sync.WaitGroup
 }
 
 // ErrSchema is matched (errors.Is) by the error Open returns when the
@@ -54,7 +61,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	log := opts.Logger.With("component", "cqlstore", "keyspace", opts.Keyspace)
 
-	sys, err := connect(ctx, opts, "")
+	sys, err := connect(ctx, opts, "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +72,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := connect(ctx, opts, opts.Keyspace)
+	s := &Store{opts: opts, log: log, down: make(chan int, 1), quit: make(chan struct{})}
+	sess, err := connect(ctx, opts, opts.Keyspace, s.watch(0))
 	if err != nil {
 		return nil, err
 	}
@@ -73,11 +81,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		sess.Close()
 		return nil, err
 	}
+	s.h.sess = sess
+	s.wg.Go(s.dropLoop)
 	log.Info("cqlstore open", "hosts", strings.Join(opts.Hosts, ","))
-	return &Store{sess: sess, opts: opts, log: log}, nil
+	return s, nil
 }
 
-func connect(ctx context.Context, o Options, keyspace string) (*gocql.Session, error) {
+// connect opens a session. allDown, if not nil, is called when all hosts
+// of the session are down.
+func connect(ctx context.Context, o Options, keyspace string, allDown func()) (*gocql.Session, error) {
 	c := gocql.NewCluster(o.Hosts...)
 	c.Keyspace = keyspace
 	c.Consistency = o.Consistency
@@ -87,10 +99,13 @@ func connect(ctx context.Context, o Options, keyspace string) (*gocql.Session, e
 	c.ProtoVersion = o.ProtoVersion
 	c.DisableInitialHostLookup = o.DisableInitialHostLookup
 	c.Logger = slogAdapter{o.Logger}
+	fallback := gocql.RoundRobinHostPolicy()
 	if o.LocalDC != "" {
-		c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(o.LocalDC))
-	} else {
-		c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
+		fallback = gocql.DCAwareRoundRobinPolicy(o.LocalDC)
+	}
+	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback)
+	if allDown != nil {
+		c.ConnectObserver = &connWatch{allDown: allDown, ok: map[string]bool{}}
 	}
 	if o.Username != "" {
 		c.Authenticator = gocql.PasswordAuthenticator{Username: o.Username, Password: o.Password}
@@ -98,8 +113,11 @@ func connect(ctx context.Context, o Options, keyspace string) (*gocql.Session, e
 	if o.TLS != nil {
 		c.SslOpts = &gocql.SslOptions{Config: o.TLS.Clone(), EnableHostVerification: !o.TLS.InsecureSkipVerify}
 	}
-	// A failed connection attempt is not retried: Open should fail fast.
+	// A failed connection attempt is not retried (Open should fail fast),
+	// but hosts that went down are probed every 2s (default 60s), so the
+	// store is usable again soon after a database restart.
 	c.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 1, Interval: o.ConnectTimeout}
+	c.ReconnectInterval = 2 * time.Second
 	sess, err := c.CreateSession()
 	if err != nil {
 		return nil, fmt.Errorf("cqlstore: connect to %s: %w", strings.Join(o.Hosts, ","), explainConnect(err))
@@ -192,7 +210,11 @@ func sortedKeys(m map[string]string) []string {
 // return store.ErrClosed.
 func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
-		s.sess.Close()
+		close(s.quit)
+		s.wg.Wait()
+		s.h.mu.Lock()
+		s.h.sess.Close()
+		s.h.mu.Unlock()
 	}
 	return nil
 }
@@ -205,18 +227,21 @@ func (s *Store) begin(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("cqlstore: %w", store.ErrClosed)
 	}
-	return nil
+	return s.ensureSession(ctx)
 }
 
 // query returns a query bound to ctx.
 func (s *Store) query(ctx context.Context, stmt string, args ...any) *gocql.Query {
-	return s.sess.Query(stmt, args...).WithContext(ctx)
+	return s.current().Query(stmt, args...).WithContext(ctx)
 }
 
 // dbErr wraps a driver error of operation op.
 func (s *Store) dbErr(op string, err error) error {
-	if errors.Is(err, gocql.ErrSessionClosed) || (s.closed.Load() && !errors.Is(err, context.Canceled)) {
+	switch {
+	case s.closed.Load() && !errors.Is(err, context.Canceled):
 		return fmt.Errorf("cqlstore: %s: %w", op, store.ErrClosed)
+	case errors.Is(err, gocql.ErrSessionClosed):
+		return fmt.Errorf("cqlstore: %s: connection to the database lost (reconnecting): %w", op, err)
 	}
 	return fmt.Errorf("cqlstore: %s: %w", op, err)
 }

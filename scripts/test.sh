@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# test.sh: THE test command of scyllaops. It starts the real test servers
+# (scripts/services.sh), then runs, in order, and stops at the first failure:
+#   1. gofmt check            (lists unformatted files)
+#   2. go vet ./...
+#   3. golangci-lint (v2.6.2, .golangci.yml; installed into the cache bin dir if missing)
+#   4. go test -race -shuffle=on -count=1 -timeout 40m ./...
+#   5. go test -tags outage ./store/cqlstore  (stops and restarts Cassandra: runs alone, after 4)
+# and prints the wall time of each phase. Environment: SCYLLAOPS_CI_DIR (cache dir),
+# TEST_FLAGS (extra go test flags for phase 4), SKIP_LINT=1 to skip phase 3.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CI=${CI:-1}
+
+declare -a _phases=()
+_fail=0
+phase() {
+	local name=$1 t0=$SECONDS rc
+	shift
+	echo "=== $name"
+	"$@"
+	rc=$?
+	_phases+=("$(printf '%-14s %4ds  %s' "$name" $((SECONDS - t0)) "$([[ $rc == 0 ]] && echo ok || echo "FAIL ($rc)")")")
+	if ((rc != 0)); then
+		_fail=1
+		summary
+		exit "$rc"
+	fi
+}
+summary() {
+	echo "=== phase timings"
+	printf '%s\n' "${_phases[@]}"
+}
+
+start_services() {
+	# shellcheck source=scripts/services.sh
+	source scripts/services.sh
+}
+
+check_gofmt() {
+	local bad
+	bad=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go' | grep -v '^vendor/') 2>&1)
+	if [[ -n $bad ]]; then
+		echo "gofmt: these files need formatting (gofmt -w):"
+		echo "$bad"
+		return 1
+	fi
+}
+
+run_lint() {
+	if [[ ${SKIP_LINT:-} == 1 ]]; then
+		echo "skipped (SKIP_LINT=1)"
+		return 0
+	fi
+	local lint=$SCYLLAOPS_CI_DIR/bin/golangci-lint
+	if [[ ! -x $lint ]] || ! "$lint" version 2>/dev/null | grep -q ' 2\.6\.2 '; then
+		echo "installing golangci-lint v2.6.2"
+		GOFLAGS=-buildvcs=false GOBIN=$SCYLLAOPS_CI_DIR/bin \
+			go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 || return 1
+	fi
+	"$lint" config verify --config .golangci.yml && "$lint" run --config .golangci.yml ./...
+}
+
+run_tests() {
+	# shellcheck disable=SC2086
+	go test -race -shuffle=on -count=1 -timeout 40m ${TEST_FLAGS:-} ./...
+}
+
+run_outage() {
+	go test -race -count=1 -timeout 10m -tags outage -run 'Outage' ./store/cqlstore/
+}
+
+phase services start_services
+phase gofmt check_gofmt
+phase vet go vet ./...
+phase lint run_lint
+phase test run_tests
+phase outage run_outage
+summary
