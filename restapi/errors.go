@@ -148,6 +148,10 @@ func decodeJSON(r *http.Request, v any, strict bool) error {
 }
 
 func describeJSONErr(err error) error {
+	var inv *store.InvalidError
+	if errors.As(err, &inv) {
+		return inv
+	}
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {

@@ -42,6 +42,7 @@ const APIPrefix = "/api/v1"
 
 type handler struct {
 	m     *scyllaops.Manager
+	b     backend
 	opts  Options
 	log   *slog.Logger
 	types map[string]taskType
@@ -53,7 +54,7 @@ type handler struct {
 // of a server (it routes the full path).
 func NewHandler(m *scyllaops.Manager, opts Options) http.Handler {
 	opts = opts.withDefaults()
-	h := &handler{m: m, opts: opts, log: opts.Logger.With("component", "restapi"), mux: http.NewServeMux()}
+	h := &handler{m: m, opts: opts, log: opts.Logger.With("component", "restapi"), mux: http.NewServeMux(), b: managerBackend{m}}
 	h.types = registry()
 	h.routes()
 	return h

@@ -151,3 +151,26 @@ func formatDuration(d time.Duration) string {
 
 // FormatDuration prints d as sctool does: 2d13h30m55s.
 func FormatDuration(d time.Duration) string { return formatDuration(d) }
+
+// UnmarshalJSON decodes a Schedule, naming schedule.start_date when it is
+// not an RFC3339 time.
+func (s *Schedule) UnmarshalJSON(b []byte) error {
+	type plain Schedule
+	var aux struct {
+		plain
+		StartDate *string `json:"start_date,omitempty"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*s = Schedule(aux.plain)
+	s.StartDate = nil
+	if aux.StartDate != nil && *aux.StartDate != "" {
+		t, err := time.Parse(time.RFC3339Nano, *aux.StartDate)
+		if err != nil {
+			return store.Invalid("schedule.start_date", "an RFC3339 time, e.g. 2024-01-02T15:04:05Z", *aux.StartDate)
+		}
+		s.StartDate = &t
+	}
+	return nil
+}

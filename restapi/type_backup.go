@@ -1,9 +1,13 @@
 package restapi
 
+// backupType: backup has a dry-run target (BackupTarget) and a
+// BackupProgress object as progress.
 func backupType() taskType {
-	return taskType{name: "backup", emptyProgress: func() any { return BackupProgress{} }}
+	return taskType{name: "backup", target: true, emptyProgress: `{"size":0,"uploaded":0,"skipped":0,"failed":0}`}
 }
 
+// validateBackupType: validate_backup's progress is a list of per-host
+// reports.
 func validateBackupType() taskType {
-	return taskType{name: "validate_backup", emptyProgress: func() any { return []ValidateBackupProgress{} }}
+	return taskType{name: "validate_backup", emptyProgress: `[]`}
 }

@@ -1,5 +1,6 @@
 package restapi
 
+// healthcheckType: health checks have no target and an empty progress.
 func healthcheckType() taskType {
-	return taskType{name: "healthcheck", emptyProgress: func() any { return struct{}{} }}
+	return taskType{name: "healthcheck"}
 }
