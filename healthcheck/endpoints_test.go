@@ -189,7 +189,7 @@ func TestCQLOverTLS(t *testing.T) {
 
 			id := selfSigned(t)
 			src := &tlsSource{lightCluster: lc}
-			s := newTestService(t, src, Options{Timeout: 300 * time.Millisecond})
+			s := newTestService(t, src, Options{Timeout: time.Second})
 
 			check := func(name string, c func(*Cluster), wantStatus string, wantSSL bool) {
 				t.Helper()

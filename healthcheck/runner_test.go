@@ -59,7 +59,7 @@ func TestRunMetrics(t *testing.T) {
 	lc.nodes[1].cql.close()                 // CQL down: -1
 	lc.tr.Unregister(lc.nodes[2].Host)      // agent gone: CQL ERROR (-2), REST DOWN (-2)
 	lc.nodes[0].agent.restStatus.Store(503) // REST HTTP 503: -1
-	s := newTestService(t, lc, Options{Timeout: 200 * time.Millisecond, Registerer: reg})
+	s := newTestService(t, lc, Options{Timeout: 500 * time.Millisecond, Registerer: reg})
 	for _, mode := range []string{"cql", "rest", "alternator"} {
 		if err := s.Run(t.Context(), lc.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"`+mode+`"}`)); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/internal/agentapi"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -118,6 +119,12 @@ func (s *Service) PingCluster(ctx context.Context, clusterID uuid.UUID, c Cluste
 		}
 	}
 	return s.ping(ctx, clusterID, &c, c.Nodes, modes)
+}
+
+// CachedNodeInfo returns the cached node_info of host in the cluster, or
+// nil if there is none (never asked, failed or expired). Do not modify it.
+func (s *Service) CachedNodeInfo(clusterID uuid.UUID, host string) *agentapi.NodeInfo {
+	return s.cache.cached(clusterID, host)
 }
 
 // InvalidateNodeInfo forgets the cached node_info of every node of a

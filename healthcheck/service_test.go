@@ -42,7 +42,7 @@ func want(lc *lightCluster, status string, except map[int]string) map[string]str
 }
 
 func TestCheckLight(t *testing.T) {
-	const timeout = 300 * time.Millisecond
+	const timeout = 500 * time.Millisecond
 	tests := []struct {
 		name       string
 		user, pass string // cluster's CQL credentials
@@ -144,7 +144,7 @@ func TestCheckLight(t *testing.T) {
 func TestStatusPingsOnlyTheGivenHosts(t *testing.T) {
 	lc := newLightCluster(t, 3, "", "")
 	lc.nodes[1].cql.hang.Store(true) // would be TIMEOUT if pinged
-	s := newTestService(t, lc, Options{Timeout: 200 * time.Millisecond})
+	s := newTestService(t, lc, Options{Timeout: 500 * time.Millisecond})
 	got, err := s.Status(t.Context(), lc.id, []string{lc.nodes[0].Host, lc.nodes[2].Host})
 	if err != nil {
 		t.Fatal(err)

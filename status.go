@@ -1,0 +1,439 @@
+package scyllaops
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/store"
+)
+
+// NodeStatus is the health of one node, as Scylla Manager's
+// GET /cluster/{id}/status reports it (an item of swagger "ClusterStatus").
+type NodeStatus struct {
+	// DC is the node's datacenter.
+	DC string `json:"dc"`
+	// HostID is the node's host ID.
+	HostID string `json:"host_id"`
+	// Host is the node's address.
+	Host string `json:"host"`
+	// Status is the gossip state U (up) or D (down) followed by the ring
+	// state N (normal), L (leaving) or J (joining): "UN", "DN", "UJ"….
+	Status string `json:"status"`
+	// SSL tells whether CQL is reached over TLS.
+	SSL bool `json:"ssl"`
+	// AlternatorStatus, AlternatorRttMs and AlternatorCause are the
+	// Alternator ping's; empty where Alternator is disabled.
+	AlternatorStatus string  `json:"alternator_status,omitempty"`
+	AlternatorRttMs  float32 `json:"alternator_rtt_ms,omitempty"`
+	AlternatorCause  string  `json:"alternator_cause,omitempty"`
+	// CQLStatus is UP, DOWN, TIMEOUT, UNAUTHORIZED or ERROR; empty for a
+	// node that was not pinged (only UN nodes are).
+	CQLStatus string  `json:"cql_status"`
+	CQLRttMs  float32 `json:"cql_rtt_ms"`
+	CQLCause  string  `json:"cql_cause,omitempty"`
+	// RESTStatus is UP, DOWN, TIMEOUT, UNAUTHORIZED or "HTTP <code>".
+	RESTStatus string  `json:"rest_status"`
+	RESTRttMs  float32 `json:"rest_rtt_ms"`
+	RESTCause  string  `json:"rest_cause,omitempty"`
+	// TotalRAM (bytes), Uptime (seconds), CPUCount, ScyllaVersion and
+	// AgentVersion come from the node's cached node_info.
+	TotalRAM      int64  `json:"total_ram"`
+	Uptime        int64  `json:"uptime"`
+	CPUCount      int64  `json:"cpu_count"`
+	ScyllaVersion string `json:"scylla_version"`
+	AgentVersion  string `json:"agent_version"`
+}
+
+// ClusterStatus returns the health of every node of the cluster with the
+// given ID or name, sorted by DC and then by address. The node list, host
+// IDs and gossip/ring states come from the first agent that answers; the
+// three pings (CQL, REST, Alternator) run in parallel on every UN node,
+// each within the health-check timeout. A failed ping is a status, not an
+// error; ClusterStatus fails when the cluster is unknown (ErrNotFound) or
+// no agent of the cluster answers.
+func (m *Manager) ClusterStatus(ctx context.Context, idOrName string) ([]NodeStatus, error) {
+	hc, err := m.statusChecker()
+	if err != nil {
+		return nil, err
+	}
+	return m.clusterStatus(ctx, hc, idOrName)
+}
+
+// statusChecker returns the health checker ClusterStatus uses.
+//
+// TODO(wiring): once New keeps the Manager's health checker (see
+// newHealthChecker), return it here so that status and the scheduled
+// checks share one node_info cache. Until then each call builds one, which
+// costs one extra node_info call per node.
+func (m *Manager) statusChecker() (*healthChecker, error) {
+	// A throwaway registry: the gauges are the scheduled checks' business.
+	return m.newHealthChecker(healthcheck.Options{Registerer: prometheus.NewRegistry()})
+}
+
+func (m *Manager) clusterStatus(ctx context.Context, hc *healthChecker, idOrName string) ([]NodeStatus, error) {
+	if err := m.check(ctx); err != nil {
+		return nil, err
+	}
+	sc, err := m.resolveCluster(ctx, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	c, view, err := hc.cluster(ctx, sc, true)
+	if err != nil {
+		return nil, err
+	}
+	if view.err != nil {
+		return nil, fmt.Errorf("scyllaops: status of cluster %s: %w", sc.ID, view.err)
+	}
+	c.Nodes = nil
+	for _, n := range view.nodes {
+		if n.live && n.state == 'N' {
+			c.Nodes = append(c.Nodes, healthcheck.Node{Host: n.host, DC: n.dc, Rack: n.rack})
+		}
+	}
+	pinged, err := hc.svc.PingCluster(ctx, sc.ID, c, healthcheck.AllModes()...)
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
+	byHost := make(map[string]*healthcheck.NodeStatus, len(pinged))
+	for i := range pinged {
+		byHost[pinged[i].Host] = &pinged[i]
+	}
+	out := make([]NodeStatus, 0, len(view.nodes))
+	for _, n := range view.nodes {
+		ns := NodeStatus{DC: n.dc, HostID: n.hostID, Host: n.host, Status: "D" + string(n.state)}
+		if n.live {
+			ns.Status = "U" + string(n.state)
+		}
+		if p, ok := byHost[n.host]; ok {
+			ns.SSL = p.SSL
+			ns.CQLStatus, ns.CQLRttMs, ns.CQLCause = resultFields(p.CQL)
+			ns.RESTStatus, ns.RESTRttMs, ns.RESTCause = resultFields(p.REST)
+			ns.AlternatorStatus, ns.AlternatorRttMs, ns.AlternatorCause = resultFields(p.Alternator)
+		}
+		if ni := hc.svc.CachedNodeInfo(sc.ID, n.host); ni != nil {
+			ns.TotalRAM, ns.Uptime, ns.CPUCount = ni.MemoryTotal, ni.Uptime, ni.CPUCount
+			ns.ScyllaVersion, ns.AgentVersion = ni.ScyllaVersion, ni.AgentVersion
+		}
+		out = append(out, ns)
+	}
+	slices.SortFunc(out, func(a, b NodeStatus) int {
+		if c := cmp.Compare(a.DC, b.DC); c != 0 {
+			return c
+		}
+		return compareAddr(a.Host, b.Host)
+	})
+	return out, nil
+}
+
+func resultFields(r healthcheck.Result) (status string, rttMs float32, cause string) {
+	if r.Status == "" {
+		return "", 0, ""
+	}
+	if r.Err != nil {
+		cause = r.Err.Error()
+	}
+	return r.Status, float32(r.RTT.Microseconds()) / 1000, cause
+}
+
+// compareAddr orders IP addresses numerically (IPv4 before IPv6), and
+// anything else after them by string.
+func compareAddr(a, b string) int {
+	pa, ea := netip.ParseAddr(a)
+	pb, eb := netip.ParseAddr(b)
+	switch {
+	case ea == nil && eb == nil:
+		return pa.Compare(pb)
+	case ea == nil:
+		return -1
+	case eb == nil:
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+// healthChecker wires a healthcheck.Service to the Manager: it is the
+// service's ClusterSource. It keeps, per (agent port, token), an agent
+// client without retries (the REST ping is one attempt, as Scylla
+// Manager's), and per cluster the DC and rack of every node seen and the
+// last agent that answered.
+type healthChecker struct {
+	m   *Manager
+	svc *healthcheck.Service
+	// contactTimeout bounds the discovery calls to one agent: the
+	// health-check timeout.
+	contactTimeout time.Duration
+
+	mu      sync.Mutex
+	clients map[clientKey]*agentclient.Client
+	topo    map[uuid.UUID]*clusterTopo
+}
+
+// clusterTopo is what a healthChecker remembers of a cluster.
+type clusterTopo struct {
+	contact string
+	place   map[string][2]string // host → DC, rack
+}
+
+// newHealthChecker returns the Manager's health checker. Wiring (New):
+//
+//	m.hc, err = m.newHealthChecker(opts.Healthcheck)
+//	sched.Register(healthcheck.TaskType, m.hc.svc)
+//
+// opts.Logger and opts.Registerer default to the Manager's.
+func (m *Manager) newHealthChecker(opts healthcheck.Options) (*healthChecker, error) {
+	if opts.Logger == nil {
+		opts.Logger = m.opts.Logger
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = m.opts.Registerer
+	}
+	h := &healthChecker{
+		m: m, contactTimeout: cmp.Or(opts.Timeout, healthcheck.DefaultTimeout),
+		clients: map[clientKey]*agentclient.Client{}, topo: map[uuid.UUID]*clusterTopo{},
+	}
+	svc, err := healthcheck.New(h, opts)
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
+	h.svc = svc
+	return h, nil
+}
+
+// forget drops what the checker keeps about a deleted cluster, its gauges
+// included.
+func (h *healthChecker) forget(clusterID uuid.UUID) {
+	h.mu.Lock()
+	delete(h.topo, clusterID)
+	h.mu.Unlock()
+	h.svc.ForgetCluster(clusterID)
+}
+
+// HealthcheckCluster implements healthcheck.ClusterSource. When no agent
+// of the cluster answers, the nodes are the cluster's known hosts, so the
+// scheduled checks report them down rather than failing.
+func (h *healthChecker) HealthcheckCluster(ctx context.Context, clusterID uuid.UUID) (healthcheck.Cluster, error) {
+	if h.m.closed.Load() {
+		return healthcheck.Cluster{}, ErrClosed
+	}
+	sc, err := h.m.st.GetCluster(ctx, clusterID)
+	if err != nil {
+		return healthcheck.Cluster{}, fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
+	}
+	c, view, err := h.cluster(ctx, sc, false)
+	if err != nil {
+		return healthcheck.Cluster{}, err
+	}
+	for _, n := range view.nodes {
+		c.Nodes = append(c.Nodes, healthcheck.Node{Host: n.host, DC: n.dc, Rack: n.rack})
+	}
+	return c, nil
+}
+
+// cluster returns the healthcheck.Cluster of sc (without Nodes) and its
+// current nodes (with gossip and ring states when full).
+func (h *healthChecker) cluster(ctx context.Context, sc *store.Cluster, full bool) (healthcheck.Cluster, topoView, error) {
+	token, err := h.m.secret(ctx, sc.ID, store.SecretAuthToken)
+	if err != nil {
+		return healthcheck.Cluster{}, topoView{}, err
+	}
+	cl, err := h.client(sc.Port, string(token))
+	if err != nil {
+		return healthcheck.Cluster{}, topoView{}, err
+	}
+	user, pass, err := h.m.CQLCredentials(ctx, sc.ID)
+	if err != nil {
+		return healthcheck.Cluster{}, topoView{}, err
+	}
+	c := healthcheck.Cluster{
+		Agent: cl, CQLUsername: user, CQLPassword: pass,
+		ForceTLSDisabled: sc.ForceTLSDisabled, ForceNonSSLSessionPort: sc.ForceNonSSLSessionPort,
+	}
+	if c.TLSIdentity, err = h.tlsIdentity(ctx, sc.ID); err != nil {
+		return healthcheck.Cluster{}, topoView{}, err
+	}
+	return c, h.discover(ctx, sc, cl, full), nil
+}
+
+func (h *healthChecker) tlsIdentity(ctx context.Context, clusterID uuid.UUID) (*tls.Certificate, error) {
+	b, err := h.m.secret(ctx, clusterID, store.SecretTLSIdentity)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var id tlsIdentity
+	if err := json.Unmarshal(b, &id); err != nil {
+		return nil, fmt.Errorf("scyllaops: decode tls_identity of cluster %s: %w", clusterID, err)
+	}
+	cert, err := tls.X509KeyPair(id.Cert, id.Key)
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: tls_identity of cluster %s: %w", clusterID, err)
+	}
+	return &cert, nil
+}
+
+// client returns the no-retry agent client of (port, token).
+func (h *healthChecker) client(port int, token string) (*agentclient.Client, error) {
+	if port == 0 {
+		port = h.m.opts.AgentPort
+	}
+	k := clientKey{port: port, token: token}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.clients[k]; ok {
+		return c, nil
+	}
+	c, err := agentclient.New(h.m.transport, agentclient.Options{AuthToken: token, Port: port, RetryMax: -1, Logger: h.m.opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: agent client: %w", err)
+	}
+	h.clients[k] = c
+	return c, nil
+}
+
+// topoView is a cluster's nodes as one agent sees them.
+type topoView struct {
+	nodes []nodeView
+	// err is set when no agent answered; nodes are then the known hosts.
+	err error
+}
+
+type nodeView struct {
+	host, dc, rack, hostID string
+	live                   bool
+	state                  byte // 'N', 'L' or 'J'
+}
+
+// Discovery limits.
+const (
+	maxContacts   = 3
+	placeParallel = 16
+)
+
+// discover asks up to maxContacts agents (the one that answered last
+// first, then the cluster's host and known hosts) for the nodes and their
+// host IDs and, when full, gossip and ring states. DC and rack are asked
+// once per node and remembered.
+func (h *healthChecker) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.Client, full bool) topoView {
+	h.mu.Lock()
+	t := h.topo[sc.ID]
+	if t == nil {
+		t = &clusterTopo{place: map[string][2]string{}}
+		h.topo[sc.ID] = t
+	}
+	contacts := []string{t.contact, sc.Host}
+	h.mu.Unlock()
+	contacts = append(contacts, sc.KnownHosts...)
+
+	var errs []error
+	tried := map[string]bool{"": true}
+	for _, contact := range contacts {
+		if tried[contact] || len(tried) > maxContacts {
+			continue
+		}
+		tried[contact] = true
+		v, err := h.discoverFrom(ctx, cl, contact, t, full)
+		if err == nil {
+			h.mu.Lock()
+			t.contact = contact
+			h.mu.Unlock()
+			return v
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	v := topoView{err: errors.Join(errs...)}
+	if v.err == nil {
+		v.err = errors.New("no host to ask")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	hosts := sc.KnownHosts
+	if len(hosts) == 0 {
+		hosts = []string{sc.Host}
+	}
+	for _, host := range hosts {
+		p := t.place[host]
+		v.nodes = append(v.nodes, nodeView{host: host, dc: p[0], rack: p[1], state: 'N'})
+	}
+	return v
+}
+
+func (h *healthChecker) discoverFrom(ctx context.Context, cl *agentclient.Client, contact string, t *clusterTopo, full bool) (topoView, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.contactTimeout)
+	defer cancel()
+	ids, err := cl.HostIDMap(ctx, contact)
+	if err != nil {
+		return topoView{}, err
+	}
+	var live, joining, leaving []string
+	if full {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) { live, err = cl.LiveNodes(gctx, contact); return err })
+		g.Go(func() (err error) { joining, err = cl.JoiningNodes(gctx, contact); return err })
+		g.Go(func() (err error) { leaving, err = cl.LeavingNodes(gctx, contact); return err })
+		if err := g.Wait(); err != nil {
+			return topoView{}, err
+		}
+	}
+	v := topoView{nodes: make([]nodeView, 0, len(ids))}
+	h.mu.Lock()
+	var unplaced []int
+	for host, id := range ids {
+		n := nodeView{host: host, hostID: id, state: 'N', live: slices.Contains(live, host)}
+		switch {
+		case slices.Contains(leaving, host):
+			n.state = 'L'
+		case slices.Contains(joining, host):
+			n.state = 'J'
+		}
+		if p, ok := t.place[host]; ok {
+			n.dc, n.rack = p[0], p[1]
+		} else {
+			unplaced = append(unplaced, len(v.nodes))
+		}
+		v.nodes = append(v.nodes, n)
+	}
+	h.mu.Unlock()
+
+	// DC and rack of nodes not seen before; a node whose placement cannot
+	// be read now is reported without it and asked again next time.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(placeParallel)
+	for _, i := range unplaced {
+		n := &v.nodes[i]
+		g.Go(func() error {
+			dc, err := cl.Datacenter(gctx, contact, n.host)
+			if err != nil {
+				return nil
+			}
+			rack, err := cl.Rack(gctx, contact, n.host)
+			if err != nil {
+				return nil
+			}
+			n.dc, n.rack = dc, rack
+			h.mu.Lock()
+			t.place[n.host] = [2]string{dc, rack}
+			h.mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	slices.SortFunc(v.nodes, func(a, b nodeView) int { return compareAddr(a.host, b.host) })
+	return v, nil
+}

@@ -1,0 +1,275 @@
+package scyllaops
+
+import (
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/scyllatest"
+	"github.com/scyllaops/scyllaops/store/memstore"
+)
+
+// statusFixture is a Manager on memstore with one scyllatest cluster
+// added.
+type statusFixture struct {
+	m  *Manager
+	c  *scyllatest.Cluster
+	id uuid.UUID
+}
+
+func newStatusFixture(t *testing.T, opts scyllatest.Options, user, pass string) *statusFixture {
+	t.Helper()
+	c := scyllatest.New(t, opts)
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	m, err := New(st, c.Transport(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	cl, err := m.CreateCluster(t.Context(), Cluster{
+		Name: "sim", Host: c.ContactHost(), AuthToken: c.AuthToken(), Username: user, Password: pass,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &statusFixture{m: m, c: c, id: cl.ID}
+}
+
+// row is what the tests compare of a NodeStatus.
+type row struct {
+	DC, Host, HostID, Status, CQL, REST, Alternator string
+}
+
+func rows(ns []NodeStatus) []row {
+	out := make([]row, len(ns))
+	for i, n := range ns {
+		out[i] = row{n.DC, n.Host, n.HostID, n.Status, n.CQLStatus, n.RESTStatus, n.AlternatorStatus}
+	}
+	return out
+}
+
+// wantRows lists the cluster's nodes sorted by DC then address, all UN
+// and UP, with f applied to each.
+func wantRows(c *scyllatest.Cluster, alternator string, f func(n *scyllatest.Node, r *row)) []row {
+	nodes := c.Nodes()
+	slices.SortFunc(nodes, func(a, b *scyllatest.Node) int {
+		if a.DC != b.DC {
+			return strings.Compare(a.DC, b.DC)
+		}
+		return compareAddr(a.IP, b.IP)
+	})
+	out := make([]row, len(nodes))
+	for i, n := range nodes {
+		out[i] = row{n.DC, n.IP, n.HostID.String(), "UN", healthcheck.StatusUp, healthcheck.StatusUp, alternator}
+		if f != nil {
+			f(n, &out[i])
+		}
+	}
+	return out
+}
+
+var twoDCs = []scyllatest.DC{
+	{Name: "dc2", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 2}}},
+	{Name: "dc1", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 1}, {Name: "r2", Nodes: 1}}},
+}
+
+func TestClusterStatusInProcess(t *testing.T) {
+	f := newStatusFixture(t, scyllatest.Options{Topology: twoDCs, CQLUser: "cassandra", CQLPassword: "s3cret"}, "cassandra", "s3cret")
+	ctx := t.Context()
+	reg := prometheus.NewPedanticRegistry()
+	hc, err := f.m.newHealthChecker(healthcheck.Options{
+		Timeout: 2 * time.Second, Dialer: f.c.CQLDialer().DialContext, Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := f.m.clusterStatus(ctx, hc, "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantRows(f.c, "", nil), rows(got)); diff != "" {
+		t.Errorf("all up (-want +got):\n%s", diff)
+	}
+	for _, ns := range got {
+		if ns.ScyllaVersion != scyllatest.DefaultScyllaVersion || ns.SSL || ns.CQLRttMs < 0 {
+			t.Errorf("%s: version %q ssl %v rtt %v", ns.Host, ns.ScyllaVersion, ns.SSL, ns.CQLRttMs)
+		}
+	}
+
+	// A stopped node is DN and not pinged; a leaving one is UL and not
+	// pinged either.
+	nodes := f.c.Nodes()
+	stopped, leaving := nodes[0], nodes[3]
+	if err := f.c.Stop(stopped); err != nil {
+		t.Fatal(err)
+	}
+	f.c.SetState(leaving, scyllatest.StateLeaving)
+	got, err = f.m.clusterStatus(ctx, hc, f.id.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wantRows(f.c, "", func(n *scyllatest.Node, r *row) {
+		switch n {
+		case stopped:
+			r.Status, r.CQL, r.REST = "DN", "", ""
+		case leaving:
+			r.Status, r.CQL, r.REST = "UL", "", ""
+		}
+	})
+	if diff := cmp.Diff(want, rows(got)); diff != "" {
+		t.Errorf("stopped and leaving (-want +got):\n%s", diff)
+	}
+
+	// The scheduled check pings every node, the stopped one included.
+	if err := hc.svc.Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(reg, "scylla_manager_healthcheck_rest_status"); n != 4 {
+		t.Errorf("rest_status series: %d, want 4", n)
+	}
+	if v := gaugeValue(t, reg, "scylla_manager_healthcheck_rest_status", stopped.IP); v != healthcheck.MetricAgentDown {
+		t.Errorf("stopped node's rest_status %v, want %v", v, healthcheck.MetricAgentDown)
+	}
+	if v := gaugeValue(t, reg, "scylla_manager_healthcheck_rest_status", leaving.IP); v != healthcheck.MetricUp {
+		t.Errorf("leaving node's rest_status %v, want %v", v, healthcheck.MetricUp)
+	}
+
+	// Wrong CQL password: UNAUTHORIZED on the pinged nodes.
+	if _, err := f.m.UpdateCluster(ctx, "sim", Cluster{Name: "sim", Host: f.c.ContactHost(), Username: "cassandra", Password: "wrong"}); err != nil {
+		t.Fatal(err)
+	}
+	f.c.SetState(leaving, scyllatest.StateNormal)
+	got, err = f.m.clusterStatus(ctx, hc, "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = wantRows(f.c, "", func(n *scyllatest.Node, r *row) {
+		r.CQL = healthcheck.StatusUnauthorized
+		if n == stopped {
+			r.Status, r.CQL, r.REST = "DN", "", ""
+		}
+	})
+	if diff := cmp.Diff(want, rows(got)); diff != "" {
+		t.Errorf("wrong password (-want +got):\n%s", diff)
+	}
+	for _, ns := range got {
+		if ns.CQLStatus == healthcheck.StatusUnauthorized && ns.CQLCause == "" {
+			t.Errorf("%s: UNAUTHORIZED without a cause", ns.Host)
+		}
+	}
+
+	if _, err := f.m.clusterStatus(ctx, hc, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown cluster: %v", err)
+	}
+}
+
+func TestClusterStatusNoAgentAnswers(t *testing.T) {
+	f := newStatusFixture(t, scyllatest.Options{Topology: scyllatest.Topology3(2)}, "", "")
+	ctx := t.Context()
+	reg := prometheus.NewPedanticRegistry()
+	hc, err := f.m.newHealthChecker(healthcheck.Options{
+		Timeout: time.Second, Dialer: f.c.CQLDialer().DialContext, Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range f.c.Nodes() {
+		if err := f.c.Stop(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.m.clusterStatus(ctx, hc, "sim"); err == nil {
+		t.Error("status with every agent down: no error")
+	}
+	// The scheduled check still reports the known hosts, as down.
+	if err := hc.svc.Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"cql"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(reg, "scylla_manager_healthcheck_cql_status"); n != 2 {
+		t.Errorf("cql_status series: %d, want 2", n)
+	}
+}
+
+func TestClusterStatusListen(t *testing.T) {
+	// Over TCP, with the default dialer. The timeout is generous: the
+	// first node_info of each agent (TLS handshake, ~25 Scylla config
+	// reads) is slow under -race on a loaded machine, and the test asserts
+	// statuses, not timings.
+	f := newStatusFixture(t, scyllatest.Options{Listen: true, Seed: randomSeed(), Alternator: true, Topology: twoDCs}, "", "")
+	hc, err := f.m.newHealthChecker(healthcheck.Options{Timeout: 5 * time.Second, Registerer: prometheus.NewPedanticRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.m.clusterStatus(t.Context(), hc, "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantRows(f.c, healthcheck.StatusUp, nil), rows(got)); diff != "" {
+		t.Errorf("all up over TCP (-want +got):\n%s", diff)
+	}
+	b, err := json.Marshal(got[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"dc":`, `"host_id":`, `"status":"UN"`, `"cql_status":"UP"`, `"rest_rtt_ms":`, `"alternator_status":"UP"`, `"scylla_version":`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("JSON %s lacks %s", b, key)
+		}
+	}
+
+	// The public method (default 1 s timeout): the same nodes, each
+	// pinged; statuses are not asserted, as the timeout may be short
+	// for this machine.
+	pub, err := f.m.ClusterStatus(t.Context(), "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pub) != len(got) {
+		t.Fatalf("ClusterStatus: %d nodes, want %d", len(pub), len(got))
+	}
+	for i := range pub {
+		if pub[i].Host != got[i].Host || pub[i].HostID != got[i].HostID || pub[i].Status != "UN" || pub[i].CQLStatus == "" || pub[i].RESTStatus == "" {
+			t.Errorf("ClusterStatus[%d] = %+v", i, pub[i])
+		}
+	}
+}
+
+// randomSeed gives Listen-mode clusters their own 127.x.y.z addresses:
+// scyllatest derives them from the seed, and other tests on the machine
+// may be listening on the default seed's.
+func randomSeed() uint64 { return rand.Uint64() | 1 }
+
+// gaugeValue returns the value of the gauge name with label host.
+func gaugeValue(t *testing.T, g prometheus.Gatherer, name, host string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "host" && l.GetValue() == host {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{host=%q}", name, host)
+	return 0
+}
