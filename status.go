@@ -231,6 +231,10 @@ func (h *healthChecker) HealthcheckCluster(ctx context.Context, clusterID uuid.U
 		return healthcheck.Cluster{}, ErrClosed
 	}
 	sc, err := h.m.st.GetCluster(ctx, clusterID)
+	if errors.Is(err, store.ErrNotFound) {
+		// A deleted cluster: drop its gauges and what is remembered of it.
+		h.forget(clusterID)
+	}
 	if err != nil {
 		return healthcheck.Cluster{}, fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
 	}

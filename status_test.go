@@ -273,3 +273,28 @@ func gaugeValue(t *testing.T, g prometheus.Gatherer, name, host string) float64 
 	t.Fatalf("no %s{host=%q}", name, host)
 	return 0
 }
+
+func TestHealthcheckForgetsDeletedCluster(t *testing.T) {
+	f := newStatusFixture(t, scyllatest.Options{Topology: scyllatest.Topology3(2)}, "", "")
+	ctx := t.Context()
+	reg := prometheus.NewPedanticRegistry()
+	hc, err := f.m.newHealthChecker(healthcheck.Options{Timeout: 2 * time.Second, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hc.svc.Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(reg, "scylla_manager_healthcheck_rest_status"); n != 2 {
+		t.Fatalf("rest_status series: %d, want 2", n)
+	}
+	if err := f.m.DeleteCluster(ctx, "sim", DeleteWhat{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := hc.svc.Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("run on a deleted cluster: %v, want ErrNotFound", err)
+	}
+	if n := testutil.CollectAndCount(reg); n != 0 {
+		t.Errorf("series after the cluster was deleted: %d, want 0", n)
+	}
+}
