@@ -66,7 +66,11 @@ func (c *Cluster) DialCQL(ctx context.Context, node *Node) (net.Conn, error) {
 	if err := c.reachable(node); err != nil {
 		return nil, err
 	}
-	client, server := net.Pipe()
+	cp, sp := net.Pipe()
+	nodeAddr := &net.TCPAddr{IP: net.ParseIP(node.IP), Port: PortCQL}
+	clientAddr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	client := &pipeConn{Conn: cp, local: clientAddr, remote: nodeAddr}
+	server := &pipeConn{Conn: sp, local: nodeAddr, remote: clientAddr}
 	if !c.trackConn(server, node) {
 		client.Close()
 		server.Close()
@@ -129,7 +133,10 @@ func (c *Cluster) serveCQL(n *Node, conn net.Conn) {
 				out := frame.NewFrame(primitive.ProtocolVersion4, 0, &message.ProtocolError{
 					ErrorMessage: fmt.Sprintf("Invalid or unsupported protocol version (%d); supported versions are (3/v3, 4/v4)", pv.Version),
 				})
-				_ = codec.EncodeFrame(out, conn)
+				var buf bytes.Buffer
+				if codec.EncodeFrame(out, &buf) == nil {
+					_, _ = conn.Write(buf.Bytes())
+				}
 			}
 			return
 		}
@@ -138,14 +145,23 @@ func (c *Cluster) serveCQL(n *Node, conn net.Conn) {
 			out := frame.NewFrame(primitive.ProtocolVersion4, f.Header.StreamId, &message.ProtocolError{
 				ErrorMessage: fmt.Sprintf("Invalid or unsupported protocol version (%d); supported versions are (3/v3, 4/v4)", v),
 			})
-			_ = codec.EncodeFrame(out, conn)
+			var buf bytes.Buffer
+			if codec.EncodeFrame(out, &buf) == nil {
+				_, _ = conn.Write(buf.Bytes())
+			}
 			return
 		}
 		if !n.Up() || c.isPartitioned(n) {
 			return
 		}
 		resp := s.handle(c, f.Body.Message)
-		if err := codec.EncodeFrame(frame.NewFrame(v, f.Header.StreamId, resp), conn); err != nil {
+		// Encode into a buffer and write once: net.Pipe blocks on every
+		// write (even an empty one) until the peer reads it.
+		var buf bytes.Buffer
+		if err := codec.EncodeFrame(frame.NewFrame(v, f.Header.StreamId, resp), &buf); err != nil {
+			return
+		}
+		if _, err := conn.Write(buf.Bytes()); err != nil {
 			return
 		}
 	}
@@ -180,7 +196,15 @@ func (s *cqlSession) handle(c *Cluster, m message.Message) message.Message {
 		sum := sha256.Sum256([]byte(m.Query))
 		id := sum[:16]
 		s.prepared[string(id)] = m.Query
-		return &message.PreparedResult{PreparedQueryId: id, VariablesMetadata: &message.VariablesMetadata{}, ResultMetadata: &message.RowsMetadata{}}
+		// The result metadata of a SELECT is that of running it (reads
+		// have no side effects here).
+		meta := &message.RowsMetadata{}
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(m.Query)), "select ") {
+			if r, ok := s.query(c, m.Query).(*message.RowsResult); ok {
+				meta = &message.RowsMetadata{ColumnCount: r.Metadata.ColumnCount, Columns: r.Metadata.Columns}
+			}
+		}
+		return &message.PreparedResult{PreparedQueryId: id, VariablesMetadata: &message.VariablesMetadata{}, ResultMetadata: meta}
 	case *message.Execute:
 		q, ok := s.prepared[string(m.QueryId)]
 		if !ok {
@@ -358,3 +382,13 @@ func encodeTextSet(vals []string) []byte {
 	}
 	return b.Bytes()
 }
+
+// pipeConn is a net.Pipe end with TCP addresses (drivers such as gocql
+// expect *net.TCPAddr).
+type pipeConn struct {
+	net.Conn
+	local, remote *net.TCPAddr
+}
+
+func (p *pipeConn) LocalAddr() net.Addr  { return p.local }
+func (p *pipeConn) RemoteAddr() net.Addr { return p.remote }
