@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,4 +59,9 @@ func hasSuffix(list []string, suf string) int {
 		}
 	}
 	return n
+}
+
+// renameInto moves dir/name into dir/upload/name.
+func renameInto(dir, name string) error {
+	return os.Rename(filepath.Join(dir, name), filepath.Join(dir, "upload", name))
 }

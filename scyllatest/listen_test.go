@@ -1,0 +1,86 @@
+package scyllatest_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/scyllatest"
+)
+
+// TestListenMode serves the nodes on 127.x.y.z sockets: the agent over
+// HTTPS (self-signed), the Scylla REST API and CQL over TCP.
+func TestListenMode(t *testing.T) {
+	c := scyllatest.New(t, scyllatest.Options{TokensPerNode: 4, Listen: true, Alternator: true})
+	ctx := t.Context()
+	n := c.Nodes()[0]
+	if ip := net.ParseIP(n.IP); ip == nil || !ip.IsLoopback() {
+		t.Fatalf("node IP %s is not a loopback address", n.IP)
+	}
+	// The default TCP+TLS transport of agentclient, not the cluster's.
+	client, err := agentclient.New(nil, agentclient.Options{AuthToken: c.AuthToken(), RetryMax: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := client.HostIDMap(ctx, n.IP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 3 || ids[n.IP] != n.HostID.String() {
+		t.Fatalf("host ids %v", ids)
+	}
+	info, err := client.NodeInfo(ctx, n.IP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ListenAddress != n.IP || info.DataDirectory != n.DataDir || info.AlternatorPort != "8000" {
+		t.Fatalf("node info %+v", info)
+	}
+	bad, _ := agentclient.New(nil, agentclient.Options{AuthToken: "wrong", RetryMax: -1})
+	if _, err := bad.HostIDMap(ctx, n.IP); !errors.Is(err, agentclient.ErrUnauthorized) {
+		t.Fatalf("wrong token: %v, want ErrUnauthorized", err)
+	}
+	// Scylla REST directly on port 10000 (plain HTTP).
+	resp, err := http.Get("http://" + n.IP + ":10000/storage_service/cluster_name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "\""+scyllatest.DefaultClusterName+"\"\n" {
+		t.Fatalf("cluster name %q", b)
+	}
+	// CQL OPTIONS over TCP.
+	conn, err := net.DialTimeout("tcp", c.CQLAddr(n), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte{0x04, 0, 0, 0, 0x05, 0, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	hdr := make([]byte, 9)
+	if _, err := io.ReadFull(conn, hdr); err != nil || hdr[4] != 0x06 {
+		t.Fatalf("OPTIONS over TCP: % x %v", hdr, err)
+	}
+	// Stop closes the sockets; Start reopens them.
+	if err := c.Stop(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Ping(ctx, n.IP); !errors.Is(err, agentclient.ErrUnreachable) {
+		t.Fatalf("ping stopped node: %v, want ErrUnreachable", err)
+	}
+	if err := c.Start(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Ping(ctx, n.IP); err != nil {
+		t.Fatalf("ping restarted node: %v", err)
+	}
+	if err := c.Client().Ping(ctx, c.Nodes()[2].IP); err != nil {
+		t.Fatalf("cluster client in Listen mode: %v", err)
+	}
+}
