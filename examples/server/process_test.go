@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scyllaops/scyllaops/restapi"
+	"github.com/scyllaops/scyllaops/scyllatest"
 )
 
 // buildServer builds this command into a temp dir.
@@ -97,6 +98,17 @@ func TestServerProcess(t *testing.T) {
 	}
 	if _, err := c.GetCluster(ctx, "nope"); !isStatus(err, 404) {
 		t.Errorf("GetCluster(nope) = %v, want a 404", err)
+	}
+
+	// A real (simulated) cluster: add it, ask its status, and its
+	// health-check gauges show up under Scylla Manager's names.
+	sc := scyllatest.New(t, scyllatest.Options{Listen: true})
+	if _, err := c.CreateCluster(ctx, restapi.Cluster{Name: "sim", Host: sc.ContactHost(), AuthToken: sc.AuthToken()}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := c.ClusterStatus(ctx, "sim")
+	if err != nil || len(ns) != len(sc.Hosts()) {
+		t.Fatalf("ClusterStatus = %v, %v", ns, err)
 	}
 
 	resp, err := http.Get("http://" + promAddr + "/metrics")
