@@ -94,15 +94,6 @@ func (j *job) startTransfer(name string, size int64) (*transferState, func(check
 	}
 }
 
-func (j *job) isDone() bool {
-	select {
-	case <-j.done:
-		return true
-	default:
-		return false
-	}
-}
-
 func (j *job) progress() agentapi.JobProgress {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -191,10 +191,10 @@ func (s *rcServer) opList(w http.ResponseWriter, r *http.Request, p params) {
 	obj := first
 	for obj != nil {
 		rel := strings.TrimSuffix(strings.TrimPrefix(obj.Key, prefix), "/")
-		keep := rel != "" && !(dirsOnly && !obj.IsDir) && !(filesOnly && obj.IsDir)
+		keep := rel != "" && (!dirsOnly || obj.IsDir) && (!filesOnly || !obj.IsDir)
 		if keep && !obj.IsDir {
 			v := isVersioned(rel)
-			keep = !(newest && v) && !(versioned && !v)
+			keep = (!newest || !v) && (!versioned || v)
 		}
 		if keep {
 			item := agentapi.ListItem{Path: rel, Name: path.Base(rel), Size: obj.Size, IsDir: obj.IsDir}
@@ -258,7 +258,7 @@ func (s *rcServer) opMoveFile(ctx context.Context, p params, j *job) (any, error
 	}
 	sameDir := sl.provider == dl.provider && sl.bucket == dl.bucket && path.Dir(sl.key) == path.Dir(dl.key)
 	if !sameDir && !sl.local() {
-		return nil, withStatus(http.StatusForbidden, fmt.Errorf("movefile from %s to %s not allowed: only within one directory or from data:", sl, dl))
+		return nil, withStatus(http.StatusForbidden, fmt.Errorf("movefile from %s to %s not allowed: only within one directory or from the data: remote", sl, dl))
 	}
 	return nil, s.copyFile(ctx, j, src, sl, dst, dl, true)
 }

@@ -105,7 +105,8 @@ func validBucket(b string) error {
 		return fmt.Errorf("bucket name %q not allowed", b)
 	}
 	for _, r := range b {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+		if !ok {
 			return fmt.Errorf("bucket name %q: want letters, digits, '-', '_' or '.'", b)
 		}
 	}
@@ -167,7 +168,7 @@ func (b *buckets) get(ctx context.Context, loc location) (*blob.Bucket, error) {
 	switch {
 	case loc.provider == ProviderData:
 		if st, serr := os.Stat(b.opts.DataDir); serr != nil || !st.IsDir() {
-			return nil, withStatus(500, fmt.Errorf("data directory %q is not available: %v", b.opts.DataDir, serr))
+			return nil, withStatus(500, fmt.Errorf("data directory %q is not available: %w", b.opts.DataDir, serr))
 		}
 		bk, err = fileblob.OpenBucket(b.opts.DataDir, &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
 	case b.opts.OpenBucket != nil:

@@ -28,8 +28,8 @@ const (
 	DefaultTimeout      = 30 * time.Second
 	DefaultMaxTimeout   = time.Hour
 	DefaultListTimeout  = 5 * time.Minute
-	DefaultRetryWaitMin = time.Second
-	DefaultRetryWaitMax = 30 * time.Second
+	DefaultMinRetryWait = time.Second
+	DefaultMaxRetryWait = 30 * time.Second
 	DefaultRetryMax     = 9
 )
 
@@ -92,10 +92,10 @@ func (o Options) withDefaults() Options {
 		o.ListTimeout = DefaultListTimeout
 	}
 	if o.RetryWaitMin == 0 {
-		o.RetryWaitMin = DefaultRetryWaitMin
+		o.RetryWaitMin = DefaultMinRetryWait
 	}
 	if o.RetryWaitMax == 0 {
-		o.RetryWaitMax = DefaultRetryWaitMax
+		o.RetryWaitMax = DefaultMaxRetryWait
 	}
 	if o.RetryMax == 0 {
 		o.RetryMax = DefaultRetryMax

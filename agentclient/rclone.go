@@ -101,6 +101,15 @@ func (c *Client) List(ctx context.Context, host string, opts ListOptions, fn fun
 	}
 }
 
+// errOrUnexpected returns err, or an "unexpected token" error when the
+// token was read but was the wrong one.
+func errOrUnexpected(err error) error {
+	if err != nil {
+		return err
+	}
+	return errors.New("unexpected token")
+}
+
 type userError struct{ err error }
 
 func (e userError) Error() string { return e.err.Error() }
@@ -109,7 +118,7 @@ func (e userError) Error() string { return e.err.Error() }
 func decodeList(r io.Reader, fn func(ListItem) error) error {
 	dec := json.NewDecoder(r)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return fmt.Errorf("decode listing: want an object: %v", err)
+		return fmt.Errorf("decode listing: want an object (%w)", errOrUnexpected(err))
 	}
 	for dec.More() {
 		t, err := dec.Token()
@@ -124,7 +133,7 @@ func decodeList(r io.Reader, fn func(ListItem) error) error {
 			continue
 		}
 		if t, err := dec.Token(); err != nil || (t != json.Delim('[') && t != nil) {
-			return fmt.Errorf("decode listing: want an array: %v", err)
+			return fmt.Errorf("decode listing: want an array (%w)", errOrUnexpected(err))
 		} else if t == nil {
 			continue
 		}
