@@ -52,15 +52,18 @@ func (s *Store) claim(ctx context.Context, c claimSpec, owner gocql.UUID, inUse 
 		if cur == owner {
 			return nil
 		}
-		used, err := inUse(cur)
-		if err != nil {
-			return err
+		used, uerr := inUse(cur)
+		if uerr != nil {
+			return uerr
 		}
 		if used || time.Since(at) < staleClaimAge {
 			return fmt.Errorf("cqlstore: %s is taken: %w", c.what, store.ErrConflict)
 		}
 		m = map[string]any{}
 		applied, err = s.query(ctx, steal, append(append([]any{owner, time.Now()}, c.keyArgs...), cur, at)...).MapScanCAS(m)
+	}
+	if err != nil {
+		return s.dbErr("claim "+c.what, err)
 	}
 	return fmt.Errorf("cqlstore: claim %s: contended: %w", c.what, store.ErrConflict)
 }

@@ -30,7 +30,7 @@
 //     UPDATE ... IF fence <= ? within that partition.
 //
 // Lease expiry is judged with the local clock of the manager that calls
-// the store; managers sharing a keyspace need clocks synchronised well
+// the store; managers sharing a keyspace need clocks synchronized well
 // within a lease TTL.
 //
 // Progress rows expire after Options.ProgressTTL. Events expire after their
