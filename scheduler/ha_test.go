@@ -153,7 +153,7 @@ func TestHACrashTakeover(t *testing.T) {
 		}
 		a := e.start(opts("a"), map[string]scheduler.Runner{"backup": runner("a")})
 		b := e.start(opts("b"), map[string]scheduler.Runner{"backup": runner("b")})
-		time.Sleep(time.Minute)
+		time.Sleep(90 * time.Second) // between two progress writes
 		dead.Crash()
 		dead.cancel() // no cleanup: nothing written, leases not released
 
@@ -162,7 +162,15 @@ func TestHACrashTakeover(t *testing.T) {
 		if got.Status != store.StatusRunning || got.Owner == "dead" || got.Fence <= r.Fence {
 			t.Fatalf("2 minutes after the crash the run is %s owned by %q fence %d (old %d); want RUNNING, taken over with a larger fence", got.Status, got.Owner, got.Fence, r.Fence)
 		}
-		lw := <-late
+		var lw lateWrite
+		select {
+		case lw = <-late:
+		case <-time.After(10 * time.Minute):
+			for _, ev := range e.events(store.EventQuery{}) {
+				t.Logf("%v %s %s %v", ev.Time, ev.Kind, ev.Message, ev.Attributes)
+			}
+			t.Fatal("the dead manager's runner made no late write")
+		}
 		if !errors.Is(lw.progressErr, store.ErrLeaseLost) || !errors.Is(lw.runErr, store.ErrLeaseLost) {
 			t.Errorf("late writes of the dead manager: progress %v, run %v; want ErrLeaseLost", lw.progressErr, lw.runErr)
 		}

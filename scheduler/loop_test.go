@@ -201,8 +201,9 @@ func TestSuspendResume(t *testing.T) {
 		health := e.task(e.cluster, "healthcheck", store.Schedule{Cron: "*/10 * * * *"})
 		long := e.task(e.cluster, "repair", store.Schedule{Cron: "30 0 * * *"})
 		rec := newRecorder(time.Minute)
+		hc := newRecorder(time.Second)
 		slow := newRecorder(2 * time.Hour)
-		s := e.start(scheduler.Options{}, map[string]scheduler.Runner{"backup": rec, "healthcheck": rec, "repair": slow})
+		s := e.start(scheduler.Options{}, map[string]scheduler.Runner{"backup": rec, "healthcheck": hc, "repair": slow})
 		time.Sleep(45 * time.Minute) // 00:45: repair running since 00:30
 		if err := s.Suspend(t.Context(), e.cluster, "", false); err != nil {
 			t.Fatal(err)
@@ -219,13 +220,17 @@ func TestSuspendResume(t *testing.T) {
 		if err := s.Trigger(t.Context(), e.cluster, hourly.ID, true); !errors.Is(err, scheduler.ErrSuspended) {
 			t.Errorf("Trigger while suspended = %v, want ErrSuspended", err)
 		}
-		nb, nh := len(e.runs(hourly.ID)), len(e.runs(health.ID))
+		nb, nh := len(e.runs(hourly.ID)), len(hc.snapshot())
 		time.Sleep(3 * time.Hour) // 03:45
 		if n := len(e.runs(hourly.ID)); n != nb {
 			t.Errorf("backup ran %d times while suspended", n-nb)
 		}
-		if n := len(e.runs(health.ID)); n-nh != 18 {
+		if n := len(hc.snapshot()); n-nh != 18 {
 			t.Errorf("healthcheck ran %d times while suspended, want 18", n-nh)
+		}
+		// Health checks reuse one run record.
+		if hr := e.runs(health.ID); len(hr) != 1 || hr[0].ID != scheduler.FixedRunID(health.ID) || hr[0].Status != store.StatusDone {
+			t.Errorf("healthcheck run records: %d, want the one fixed record DONE", len(hr))
 		}
 		if err := s.Resume(t.Context(), e.cluster, true); err != nil {
 			t.Fatal(err)

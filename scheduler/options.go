@@ -121,6 +121,11 @@ type Options struct {
 	// once on a cluster (one run per task). Every other type runs one
 	// task at a time per cluster. Default: ["healthcheck"].
 	ParallelTypes []string
+	// ReuseRunTypes are task types whose runs overwrite one run record
+	// per task (FixedRunID), so frequent tasks do not grow the store; a
+	// failed run is also copied under a fresh ID for the history.
+	// Default: ["healthcheck"].
+	ReuseRunTypes []string
 	// EventTTL is the lifetime of the events the scheduler appends.
 	// Default: 720h (30 days).
 	EventTTL time.Duration
@@ -166,6 +171,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ParallelTypes == nil {
 		o.ParallelTypes = []string{TypeHealthcheck}
+	}
+	if o.ReuseRunTypes == nil {
+		o.ReuseRunTypes = []string{TypeHealthcheck}
 	}
 	if o.EventTTL == 0 {
 		o.EventTTL = 720 * time.Hour

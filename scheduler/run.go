@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -67,14 +68,10 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 		s.refreshAfterError(ctx, c.task, err)
 		return
 	}
-	runs, err := s.st.ListRuns(ctx, t.ID, 1)
+	last, err := s.lastRun(ctx, t)
 	if err != nil {
 		s.log.Warn("list runs", "task", t.ID, "err", err)
 		return
-	}
-	var last *store.Run
-	if len(runs) > 0 {
-		last = runs[0]
 	}
 	plan, err := ParseSchedule(t.Schedule)
 	if err != nil {
@@ -107,7 +104,14 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 		}
 		run = &store.Run{ClusterID: t.ClusterID, TaskID: t.ID, ID: runID, Type: t.Type, Status: store.StatusRunning,
 			Owner: s.opts.OwnerID, Fence: fence, Activation: now, Properties: props, StartTime: now}
-		if err := s.st.CreateRun(ctx, run); err != nil {
+		create := s.st.CreateRun
+		if s.reuseRunID(t) {
+			run.ID = FixedRunID(t.ID)
+			if last != nil {
+				create = s.st.UpdateRun
+			}
+		}
+		if err := create(ctx, run); err != nil {
 			s.log.Warn("create run", "task", t.ID, "err", err)
 			return
 		}
@@ -122,7 +126,16 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 			run = &store.Run{ClusterID: t.ClusterID, TaskID: t.ID, ID: dec.RunID, Type: t.Type, Status: store.StatusRunning,
 				Owner: s.opts.OwnerID, Fence: fence, Attempt: dec.Attempt, Activation: dec.Activation,
 				Properties: t.Properties, StartTime: now}
-			if err := s.st.CreateRun(ctx, run); err != nil {
+			create := s.st.CreateRun
+			if s.reuseRunID(t) {
+				// The lease and the re-check above make this
+				// activation ours; overwrite the one run record.
+				run.ID = FixedRunID(t.ID)
+				if last != nil {
+					create = s.st.UpdateRun
+				}
+			}
+			if err := create(ctx, run); err != nil {
 				if !errors.Is(err, store.ErrConflict) {
 					s.log.Warn("create run", "task", t.ID, "err", err)
 				}
@@ -304,6 +317,17 @@ func (s *Scheduler) writeEnd(ctx context.Context, t *store.Task, end *store.Run,
 		s.log.Warn("record run end", "task", t.ID, "run", end.ID, "status", end.Status, "err", err)
 		return
 	}
+	if end.Status == store.StatusError && s.reuseRunID(t) {
+		// The one record is overwritten by the next run: keep the
+		// failure in the history under a fresh ID.
+		if id, err := uuid.NewUUID(); err == nil {
+			cp := cloneRun(end)
+			cp.ID = id
+			if err := s.st.CreateRun(ctx, cp); err != nil {
+				s.log.Warn("record failed run", "task", t.ID, "err", err)
+			}
+		}
+	}
 	final := true
 	attrs := map[string]string{"status": string(end.Status), "attempt": strconv.Itoa(end.Attempt)}
 	sev := "info"
@@ -397,13 +421,9 @@ func (s *Scheduler) setBlocked(taskID uuid.UUID, until time.Time) {
 
 // refresh replans t from the store's current last run.
 func (s *Scheduler) refresh(ctx context.Context, t *store.Task) {
-	runs, err := s.st.ListRuns(ctx, t.ID, 1)
+	last, err := s.lastRun(ctx, t)
 	if err != nil {
 		return
-	}
-	var last *store.Run
-	if len(runs) > 0 {
-		last = runs[0]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -486,4 +506,38 @@ func (s *Scheduler) stopLocal(ctx context.Context, a *activeRun, cause error) {
 		s.event(ctx, r, "run_status", "info", "run STOPPING", map[string]string{"status": string(r.Status)})
 	}
 	a.cancel(cause)
+}
+
+// reuseRunID reports whether runs of t reuse one record (health checks,
+// which run every minute: Scylla Manager keeps one run row for them too).
+func (s *Scheduler) reuseRunID(t *store.Task) bool {
+	return slices.Contains(s.opts.ReuseRunTypes, t.Type)
+}
+
+// FixedRunID is the run ID reused by every run of a task whose type is in
+// Options.ReuseRunTypes: a version-1 UUID with the Unix epoch as its time.
+func FixedRunID(taskID uuid.UUID) uuid.UUID {
+	return DeriveRunID(taskID, time.Unix(0, 0), 0)
+}
+
+// lastRun returns the task's latest run, or nil.
+func (s *Scheduler) lastRun(ctx context.Context, t *store.Task) (*store.Run, error) {
+	if s.reuseRunID(t) {
+		r, err := s.st.GetRun(ctx, t.ID, FixedRunID(t.ID))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("scheduler: get run of task %s: %w", t.ID, err)
+		}
+		return r, nil
+	}
+	runs, err := s.st.ListRuns(ctx, t.ID, 1)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: list runs of task %s: %w", t.ID, err)
+	}
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	return runs[0], nil
 }

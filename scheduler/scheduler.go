@@ -195,13 +195,11 @@ func (s *Scheduler) sync(ctx context.Context) error {
 	}
 	lasts := make(map[uuid.UUID]*store.Run, len(tasks))
 	for _, t := range tasks {
-		runs, err := s.st.ListRuns(ctx, t.ID, 1)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("scheduler: list runs of task %s: %w", t.ID, err)
+		last, err := s.lastRun(ctx, t)
+		if err != nil {
+			return err
 		}
-		if len(runs) > 0 {
-			lasts[t.ID] = runs[0]
-		}
+		lasts[t.ID] = last
 	}
 	now := time.Now()
 	s.mu.Lock()
@@ -266,13 +264,9 @@ func (s *Scheduler) Schedule(ctx context.Context, t *store.Task) error {
 	if _, err := ParseSchedule(t.Schedule); err != nil {
 		return err
 	}
-	runs, err := s.st.ListRuns(ctx, t.ID, 1)
+	last, err := s.lastRun(ctx, t)
 	if err != nil {
-		return fmt.Errorf("scheduler: list runs of task %s: %w", t.ID, err)
-	}
-	var last *store.Run
-	if len(runs) > 0 {
-		last = runs[0]
+		return err
 	}
 	s.mu.Lock()
 	if a, ok := s.active[t.ID]; ok {
@@ -342,13 +336,13 @@ func (s *Scheduler) Trigger(ctx context.Context, clusterID, taskID uuid.UUID, co
 	if _, ok := s.Runner(t.Type); !ok {
 		return fmt.Errorf("scheduler: trigger: %w", s.unknownType(t.Type))
 	}
-	runs, err := s.st.ListRuns(ctx, taskID, 1)
+	last, err := s.lastRun(ctx, t)
 	if err != nil {
 		return fmt.Errorf("scheduler: trigger: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.active[taskID]; ok || len(runs) > 0 && !runs[0].Status.Final() && runs[0].Status != store.StatusWaiting {
+	if _, ok := s.active[taskID]; ok || last != nil && !last.Status.Final() && last.Status != store.StatusWaiting {
 		return fmt.Errorf("scheduler: trigger: task %s is running: %w", taskID, store.ErrConflict)
 	}
 	if !s.allowedLocked(t) {
@@ -509,11 +503,10 @@ func (s *Scheduler) Stop(ctx context.Context, clusterID, taskID uuid.UUID, disab
 		s.stopLocal(ctx, a, ErrStopped)
 		return nil
 	}
-	runs, err := s.st.ListRuns(ctx, taskID, 1)
-	if err != nil || len(runs) == 0 {
+	r, err := s.lastRun(ctx, t)
+	if err != nil || r == nil {
 		return nil
 	}
-	r := runs[0]
 	switch r.Status {
 	case store.StatusRunning, store.StatusNew:
 		r.Status = store.StatusStopping
