@@ -9,8 +9,18 @@
 // Manager is the ClusterSource of production code.
 //
 // Service.Run is the scheduler's Runner for tasks of type "healthcheck"
-// with properties {"mode":"cql"|"rest"|"alternator"}. Service.Status runs
-// the three pings at once for the cluster status view.
+// with properties {"mode":"cql"|"rest"|"alternator"} (Service also
+// implements the scheduler's optional ValidateProperties). Check runs one
+// mode without touching the metrics; Status runs the three pings at once
+// on chosen hosts of a cluster; PingCluster does the same for a Cluster
+// the caller describes (the root package's cluster status, which pings
+// only UN nodes).
+//
+// Metrics: scylla_manager_healthcheck_{cql,rest,alternator}_status (1 OK,
+// -1 Scylla unavailable, -2 agent unavailable) and ..._rtt_ms, labelled
+// {cluster,dc,rack,host}; the series of nodes that are gone (or where
+// Alternator is off) are deleted at the next run, and ForgetCluster
+// deletes a cluster's.
 //
 // The pings, as Scylla Manager does them:
 //
@@ -29,8 +39,11 @@
 // the agent's node_info, cached per node for Options.NodeInfoTTL.
 //
 // Every node is pinged in parallel, each with its own deadline
-// (Options.Timeout, which also bounds the node_info fetch), so a hung node
-// never delays the others, and a whole check takes about one Timeout.
+// (Options.Timeout, which also bounds the node_info fetch on a cache
+// miss), so a hung node never delays the others, and a whole check takes
+// about one Timeout. A node whose agent cannot give its node_info within
+// the timeout is reported TIMEOUT (or ERROR when the agent fails), never
+// waited for.
 //
 // # Concurrency
 //
