@@ -87,7 +87,11 @@ func newEnv(t *testing.T, opts scyllatest.Options, bo backup.Options) *env {
 	opts.OpenBucket = localBuckets(e.bucketDir)
 	e.cluster = scyllatest.New(t, opts)
 	if bo.Logger == nil {
-		bo.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+		lvl := slog.LevelWarn
+		if os.Getenv("SCYLLAOPS_BACKUP_DEBUG") != "" {
+			lvl = slog.LevelDebug
+		}
+		bo.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: lvl}))
 	}
 	if bo.Now == nil {
 		bo.Now = func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }

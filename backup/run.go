@@ -92,10 +92,12 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 				return err
 			}
 		}
+		begin := time.Now()
 		if err := st.fn(ctx); err != nil {
 			log.Info("backup run failed", "stage", r.snapshotRow().Stage, "error", err)
 			return err
 		}
+		log.Debug("backup stage done", "stage", st.first, "took", time.Since(begin))
 	}
 	now := s.opts.Now().UTC()
 	r.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/internal/backupspec"
@@ -247,9 +248,12 @@ func (r *run) uploadPhase(ctx context.Context) error {
 	owner := r.s.opts.LeaseOwner + "/" + r.runID.String()
 	return r.s.withLease(ctx, uploadLeasePrefix+r.clusterID.String(), owner, func(ctx context.Context) error {
 		if r.snapshotRow().Stage.index() <= StageDeduplicate.index() {
+			begin := time.Now()
+			defer func() { r.s.log.Debug("upload phase", "took", time.Since(begin)) }()
 			if err := r.deduplicate(ctx); err != nil {
 				return err
 			}
+			r.s.log.Debug("deduplicate done", "took", time.Since(begin))
 			if err := r.setStage(ctx, StageUpload); err != nil {
 				return err
 			}
