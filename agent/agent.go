@@ -35,6 +35,7 @@ type Agent struct {
 	scylla    *httputil.ReverseProxy
 	prom      *httputil.ReverseProxy
 	scyllaURL *url.URL
+	promURL   *url.URL
 	started   time.Time
 	closed    atomic.Bool
 
@@ -68,8 +69,8 @@ func New(opts Options) (*Agent, error) {
 	var err error
 	a.scyllaURL, _ = url.Parse(opts.ScyllaAPI)
 	a.scylla = a.newProxy(a.scyllaURL)
-	promURL, _ := url.Parse(opts.ScyllaPrometheus)
-	a.prom = a.newProxy(promURL)
+	a.promURL, _ = url.Parse(opts.ScyllaPrometheus)
+	a.prom = a.newProxy(a.promURL)
 	a.rc, err = newRCServer(a)
 	if err != nil {
 		return nil, err
@@ -156,7 +157,7 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.opts.OnTerminate()
 		sw.WriteHeader(http.StatusOK)
 	case p == agentapi.PathMetrics:
-		a.prom.ServeHTTP(sw, r)
+		a.serveMetrics(sw, r)
 	case strings.HasPrefix(p, "/agent/"):
 		writeJSON(sw, http.StatusNotFound, agentapi.Unauthorized{Message: "agent: no such endpoint " + p, Code: http.StatusNotFound})
 	default:

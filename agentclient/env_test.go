@@ -105,7 +105,13 @@ func (f *fakeScylla) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 	case p == "/metrics":
-		fmt.Fprintf(w, "# TYPE scylla_database_total_writes counter\nscylla_database_total_writes{shard=\"0\"} 1\nscylla_database_total_writes{shard=\"1\"} 2\n")
+		if r.URL.Query().Get("name") != "" {
+			http.Error(w, "prometheus takes no name filter", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "# HELP scylla_database_total_writes_x other\nscylla_database_total_writes_x 7\n"+
+			"# HELP scylla_database_total_writes writes\n# TYPE scylla_database_total_writes counter\n"+
+			"scylla_database_total_writes{shard=\"0\"} 1\nscylla_database_total_writes{shard=\"1\"} 2\nscylla_memory_total_memory 100\n")
 	default:
 		http.Error(w, `{"message":"Not found","code":404}`, http.StatusNotFound)
 	}

@@ -147,8 +147,13 @@ func TestScyllaProxy(t *testing.T) {
 			t.Fatalf("LoadSSTables: %v", err)
 		}
 		m, err := e.c.Metrics(ctx, e.host, "scylla_database_total_writes")
-		if err != nil || bytes.Count(m, []byte("scylla_database_total_writes{")) != 2 {
-			t.Fatalf("Metrics = %q, %v", m, err)
+		wantM := "# HELP scylla_database_total_writes writes\n# TYPE scylla_database_total_writes counter\n" +
+			"scylla_database_total_writes{shard=\"0\"} 1\nscylla_database_total_writes{shard=\"1\"} 2\n"
+		if err != nil || string(m) != wantM {
+			t.Fatalf("Metrics(name) = %q, %v; want %q", m, err, wantM)
+		}
+		if all, err := e.c.Metrics(ctx, e.host, ""); err != nil || !bytes.Contains(all, []byte("scylla_memory_total_memory 100")) {
+			t.Fatalf("Metrics() = %q, %v", all, err)
 		}
 		_, err = e.c.Keyspaces(ctx, e.host, "", "")
 		if err != nil {
