@@ -84,6 +84,9 @@ func (t *InProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// RoundTripper contract: the request body is closed, here once
+		// the handler is done with it.
+		defer sreq.Body.Close()
 		defer func() {
 			if p := recover(); p != nil && p != http.ErrAbortHandler { //nolint:errorlint // sentinel panic value
 				w.abort(fmt.Errorf("agentclient: in-process handler panic: %v", p))
