@@ -12,15 +12,14 @@ import (
 // addDefaultTasks creates the tasks Scylla Manager creates when a cluster
 // is added: health checks for every registered health-check runner, and a
 // weekly repair unless withoutRepair or no repair runner is registered.
-// The scheduler wiring fills this in.
+// See defaultTasks (tasks.go).
 func (m *Manager) addDefaultTasks(ctx context.Context, c *store.Cluster, withoutRepair bool) error {
-	_, _, _ = ctx, c, withoutRepair
-	return nil
+	return m.createDefaultTasks(ctx, c, withoutRepair)
 }
 
 // beforeClusterDelete stops and unschedules the cluster's tasks.
 func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) {
-	_, _ = ctx, clusterID
+	m.stopClusterTasks(ctx, clusterID)
 }
 
 func sortStrings(s []string) { slices.Sort(s) }

@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -37,6 +39,10 @@ type Manager struct {
 
 	mu      sync.Mutex
 	clients map[clientKey]*agentclient.Client
+
+	sched *scheduler.Scheduler // tasks.go, runs.go, suspend.go
+	hc    *healthChecker       // the "healthcheck" runner (status.go)
+	hooks *webhooks            // webhook.go
 }
 
 type clientKey struct {
@@ -61,6 +67,19 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
 		clients:   make(map[clientKey]*agentclient.Client),
 	}
+	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
+	sched, err := scheduler.New(st, scheduler.Options{
+		OwnerID: opts.OwnerID, LeaseTTL: opts.LeaseTTL, MaxRuns: opts.MaxRuns, MaxRunsPerCluster: opts.MaxRunsPerCluster,
+		EventTTL: opts.EventTTL, OnRunEnd: m.hooks.enqueue, Logger: opts.Logger, Registerer: opts.Registerer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
+	m.sched = sched
+	if m.hc, err = m.newHealthChecker(healthcheck.Options{}); err != nil {
+		return nil, err
+	}
+	sched.Register(healthcheck.TaskType, m.hc.svc)
 	return m, nil
 }
 
@@ -71,8 +90,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	<-ctx.Done()
-	return nil
+	var wg sync.WaitGroup
+	wg.Go(func() { m.hooks.run(ctx) })
+	err := m.sched.Run(ctx)
+	wg.Wait()
+	m.hooks.client.HTTPClient.CloseIdleConnections()
+	return err
 }
 
 // Close releases the Manager. It does not close the store, which the

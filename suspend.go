@@ -1,0 +1,87 @@
+package scyllaops
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scyllaops/scyllaops/store"
+)
+
+// SuspendOptions tune SuspendCluster (Scylla Manager's query parameters).
+type SuspendOptions struct {
+	// AllowTaskType keeps tasks of this type running (health checks
+	// always run). "" = none.
+	AllowTaskType string
+	// FailIfRunning refuses (ErrConflict) while a task of another type
+	// runs on this Manager, instead of stopping it (the default policy
+	// stop_running_tasks).
+	FailIfRunning bool
+}
+
+// ResumeOptions tune ResumeCluster.
+type ResumeOptions struct {
+	// StartTasks starts again, continuing their work, the tasks whose
+	// runs the suspension stopped.
+	StartTasks bool
+}
+
+// SuspendDetails is a cluster's suspension state.
+type SuspendDetails struct {
+	Suspended     bool
+	AllowTaskType string
+	// StartedAt is when the suspension began; zero if not suspended.
+	StartedAt time.Time
+}
+
+// SuspendCluster suspends a cluster: its tasks (but health checks and
+// o.AllowTaskType) do not start until ResumeCluster, and its running ones
+// are stopped. The state is kept in the store, so every Manager sharing it
+// honours it. It sets scylla_manager_scheduler_suspended{cluster} to 1.
+func (m *Manager) SuspendCluster(ctx context.Context, clusterID uuid.UUID, o SuspendOptions) error {
+	if err := m.check(ctx); err != nil {
+		return err
+	}
+	if o.AllowTaskType != "" {
+		if _, ok := m.sched.Runner(o.AllowTaskType); !ok {
+			return fmt.Errorf("scyllaops: %w", store.Invalid("allow_task_type", "a task type with a registered runner: "+strings.Join(m.sched.Types(), ", "), o.AllowTaskType))
+		}
+	}
+	if err := m.sched.Suspend(ctx, clusterID, o.AllowTaskType, o.FailIfRunning); err != nil {
+		return fmt.Errorf("scyllaops: suspend cluster: %w", err)
+	}
+	return nil
+}
+
+// ResumeCluster lifts a cluster's suspension; resuming a cluster that is
+// not suspended is a no-op.
+func (m *Manager) ResumeCluster(ctx context.Context, clusterID uuid.UUID, o ResumeOptions) error {
+	if err := m.check(ctx); err != nil {
+		return err
+	}
+	if _, err := m.st.GetCluster(ctx, clusterID); err != nil {
+		return fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
+	}
+	if err := m.sched.Resume(ctx, clusterID, o.StartTasks); err != nil {
+		return fmt.Errorf("scyllaops: resume cluster: %w", err)
+	}
+	return nil
+}
+
+// ClusterSuspended returns a cluster's suspension state.
+func (m *Manager) ClusterSuspended(ctx context.Context, clusterID uuid.UUID) (SuspendDetails, error) {
+	if err := m.check(ctx); err != nil {
+		return SuspendDetails{}, err
+	}
+	if _, err := m.st.GetCluster(ctx, clusterID); err != nil {
+		return SuspendDetails{}, fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
+	}
+	st, err := m.sched.Suspended(ctx, clusterID)
+	if err != nil || st == nil {
+		return SuspendDetails{}, err
+	}
+	return SuspendDetails{Suspended: true, AllowTaskType: st.AllowTaskType, StartedAt: st.StartedAt}, nil
+}
