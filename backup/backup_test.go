@@ -92,7 +92,8 @@ func TestBackupResumeNeverReuploads(t *testing.T) {
 			cancel()
 		}
 	})
-	id1, err := e.backup(ctx, localProps)
+	props := `{"location":["localstorage:bucket"],"rate_limit":["0"],"upload_parallel":["2"],"snapshot_parallel":["dc1:1"]}`
+	id1, err := e.backup(ctx, props)
 	if err == nil {
 		t.Fatal("cancelled run succeeded")
 	}
@@ -133,7 +134,7 @@ func TestBackupResumeNeverReuploads(t *testing.T) {
 			}
 		}
 	})
-	p2 := e.mustBackup(localProps)
+	p2 := e.mustBackup(props)
 	if p2.SnapshotTag != p1.SnapshotTag {
 		t.Fatalf("resumed run has tag %s, want %s", p2.SnapshotTag, p1.SnapshotTag)
 	}

@@ -2,10 +2,13 @@ package backup_test
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scyllaops/scyllaops/backup"
+	"github.com/scyllaops/scyllaops/internal/ring"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
 )
@@ -62,4 +65,51 @@ func TestBackupNodeDownDuringUpload(t *testing.T) {
 	if len(reps) != 3 {
 		t.Fatalf("%d nodes validated, want 3", len(reps))
 	}
+}
+
+// A purge started while a backup uploads waits for the upload to end.
+func TestPurgeWaitsForUpload(t *testing.T) {
+	ks := []scyllatest.Keyspace{{Name: "ks", Replication: ring.Replication{Strategy: ring.SimpleStrategy, RF: 3},
+		Tables: []scyllatest.Table{{Name: "t", SSTables: 1, DataSize: 3 << 20}}}}
+	e := newEnv(t, scyllatest.Options{Keyspaces: ks}, backupOptions())
+	e.mustBackup(`{"location":["localstorage:bucket"],"rate_limit":["0"]}`)
+	if _, err := e.cluster.WriteData(e.cluster.Nodes()[0], "ks", "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(time.Minute)
+	var (
+		started  atomic.Bool
+		wg       sync.WaitGroup
+		stageAt  atomic.Value
+		purgeErr error
+	)
+	e.setHook(func(p *store.Progress) {
+		if p.Key != "run" || !strings.Contains(string(p.Data), `"stage":"UPLOAD"`) || !started.CompareAndSwap(false, true) {
+			return
+		}
+		runID := p.RunID
+		wg.Go(func() {
+			_, purgeErr = e.svc.Purge(t.Context(), e.clusterID, e.taskID, []byte(`{"location":["localstorage:bucket"],"retention":1}`))
+			pr, err := e.svc.RunProgress(t.Context(), e.clusterID, e.taskID, runID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			stageAt.Store(pr.Stage)
+		})
+	})
+	p := e.mustBackup(`{"location":["localstorage:bucket"],"rate_limit":["1"]}`)
+	wg.Wait()
+	if !started.Load() || p.Uploaded < 3<<20 {
+		t.Fatalf("upload stage not seen (%v) or too little uploaded (%d)", started.Load(), p.Uploaded)
+	}
+	if purgeErr != nil {
+		t.Fatal(purgeErr)
+	}
+	switch st := stageAt.Load().(string); st {
+	case string(backup.StageMoveManifest), string(backup.StagePurge), string(backup.StageDone):
+	default:
+		t.Fatalf("purge finished while the backup was in stage %s", st)
+	}
+	e.validate()
 }

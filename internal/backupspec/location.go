@@ -134,6 +134,16 @@ func (d DCLimit) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (d DCLimit) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler with ParseDCLimit.
+func (d *DCLimit) UnmarshalText(b []byte) error {
+	v, err := ParseDCLimit("limit", string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
 // LimitFor picks the limit for dc: the one naming dc, else the one
 // without a DC, else def.
 func LimitFor(limits []DCLimit, dc string, def int) int {

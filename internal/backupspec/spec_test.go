@@ -1,6 +1,7 @@
 package backupspec
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -78,6 +79,20 @@ func TestParseDCLimit(t *testing.T) {
 		}
 	}
 	limits := []DCLimit{{Limit: 5}, {DC: "dc2", Limit: 9}}
+	b, err := json.Marshal(limits)
+	if err != nil || string(b) != `["5","dc2:9"]` {
+		t.Fatalf("marshal %s %v", b, err)
+	}
+	var back []DCLimit
+	if err := json.Unmarshal(b, &back); err != nil || !cmp.Equal(back, limits) {
+		t.Fatalf("unmarshal %v %v", back, err)
+	}
+	locs := []Location{{DC: "dc1", Provider: S3, Bucket: "b"}}
+	b, _ = json.Marshal(locs)
+	var locBack []Location
+	if err := json.Unmarshal(b, &locBack); err != nil || !cmp.Equal(locBack, locs) {
+		t.Fatalf("location round trip %s: %v %v", b, locBack, err)
+	}
 	if LimitFor(limits, "dc2", 1) != 9 || LimitFor(limits, "dc1", 1) != 5 || LimitFor(nil, "dc1", 100) != 100 {
 		t.Error("LimitFor picks the wrong value")
 	}
