@@ -22,41 +22,131 @@ type managerBackend struct{ m *scyllaops.Manager }
 
 var _ backend = managerBackend{}
 
+// clusterID resolves a {cluster_id} path value (UUID or name).
+func (b managerBackend) clusterID(ctx context.Context, cluster string) (uuid.UUID, error) {
+	c, err := b.m.GetCluster(ctx, cluster)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return c.ID, nil
+}
+
 func (b managerBackend) createTask(ctx context.Context, cluster string, t store.Task) (store.Task, error) {
-	return store.Task{}, errNotWired
+	id, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return store.Task{}, err
+	}
+	t.ClusterID = id
+	return b.m.CreateTask(ctx, t)
 }
 func (b managerBackend) getTask(ctx context.Context, cluster string, id uuid.UUID) (store.Task, error) {
-	return store.Task{}, errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return store.Task{}, err
+	}
+	return b.m.GetTask(ctx, cid, id)
 }
 func (b managerBackend) updateTask(ctx context.Context, cluster string, t store.Task) (store.Task, error) {
-	return store.Task{}, errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return store.Task{}, err
+	}
+	t.ClusterID = cid
+	return b.m.UpdateTask(ctx, t)
 }
 func (b managerBackend) deleteTask(ctx context.Context, cluster string, id uuid.UUID) error {
-	return errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	return b.m.DeleteTask(ctx, cid, id)
 }
 func (b managerBackend) listTasks(ctx context.Context, cluster string, f taskFilter) ([]taskSummary, error) {
-	return nil, errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	items, err := b.m.ListTasks(ctx, cid, scyllaops.TaskFilter{All: f.all, Type: f.typ, Status: store.Status(f.status), TaskID: f.taskID})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]taskSummary, 0, len(items))
+	for _, it := range items {
+		s := taskSummary{task: it.Task, status: string(it.Status), successCount: it.SuccessCount, errorCount: it.ErrorCount,
+			suspended: it.Suspended, retry: it.Retry}
+		if it.LastSuccess != nil {
+			s.lastSuccess = *it.LastSuccess
+		}
+		if it.LastError != nil {
+			s.lastError = *it.LastError
+		}
+		if it.NextActivation != nil {
+			s.nextActivation = *it.NextActivation
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 func (b managerBackend) startTask(ctx context.Context, cluster string, id uuid.UUID, cont bool) error {
-	return errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	return b.m.StartTask(ctx, cid, id, cont)
 }
 func (b managerBackend) stopTask(ctx context.Context, cluster string, id uuid.UUID, disable bool) error {
-	return errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	return b.m.StopTask(ctx, cid, id, disable)
 }
 func (b managerBackend) history(ctx context.Context, cluster string, id uuid.UUID, limit int) ([]store.Run, error) {
-	return nil, errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	return b.m.TaskHistory(ctx, cid, id, limit)
 }
 func (b managerBackend) runProgress(ctx context.Context, cluster string, id uuid.UUID, ref string) (*store.Run, json.RawMessage, error) {
-	return nil, nil, errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	run, p, err := b.m.RunProgress(ctx, cid, id, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if run.ID == uuid.Nil {
+		// The Manager's synthetic NEW run: the handler presents it with
+		// the type's empty progress.
+		return nil, nil, nil
+	}
+	return &run, p, nil
 }
 func (b managerBackend) suspended(ctx context.Context, cluster string) (bool, string, error) {
-	return false, "", errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return false, "", err
+	}
+	d, err := b.m.ClusterSuspended(ctx, cid)
+	return d.Suspended, d.AllowTaskType, err
 }
 func (b managerBackend) suspend(ctx context.Context, cluster, allow string, failIfRunning, noContinue bool) error {
-	return errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	_ = noContinue // runs stopped by a suspension always resume where they stopped
+	return b.m.SuspendCluster(ctx, cid, scyllaops.SuspendOptions{AllowTaskType: allow, FailIfRunning: failIfRunning})
 }
 func (b managerBackend) resume(ctx context.Context, cluster string, start, missed, noContinue bool) error {
-	return errNotWired
+	cid, err := b.clusterID(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	_, _ = missed, noContinue // not supported by the scheduler: missed activations are not replayed
+	return b.m.ResumeCluster(ctx, cid, scyllaops.ResumeOptions{StartTasks: start})
 }
 func (b managerBackend) target(ctx context.Context, cluster string, t store.Task) (any, error) {
 	return nil, errNotWired
