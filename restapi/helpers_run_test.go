@@ -59,4 +59,3 @@ func (e *env) waitRun(path string, schema string) restapi.TaskRunProgress {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
