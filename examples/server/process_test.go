@@ -111,13 +111,40 @@ func TestServerProcess(t *testing.T) {
 		t.Fatalf("ClusterStatus = %v, %v", ns, err)
 	}
 
+	// Run the health checks now; their gauges and the scheduler's
+	// counters show up under Scylla Manager's names.
+	hcs, err := c.ListTasks(ctx, "sim", restapi.ListTasksOptions{Type: "healthcheck"})
+	if err != nil || len(hcs) == 0 {
+		t.Fatalf("health-check tasks = %v, %v", hcs, err)
+	}
+	for _, hc := range hcs {
+		if err := c.StartTask(ctx, "sim", "healthcheck", hc.ID, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, hc := range hcs {
+		for deadline := time.Now().Add(time.Minute); ; {
+			p, err := c.RunProgress(ctx, "sim", "healthcheck", hc.ID, "latest")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Run.Status == "DONE" || p.Run.Status == "ERROR" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("health check %s not done: %+v", hc.ID, p.Run)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
 	resp, err := http.Get("http://" + promAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"go_goroutines", "process_cpu_seconds_total"} {
+	for _, want := range []string{"go_goroutines", "process_cpu_seconds_total", "scylla_manager_healthcheck_rest_status{", "scylla_manager_healthcheck_cql_rtt_ms{", "scylla_manager_scheduler_run_total{"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
