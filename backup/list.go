@@ -209,6 +209,10 @@ type ValidateReport struct {
 	CompletedAt     time.Time `json:"completed_at"`
 	// Missing lists the missing paths (first 100).
 	Missing []string `json:"missing,omitempty"`
+	// ContentChecked is the number of Data.db files re-read and compared
+	// with their Digest.crc32; ContentErrors lists the mismatches.
+	ContentChecked int      `json:"content_checked"`
+	ContentErrors  []string `json:"content_errors,omitempty"`
 }
 
 // ValidateOptions tune Validate.
@@ -216,6 +220,10 @@ type ValidateOptions struct {
 	// DeleteOrphanedFiles deletes files no manifest references (under the
 	// cluster's upload lease).
 	DeleteOrphanedFiles bool
+	// ContentSample is the number of SSTables per node whose Data.db is
+	// re-read and checked against its Digest.crc32 (files up to
+	// MaxContentCheckBytes). 0 = no content check.
+	ContentSample int
 }
 
 // Validate checks every node directory of the cluster in the locations:
@@ -303,6 +311,11 @@ func (s *Service) validateNode(ctx context.Context, c *agentclient.Client, host 
 		}
 	}
 	rep.BrokenSnapshots = sortedMapKeys(broken)
+	if o.ContentSample > 0 {
+		if err := s.checkContent(ctx, c, host, loc, ms, byDir, present, o.ContentSample, &rep); err != nil {
+			return rep, err
+		}
+	}
 	var orphans []string
 	for p, size := range present {
 		if !needed[p] {

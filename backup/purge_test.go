@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +194,61 @@ func TestProgressJSONShape(t *testing.T) {
 	}
 	if !bytes.Contains(raw, []byte(`"stage":"DONE"`)) {
 		t.Errorf("stage not DONE: %s", raw)
+	}
+}
+
+func TestValidateContentCheck(t *testing.T) {
+	e := newEnv(t, scyllatest.Options{}, backupOptions())
+	e.mustBackup(localProps)
+	o := backup.ValidateOptions{ContentSample: 1000}
+	reps, err := e.svc.Validate(t.Context(), e.clusterID, []string{"localstorage:bucket"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	var victim string
+	for _, r := range reps {
+		checked += r.ContentChecked
+		if len(r.ContentErrors) != 0 {
+			t.Fatalf("content errors on a fresh backup: %v", r.ContentErrors)
+		}
+	}
+	for f := range e.bucketFiles() {
+		if strings.HasSuffix(f, "-big-Data.db") && strings.Contains(f, "/keyspace/ks/") {
+			victim = f
+			break
+		}
+	}
+	if checked == 0 || victim == "" {
+		t.Fatalf("checked %d files, victim %q", checked, victim)
+	}
+	// Flip one byte of a Data.db in the bucket: the check names it.
+	p := e.bucketDir + "/bucket/" + victim
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reps, err = e.svc.Validate(t.Context(), e.clusterID, []string{"localstorage:bucket"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	for _, r := range reps {
+		errs = append(errs, r.ContentErrors...)
+		if r.MissingFiles != 0 || r.OrphanedFiles != 0 {
+			t.Errorf("node %s: %d missing %d orphans (scratch copies left?)", r.Host, r.MissingFiles, r.OrphanedFiles)
+		}
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0], victim) {
+		t.Fatalf("content errors %v, want one naming %s", errs, victim)
+	}
+	for f := range e.bucketFiles() {
+		if strings.Contains(f, "backup/meta/.validate") {
+			t.Errorf("scratch file left: %s", f)
+		}
 	}
 }
