@@ -9,7 +9,13 @@
 // clear error. The schema uses only CQL that ScyllaDB and Cassandra 2.1
 // both accept; the tests run the storetest conformance suite against a
 // real Cassandra 2.1 (set Options.ProtoVersion = 3 and
-// Options.DisableInitialHostLookup for it).
+// Options.DisableInitialHostLookup for it; Open refuses with that advice a
+// server whose host information the driver cannot read, where gocql
+// v1.7.0 would panic).
+//
+// When every host is down, the Store closes its session and opens a new
+// one on the next call, at most once a second; calls meanwhile fail with
+// an error saying the database is unreachable.
 //
 // # Consistency model
 //
@@ -24,10 +30,18 @@
 //     record is gone or renamed (a crash between the two writes) is taken
 //     over;
 //   - runs: CreateRun is INSERT ... IF NOT EXISTS; UpdateRun is
-//     UPDATE ... IF fence <= ?, which also serves as "if exists";
+//     UPDATE ... IF fence = ?, which also serves as "if exists";
 //   - progress rows live in one partition per run whose static column
 //     fence mirrors the run's fence, so PutProgress is
-//     UPDATE ... IF fence <= ? within that partition.
+//     UPDATE ... IF fence = ? within that partition. UpdateRun raises
+//     that fence before it writes a run with a higher fence.
+//
+// Cassandra 2.1.0 accepts only equality in IF conditions, so a fenced
+// write is an optimistic loop: it assumes the stored fence equals the
+// writer's, and when the condition fails the answer carries the stored
+// fence: higher means the writer is stale (store.ErrLeaseLost), none means
+// no such run (store.ErrNotFound), lower means a new lease holder writes
+// for the first time, and the write is retried against the stored value.
 //
 // Lease expiry is judged with the local clock of the manager that calls
 // the store; managers sharing a keyspace need clocks synchronized well

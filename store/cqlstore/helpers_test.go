@@ -62,25 +62,32 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	return w.w.Write(p)
 }
 
-// testOptions returns Options for the test server with a keyspace unique
-// to this test process and call, dropped when the test ends.
+// testOptions returns Options for the Cassandra 2.1 test server with a
+// keyspace unique to this call, dropped when the test ends.
 func testOptions(t *testing.T) cqlstore.Options {
 	t.Helper()
-	o := cqlstore.Options{
-		Hosts:                    testHosts(t),
-		Keyspace:                 fmt.Sprintf("t%d_%d_%d", time.Now().Unix()%100000, os.Getpid(), ksSeq.Add(1)),
-		Username:                 os.Getenv("SCYLLAOPS_CQL_USER"),
-		Password:                 os.Getenv("SCYLLAOPS_CQL_PASSWORD"),
-		Timeout:                  20 * time.Second,
-		ProtoVersion:             3,
-		DisableInitialHostLookup: true,
-		Logger:                   slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	if os.Getenv("SCYLLAOPS_CQL_PROTO") == "4" {
-		o.ProtoVersion = 4
-	}
+	o := newOptions(t, testHosts(t), os.Getenv("SCYLLAOPS_CQL_USER"), os.Getenv("SCYLLAOPS_CQL_PASSWORD"))
+	// Cassandra 2.1: protocol v3 at most, and a system.local the driver's
+	// host discovery cannot read.
+	o.ProtoVersion = 3
+	o.DisableInitialHostLookup = true
 	t.Cleanup(func() { dropKeyspace(t, o) })
 	return o
+}
+
+// newOptions returns Options for hosts with a unique keyspace; the caller
+// registers the keyspace's removal.
+func newOptions(t *testing.T, hosts []string, user, password string) cqlstore.Options {
+	t.Helper()
+	return cqlstore.Options{
+		Hosts:    hosts,
+		Keyspace: fmt.Sprintf("t%d_%d_%d", time.Now().Unix()%100000, os.Getpid(), ksSeq.Add(1)),
+		Username: user,
+		Password: password,
+		// Generous: Cassandra on a busy 2-core machine is slow at times.
+		Timeout: 20 * time.Second,
+		Logger:  slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
 }
 
 // adminSession opens a plain gocql session on the test server.

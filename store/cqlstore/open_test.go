@@ -148,3 +148,21 @@ func TestOpenIncompatibleSchema(t *testing.T) {
 		t.Fatalf("GetCluster after the schema was repaired: %v", err)
 	}
 }
+
+// TestOpenHostDiscoveryUnsupported: Cassandra 2.1.0's system.local lacks
+// rpc_address, on which gocql's host discovery panics. Open must refuse
+// with advice instead.
+func TestOpenHostDiscoveryUnsupported(t *testing.T) {
+	o := testOptions(t)
+	o.DisableInitialHostLookup = false
+	s, err := cqlstore.Open(t.Context(), o)
+	if err == nil {
+		// A server with rpc_address (ScyllaDB, newer Cassandra) is fine.
+		_ = s.Close()
+		t.Skip("the test server supports host discovery")
+	}
+	if !strings.Contains(err.Error(), "DisableInitialHostLookup") {
+		t.Fatalf("Open = %v, want advice to set DisableInitialHostLookup", err)
+	}
+	t.Logf("error: %v", err)
+}

@@ -282,9 +282,11 @@ func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	expect := p.Fence
 	for range maxFenceTries {
 		m := map[string]any{}
-		applied, err := s.query(ctx, "UPDATE run_progress USING TTL ? SET fence = ?, cluster_id = ?, task_id = ?, data = ?, "+
+		// The partition's fence is only compared, never raised here: it
+		// is the run's fence, which only UpdateRun changes.
+		applied, err := s.query(ctx, "UPDATE run_progress USING TTL ? SET cluster_id = ?, task_id = ?, data = ?, "+
 			"row_fence = ?, updated_at = ? WHERE run_id = ? AND key = ? IF fence = ?",
-			ttl, p.Fence, gocql.UUID(p.ClusterID), gocql.UUID(p.TaskID), []byte(p.Data), p.Fence, p.UpdatedAt,
+			ttl, gocql.UUID(p.ClusterID), gocql.UUID(p.TaskID), []byte(p.Data), p.Fence, p.UpdatedAt,
 			gocql.UUID(p.RunID), p.Key, expect).MapScanCAS(m)
 		if err != nil {
 			return s.dbErr(what, err)

@@ -61,13 +61,21 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	log := opts.Logger.With("component", "cqlstore", "keyspace", opts.Keyspace)
 
-	sys, err := connect(ctx, opts, "", nil)
+	// The first session never discovers hosts, so it works on every
+	// server; it checks that host discovery will work before a session
+	// that uses it is opened.
+	sysOpts := opts
+	sysOpts.DisableInitialHostLookup = true
+	sys, err := connect(ctx, sysOpts, "", nil)
 	if err != nil {
 		return nil, err
 	}
 	mctx, cancel := context.WithTimeout(ctx, opts.MigrateTimeout)
 	defer cancel()
-	err = createKeyspace(mctx, sys, opts)
+	err = checkServer(mctx, sys, opts)
+	if err == nil {
+		err = createKeyspace(mctx, sys, opts)
+	}
 	sys.Close()
 	if err != nil {
 		return nil, err
@@ -140,6 +148,25 @@ func explainConnect(err error) error {
 		return fmt.Errorf("no host reachable: %w", err)
 	}
 	return err
+}
+
+// checkServer refuses, with advice, a server whose system.local lacks
+// rpc_address (Cassandra before 2.1.6) when host discovery is on: gocql
+// v1.7.0 panics on such servers.
+func checkServer(ctx context.Context, sys *gocql.Session, o Options) error {
+	if o.DisableInitialHostLookup {
+		return nil
+	}
+	var rpc string
+	err := sys.Query("SELECT rpc_address FROM system.local WHERE key = 'local'").WithContext(ctx).Scan(&rpc)
+	if err != nil && strings.Contains(err.Error(), "rpc_address") {
+		return fmt.Errorf("cqlstore: %s: the server's system.local has no rpc_address (Cassandra older than 2.1.6?), "+
+			"so the driver cannot discover hosts: set Options.DisableInitialHostLookup: %w", strings.Join(o.Hosts, ","), err)
+	}
+	if err != nil {
+		return fmt.Errorf("cqlstore: read system.local: %w", err)
+	}
+	return nil
 }
 
 func createKeyspace(ctx context.Context, sess *gocql.Session, o Options) error {
