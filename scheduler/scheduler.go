@@ -30,7 +30,8 @@ type Scheduler struct {
 	m    *metrics
 	wake chan struct{}
 
-	running atomic.Bool // Run is in progress
+	running atomic.Bool // Run was called
+	stopped atomic.Bool // Run returned
 	crash   atomic.Bool // test hook: die without cleanup
 
 	mu         sync.Mutex
@@ -135,6 +136,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// recorded ABORTED; the context still carries ctx's values.
 	loopCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer func() {
+		s.stopped.Store(true)
 		cancel(ErrClosed)
 		s.mu.Lock()
 		for _, a := range s.active {
@@ -320,10 +322,11 @@ func (s *Scheduler) Running(taskID uuid.UUID) (store.Run, bool) {
 // Trigger starts a run of the task now (a disabled or one-shot task too),
 // as a new run. cont=false passes "continue": false in the properties
 // (start from scratch). It fails with store.ErrConflict if the task has a
-// run in progress and with ErrSuspended if its cluster is suspended. The
-// run may still wait for a lease or a concurrency slot.
+// run in progress, with ErrSuspended if its cluster is suspended, and with
+// ErrClosed once Run returned. The run may still wait for a lease, a
+// concurrency slot, or for Run to start.
 func (s *Scheduler) Trigger(ctx context.Context, clusterID, taskID uuid.UUID, cont bool) error {
-	if !s.running.Load() {
+	if s.stopped.Load() {
 		return fmt.Errorf("scheduler: trigger: %w", ErrClosed)
 	}
 	t, err := s.st.GetTask(ctx, clusterID, taskID)
