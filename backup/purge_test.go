@@ -97,6 +97,16 @@ func TestRetentionPurgeAndListing(t *testing.T) {
 			t.Errorf("node %s: %d orphaned files after delete", r.Host, r.OrphanedFiles)
 		}
 	}
+	// A purge_only run deletes by retention without a snapshot.
+	pp := e.mustBackup(`{"location":["localstorage:bucket"],"purge_only":true,"retention":1}`)
+	if pp.Size != 0 || len(pp.Hosts) != 0 {
+		t.Errorf("purge_only run backed up data: %+v", pp)
+	}
+	for _, n := range e.cluster.Nodes() {
+		if snaps, _ := e.cluster.Snapshots(n); len(snaps) != 0 {
+			t.Errorf("purge_only run left a snapshot on %s", n.IP)
+		}
+	}
 	// Metrics: SM names, lint-clean.
 	// Lint-clean except the two "_count" names Scylla Manager's
 	// dashboards need.
