@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -392,7 +391,7 @@ func (c *Cluster) AddNode(dc, rack string) (*Node, error) {
 		return nil, ErrClosed
 	}
 	c.mu.Lock()
-	dci, ri, count := -1, -1, 0
+	var dci, ri, count int
 	dcs, racks := map[string]int{}, map[string]int{}
 	for _, n := range c.nodes {
 		if _, ok := dcs[n.DC]; !ok {
@@ -438,11 +437,4 @@ func (c *Cluster) SetState(node *Node, s NodeState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	node.state = s
-}
-
-// sortedNodesLocked returns the nodes sorted by IP.
-func (c *Cluster) sortedNodesLocked() []*Node {
-	out := append([]*Node(nil), c.nodes...)
-	sort.Slice(out, func(i, j int) bool { return out[i].IP < out[j].IP })
-	return out
 }

@@ -112,11 +112,10 @@ func (c *Cluster) closeCQLConns(node *Node) {
 
 // cqlSession is the per-connection state.
 type cqlSession struct {
-	n          *Node
-	authed     bool
-	keyspace   string
-	prepared   map[string]string
-	ctxVersion primitive.ProtocolVersion
+	n        *Node
+	authed   bool
+	keyspace string
+	prepared map[string]string
 }
 
 // serveCQL answers native-protocol frames on conn until it closes.

@@ -3,7 +3,6 @@ package scyllatest
 import (
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,5 +80,3 @@ func (n *Node) seesLocked(other *Node) bool {
 	}
 	return n.c.partitioned[n.IP] == n.c.partitioned[other.IP]
 }
-
-func (n *Node) tokensCopy() []int64 { return slices.Clone(n.Tokens) }

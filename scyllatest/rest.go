@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -388,15 +387,6 @@ func splitList(s string) []string {
 			out = append(out, p)
 		}
 	}
-	return out
-}
-
-func sortedIPs(nodes []*Node) []string {
-	out := make([]string, len(nodes))
-	for i, x := range nodes {
-		out[i] = x.IP
-	}
-	sort.Strings(out)
 	return out
 }
 

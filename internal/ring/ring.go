@@ -268,8 +268,8 @@ func splitComma(s string) []string {
 	return out
 }
 
-// cut splits at the first sep that is not the leading minus sign's
-// neighbour: tokens may be negative, so "-5:-3" splits at index 2.
+// cut splits at the first sep after the first byte: tokens may be
+// negative, so "-5:-3" splits at index 2.
 func cut(s string, sep byte) (string, string, bool) {
 	for i := 1; i < len(s); i++ {
 		if s[i] == sep {
