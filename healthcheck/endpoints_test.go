@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -98,16 +99,21 @@ func TestNodeEndpoints(t *testing.T) {
 	}
 }
 
-// countingAgent counts node_info calls.
+// countingAgent counts node_info calls; with gate set, calls wait for it
+// to close.
 type countingAgent struct {
+	gate  chan struct{}
 	mu    sync.Mutex
 	calls int
 }
 
 func (a *countingAgent) NodeInfo(context.Context, string) (*agentapi.NodeInfo, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.calls++
+	a.mu.Unlock()
+	if a.gate != nil {
+		<-a.gate
+	}
 	return &agentapi.NodeInfo{RPCAddress: "10.0.0.1"}, nil
 }
 
@@ -144,6 +150,41 @@ func TestNodeInfoCacheTTL(t *testing.T) {
 		if a.calls != 3 {
 			t.Fatalf("after invalidate: %d calls, want 3", a.calls)
 		}
+	})
+}
+
+func TestNodeInfoCacheSharesConcurrentMisses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newNodeInfoCache(time.Minute)
+		a := &countingAgent{gate: make(chan struct{})}
+		id := uuid.New()
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				if ni, err := c.get(t.Context(), id, "h1", a); err != nil || ni == nil {
+					t.Errorf("get: %v %v", ni, err)
+				}
+			})
+		}
+		synctest.Wait() // all three are waiting on the one call
+		close(a.gate)
+		wg.Wait()
+		if a.calls != 1 {
+			t.Errorf("%d node_info calls for 3 concurrent misses, want 1", a.calls)
+		}
+
+		// A waiter whose context ends first does not wait for the call.
+		a.gate = make(chan struct{})
+		c.invalidate(id)
+		wg.Go(func() { _, _ = c.get(t.Context(), id, "h1", a) })
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if _, err := c.get(ctx, id, "h1", a); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("waiter past its deadline: %v", err)
+		}
+		close(a.gate)
+		wg.Wait()
 	})
 }
 

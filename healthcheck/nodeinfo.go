@@ -107,32 +107,55 @@ type cacheEntry struct {
 type nodeInfoCache struct {
 	ttl time.Duration
 
-	mu      sync.Mutex
-	entries map[cacheKey]cacheEntry
-	puts    int
+	mu       sync.Mutex
+	entries  map[cacheKey]cacheEntry
+	inflight map[cacheKey]*fetch
+	puts     int
+}
+
+// fetch is one node_info call that concurrent misses of a key share.
+type fetch struct {
+	done chan struct{}
+	ni   *agentapi.NodeInfo
+	err  error
 }
 
 func newNodeInfoCache(ttl time.Duration) *nodeInfoCache {
-	return &nodeInfoCache{ttl: ttl, entries: make(map[cacheKey]cacheEntry)}
+	return &nodeInfoCache{ttl: ttl, entries: make(map[cacheKey]cacheEntry), inflight: make(map[cacheKey]*fetch)}
 }
 
-// get returns the cached node_info of host, or asks agent for it. Two
-// concurrent misses of one key both ask; the later answer wins.
+// get returns the cached node_info of host, or asks agent for it.
+// Concurrent misses of one key share one call (made with the first
+// caller's ctx); a waiter whose ctx ends first returns ctx's error.
 func (c *nodeInfoCache) get(ctx context.Context, clusterID uuid.UUID, host string, agent Agent) (*agentapi.NodeInfo, error) {
 	k := cacheKey{clusterID, host}
-	now := time.Now()
 	c.mu.Lock()
-	e, ok := c.entries[k]
-	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if e, ok := c.entries[k]; ok && time.Now().Before(e.expires) {
+		c.mu.Unlock()
 		return e.ni, nil
 	}
-	ni, err := agent.NodeInfo(ctx, host)
-	if err != nil {
-		return nil, err
+	if f, ok := c.inflight[k]; ok {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.ni, f.err
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
 	}
+	f := &fetch{done: make(chan struct{})}
+	c.inflight[k] = f
+	c.mu.Unlock()
+
+	f.ni, f.err = agent.NodeInfo(ctx, host)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.inflight, k)
+	close(f.done)
+	if f.err != nil {
+		return nil, f.err
+	}
+	ni := f.ni
 	c.entries[k] = cacheEntry{ni: ni, expires: time.Now().Add(c.ttl)}
 	c.puts++
 	if c.puts%1024 == 0 {

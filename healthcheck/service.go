@@ -216,7 +216,7 @@ func (s *Service) pingOne(ctx context.Context, clusterID uuid.UUID, c *Cluster, 
 	ni, err := s.cache.get(ctx, clusterID, host, c.Agent)
 	if err != nil {
 		r := Result{Status: StatusError, Err: fmt.Errorf("healthcheck: node_info of %s: %w", host, err), AgentDown: true}
-		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		if isTimeout(err) || ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 			r.Status = StatusTimeout
 		}
 		return r

@@ -209,3 +209,17 @@ func ExampleStatusHTTP() {
 	fmt.Println(StatusHTTP(502))
 	// Output: HTTP 502
 }
+
+func TestParallelLimit(t *testing.T) {
+	lc := newLightCluster(t, 5, "", "")
+	s := newTestService(t, lc, Options{Parallel: 1, Timeout: time.Second})
+	got, err := s.Status(t.Context(), lc.id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range got {
+		if ns.CQL.Status != StatusUp || ns.REST.Status != StatusUp {
+			t.Errorf("%s: cql %q rest %q, want UP UP", ns.Host, ns.CQL.Status, ns.REST.Status)
+		}
+	}
+}
