@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +50,9 @@ type outageOp struct {
 	// not have been applied.
 	created, put, appended bool
 	unsure                 bool
+	// conflicts counts retried creates that found their earlier attempt
+	// applied.
+	conflicts int
 }
 
 func newOutageOp(t *testing.T, tk *store.Task, i int) *outageOp {
@@ -81,8 +85,21 @@ func (op *outageOp) step(ctx context.Context, s store.Store) error {
 	switch {
 	case !op.created:
 		err := s.CreateRun(ctx, op.run)
-		if err == nil || (op.unsure && errors.Is(err, store.ErrConflict)) {
+		if err == nil {
 			op.created = true
+			return nil
+		}
+		if op.unsure && errors.Is(err, store.ErrConflict) {
+			// An earlier attempt was applied after all: it must be ours.
+			got, gerr := s.GetRun(ctx, op.run.TaskID, op.run.ID)
+			if gerr != nil {
+				return gerr
+			}
+			if got.Owner != op.run.Owner || got.StartTime != op.run.StartTime {
+				return fmt.Errorf("conflicting run %s is not ours: %+v", op.run.ID, got)
+			}
+			op.created = true
+			op.conflicts++
 			return nil
 		}
 		op.unsure = true
@@ -126,59 +143,96 @@ func TestOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const before, during, after = 10, 10, 10
+	const n = 40
 	var ops []*outageOp
-	for i := range before + during + after {
+	for i := range n {
 		ops = append(ops, newOutageOp(t, tk, i))
 	}
-	for _, op := range ops[:before] {
-		for !op.done() {
-			if err := op.step(ctx, s); err != nil {
-				t.Fatalf("before the outage: %v", err)
+
+	// A writer works through the ops, retrying each part until it is
+	// done, while the main goroutine stops Cassandra under it and starts
+	// it again: writes are in flight when the server goes away.
+	var (
+		mu        sync.Mutex
+		errs      []error
+		doneCount int
+	)
+	progress := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return doneCount, len(errs)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i, op := range ops {
+			for !op.done() {
+				err := op.step(wctx, s)
+				if err == nil {
+					continue
+				}
+				if wctx.Err() != nil {
+					t.Errorf("op %d not done in time; last error: %v", i, err)
+					return
+				}
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				select {
+				case <-time.After(200 * time.Millisecond):
+				case <-wctx.Done():
+				}
+			}
+			mu.Lock()
+			doneCount++
+			mu.Unlock()
+		}
+	})
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-wctx.Done():
+				t.Fatalf("waiting for %s: %v", what, wctx.Err())
 			}
 		}
 	}
 
+	waitFor("10 ops before the outage", func() bool { d, _ := progress(); return d >= 10 })
 	services(t, "stop", "cassandra")
-	for i, op := range ops[before : before+during] {
-		start := time.Now()
-		err := op.step(ctx, s)
-		if err == nil {
-			t.Fatalf("op %d succeeded while Cassandra was down", before+i)
-		}
-		for _, sentinel := range []error{store.ErrConflict, store.ErrNotFound, store.ErrLeaseLost, store.ErrClosed} {
+	waitFor("5 errors during the outage", func() bool { _, e := progress(); return e >= 5 })
+	doneDown, _ := progress()
+	services(t, "start", "cassandra")
+	restarted := time.Now()
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	t.Logf("all ops done %s after the restart; %d ops were done when it went down",
+		time.Since(restarted).Round(time.Millisecond), doneDown)
+
+	// Every error is a clear database error from cqlstore, never a
+	// sentinel that would make a caller give up or misbehave.
+	for _, err := range errs {
+		for _, sentinel := range []error{store.ErrNotFound, store.ErrLeaseLost, store.ErrClosed, store.ErrInvalid} {
 			if errors.Is(err, sentinel) {
-				t.Errorf("op %d during the outage: %v; want a database error, not %v", before+i, err, sentinel)
+				t.Errorf("error during the outage matches %v: %v", sentinel, err)
 			}
 		}
 		if !strings.HasPrefix(err.Error(), "cqlstore: ") {
-			t.Errorf("op %d during the outage: error %q lacks the cqlstore prefix", before+i, err)
-		}
-		if i == 0 || i == during-1 {
-			t.Logf("during the outage, after %s: %v", time.Since(start).Round(time.Millisecond), err)
+			t.Errorf("error %q lacks the cqlstore prefix", err)
 		}
 	}
-
-	services(t, "start", "cassandra")
-	restarted := time.Now()
-	deadline := restarted.Add(3 * time.Minute)
-	var lastErr error
-	for i, op := range ops[before:] {
-		for !op.done() {
-			if time.Now().After(deadline) {
-				t.Fatalf("op %d not done 3 minutes after the restart; last error: %v", before+i, lastErr)
-			}
-			if err := op.step(ctx, s); err != nil {
-				lastErr = err
-				select {
-				case <-time.After(500 * time.Millisecond):
-				case <-ctx.Done():
-					t.Fatal(ctx.Err())
-				}
-			}
-		}
+	if len(errs) > 0 {
+		t.Logf("%d errors, first: %v; last: %v", len(errs), errs[0], errs[len(errs)-1])
 	}
-	t.Logf("all writes done %s after the restart (last error seen: %v)", time.Since(restarted).Round(time.Millisecond), lastErr)
+	conflicts := 0
+	for _, op := range ops {
+		conflicts += op.conflicts
+	}
+	t.Logf("%d creates were retried after an unknown outcome and found applied", conflicts)
 
 	// Everything is stored exactly once, the writes from before the outage
 	// included.
