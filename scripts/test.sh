@@ -7,7 +7,8 @@
 #   4. go test -race -shuffle=on -count=1 -timeout 40m ./...
 #   5. go test -tags outage ./store/cqlstore  (stops and restarts Cassandra: runs alone, after 4)
 # and prints the wall time of each phase. Environment: SCYLLAOPS_CI_DIR (cache dir),
-# TEST_FLAGS (extra go test flags for phase 4), SKIP_LINT=1 to skip phase 3.
+# TEST_FLAGS (extra go test flags for phase 4), TEST_PKGS (packages of phase 4, default ./...),
+# SKIP_LINT=1 to skip phase 3.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CI=${CI:-1}
@@ -68,7 +69,7 @@ run_lint() {
 
 run_tests() {
 	# shellcheck disable=SC2086
-	go test -race -shuffle=on -count=1 -timeout 40m ${TEST_FLAGS:-} ./...
+	go test -race -shuffle=on -count=1 -timeout 40m ${TEST_FLAGS:-} ${TEST_PKGS:-./...}
 }
 
 run_outage() {
