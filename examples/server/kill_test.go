@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/scyllaops/scyllaops/restapi"
+	"github.com/scyllaops/scyllaops/scyllatest"
+)
+
+// proc is a running server process.
+type proc struct {
+	cmd  *exec.Cmd
+	http string
+	done chan struct{}
+}
+
+// startProc starts bin with cfgFile and waits for its "serving" line.
+func startProc(t *testing.T, bin, cfgFile string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, "-c", cfgFile)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "serving" {
+				a, _ := m["http"].(string)
+				addr <- a
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		_ = cmd.Wait()
+	})
+	select {
+	case p.http = <-addr:
+	case <-p.done:
+		t.Fatal("server exited before serving")
+	case <-time.After(time.Minute):
+		t.Fatal("server not serving within a minute")
+	}
+	return p
+}
+
+// SIGKILL loses nothing that was acknowledged: a cluster and a task
+// created before the kill are there after a restart on the same store.
+func TestServerSIGKILLKeepsAcknowledgedWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	bin := buildServer(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "server.yaml")
+	if err := os.WriteFile(cfgFile, []byte("http: 127.0.0.1:0\nprometheus: '-'\ndata_dir: "+dir+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sc := scyllatest.New(t, scyllatest.Options{Listen: true})
+	ctx := t.Context()
+
+	p := startProc(t, bin, cfgFile)
+	c, err := restapi.NewClient("http://"+p.http, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid, err := c.CreateCluster(ctx, restapi.Cluster{Name: "sim", Host: sc.ContactHost(), AuthToken: sc.AuthToken()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := json.RawMessage(`{"mode":"rest"}`)
+	tid, err := c.CreateTask(ctx, "sim", restapi.TaskUpdate{Type: "healthcheck", Name: "probe", Enabled: true,
+		Schedule: &restapi.Schedule{Cron: "0 3 * * *"}, Properties: props})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	_ = p.cmd.Wait()
+
+	p2 := startProc(t, bin, cfgFile)
+	c2, err := restapi.NewClient("http://"+p2.http, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c2.GetCluster(ctx, cid)
+	if err != nil || got.Name != "sim" || got.AuthToken != "set" {
+		t.Fatalf("cluster after SIGKILL and restart = %+v, %v", got, err)
+	}
+	task, err := c2.GetTask(ctx, "sim", "healthcheck", tid)
+	if err != nil || task.Name != "probe" || restapi.CronSpec(task.Schedule.Cron) != "0 3 * * *" {
+		t.Fatalf("task after SIGKILL and restart = %+v, %v", task, err)
+	}
+}
