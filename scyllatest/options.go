@@ -96,13 +96,34 @@ type Rack struct {
 	Nodes int
 }
 
+// Replication is a keyspace's replication: Strategy SimpleStrategy with
+// RF, or NetworkTopologyStrategy with DCRF (DC name → RF). It is an alias
+// so that code outside this module can build one without importing the
+// module's internal packages.
+type Replication = ring.Replication
+
+// Replication strategy names.
+const (
+	SimpleStrategy          = ring.SimpleStrategy
+	NetworkTopologyStrategy = ring.NetworkTopologyStrategy
+)
+
+// Simple returns SimpleStrategy replication with factor rf.
+func Simple(rf int) Replication { return Replication{Strategy: SimpleStrategy, RF: rf} }
+
+// NTS returns NetworkTopologyStrategy replication with the given per-DC
+// factors.
+func NTS(dcrf map[string]int) Replication {
+	return Replication{Strategy: NetworkTopologyStrategy, DCRF: dcrf}
+}
+
 // Keyspace is a user keyspace created at start.
 type Keyspace struct {
 	// Name of the keyspace.
 	Name string
-	// Replication: Strategy ring.SimpleStrategy with RF, or
-	// ring.NetworkTopologyStrategy with DCRF.
-	Replication ring.Replication
+	// Replication of the keyspace, e.g. Simple(3) or
+	// NTS(map[string]int{"dc1": 3}).
+	Replication Replication
 	// Tables of the keyspace.
 	Tables []Table
 }

@@ -46,6 +46,9 @@ func TestDiscover(t *testing.T) {
 	if len(got.DCs) != 2 || got.DCs[0].Name != "eu" || len(got.DCs[0].Racks) != 2 || got.DCs[0].Racks[1].Name != "b" || len(got.DCs[1].Racks[0].Nodes) != 2 {
 		t.Fatalf("grouping %+v", got.DCs)
 	}
+	if d := topology.Diff(c.Topology(), got); len(d) != 0 {
+		t.Fatalf("discovery differs from the simulator's truth: %v", d)
+	}
 	if n, ok := got.Node(c.Hosts()[0]); !ok || n.StatusState() != "UN" {
 		t.Fatalf("node lookup %+v %v", n, ok)
 	}
@@ -88,6 +91,9 @@ func TestDiscoverDownAddedAndDiff(t *testing.T) {
 		t.Fatalf("live hosts %v", after.LiveHosts())
 	}
 
+	if d := topology.Diff(c.Topology(), after); len(d) != 0 {
+		t.Fatalf("discovery differs from the simulator's truth: %v", d)
+	}
 	var got []string
 	for _, ch := range topology.Diff(before, after) {
 		got = append(got, string(ch.Kind)+" "+ch.IP)
