@@ -268,7 +268,7 @@ func (m *Manager) taskItem(ctx context.Context, t *store.Task, susp *scheduler.S
 	if last != nil {
 		item.Status, item.Cause, item.Retry = last.Status, last.Cause, last.Attempt
 	}
-	item.Suspended = susp != nil && t.Type != scheduler.TypeHealthcheck && t.Type != susp.AllowTaskType
+	item.Suspended = !susp.Allows(t.Type)
 	if next := m.sched.NextActivation(t.ID); !next.IsZero() {
 		item.NextActivation = &next
 	}

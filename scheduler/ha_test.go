@@ -269,3 +269,66 @@ func TestLostLeaseCancelsRunner(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoteStop: a stop asked through one scheduler stops the run that
+// executes on another (STOPPING in the store, seen at the next renewal).
+func TestRemoteStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.task(e.cluster, "backup", store.Schedule{Cron: "0 * * * *"})
+		rec := newRecorder(time.Hour)
+		a := e.start(scheduler.Options{OwnerID: "a", LeaseTTL: 30 * time.Second}, map[string]scheduler.Runner{"backup": rec})
+		time.Sleep(time.Hour + time.Minute) // a runs the 01:00 activation
+		if _, ok := a.Running(task.ID); !ok {
+			t.Fatal("a is not running the task")
+		}
+		b := e.start(scheduler.Options{OwnerID: "b"}, map[string]scheduler.Runner{"backup": rec})
+		if err := b.Stop(t.Context(), e.cluster, task.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		runs := e.runs(task.ID)
+		if len(runs) != 1 || runs[0].Status != store.StatusStopped || runs[0].Owner != "a" {
+			t.Fatalf("runs %d, last %s by %s; want STOPPED by a", len(runs), runs[len(runs)-1].Status, runs[len(runs)-1].Owner)
+		}
+		if c := rec.snapshot(); len(c) != 1 || !errors.Is(c[0].cause, scheduler.ErrStopped) {
+			t.Errorf("runner calls %+v, want one stopped with ErrStopped", c)
+		}
+	})
+}
+
+// TestRestartSameOwner: a manager restarted with the same OwnerID after a
+// crash takes its run back at once, without waiting for the lease TTL.
+func TestRestartSameOwner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.task(e.cluster, "backup", store.Schedule{Cron: "0 * * * *"})
+		rec := newRecorder(30 * time.Minute)
+		opts := scheduler.Options{OwnerID: "node-1", LeaseTTL: time.Hour}
+		a := e.start(opts, map[string]scheduler.Runner{"backup": rec})
+		time.Sleep(time.Hour + 10*time.Minute)
+		a.Crash()
+		a.stop()
+		restart := time.Now()
+		e.start(opts, map[string]scheduler.Runner{"backup": rec})
+		synctest.Wait()
+		c := rec.snapshot()
+		if len(c) != 1 {
+			t.Fatalf("%d runner calls before the resume returned", len(c))
+		}
+		time.Sleep(time.Minute)
+		runs := e.runs(task.ID)
+		if len(runs) != 1 || runs[0].Status != store.StatusRunning {
+			t.Fatalf("runs %d, status %s; want the run resumed", len(runs), runs[0].Status)
+		}
+		var resumedAt time.Time
+		for _, ev := range e.events(store.EventQuery{RunID: runs[0].ID}) {
+			if ev.Attributes["status"] == "ABORTED" {
+				resumedAt = ev.Time
+			}
+		}
+		if !resumedAt.Equal(restart) {
+			t.Errorf("taken back at %v, want at restart %v (lease TTL is 1h)", resumedAt, restart)
+		}
+	})
+}

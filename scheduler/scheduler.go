@@ -302,7 +302,7 @@ func (s *Scheduler) NextActivation(taskID uuid.UUID) time.Time {
 	if _, ok := s.active[taskID]; ok {
 		return time.Time{}
 	}
-	if st := s.suspended[e.task.ClusterID]; st != nil && !st.allows(e.task.Type) {
+	if st := s.suspended[e.task.ClusterID]; st != nil && !st.Allows(e.task.Type) {
 		return time.Time{}
 	}
 	return e.dec.At

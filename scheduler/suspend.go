@@ -28,7 +28,9 @@ type SuspendState struct {
 	RunningTasks []uuid.UUID `json:"running_tasks,omitempty"`
 }
 
-func (st *SuspendState) allows(typ string) bool {
+// Allows reports whether tasks of type typ run under the suspension st
+// (nil = not suspended: every type runs).
+func (st *SuspendState) Allows(typ string) bool {
 	return st == nil || typ == TypeHealthcheck || st.AllowTaskType != "" && typ == st.AllowTaskType
 }
 
@@ -59,7 +61,7 @@ func (s *Scheduler) setSuspendedLocked(clusterID uuid.UUID, st *SuspendState) {
 
 // allowedLocked reports whether t may run given its cluster's suspension.
 func (s *Scheduler) allowedLocked(t *store.Task) bool {
-	return s.suspended[t.ClusterID].allows(t.Type)
+	return s.suspended[t.ClusterID].Allows(t.Type)
 }
 
 // Suspended returns the cluster's suspension, or nil if it is not
@@ -83,7 +85,7 @@ func (s *Scheduler) Suspend(ctx context.Context, clusterID uuid.UUID, allowTaskT
 	s.mu.Lock()
 	var stop []*activeRun
 	for id, a := range s.active {
-		if a.task.ClusterID == clusterID && !st.allows(a.task.Type) {
+		if a.task.ClusterID == clusterID && !st.Allows(a.task.Type) {
 			stop = append(stop, a)
 			st.RunningTasks = append(st.RunningTasks, id)
 		}
