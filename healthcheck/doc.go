@@ -17,7 +17,7 @@
 // only UN nodes).
 //
 // Metrics: scylla_manager_healthcheck_{cql,rest,alternator}_status (1 OK,
-// -1 Scylla unavailable, -2 agent unavailable) and ..._rtt_ms, labelled
+// -1 Scylla unavailable, -2 agent unavailable) and ..._rtt_ms, labeled
 // {cluster,dc,rack,host}; the series of nodes that are gone (or where
 // Alternator is off) are deleted at the next run, and ForgetCluster
 // deletes a cluster's.
