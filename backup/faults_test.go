@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,6 +111,43 @@ func TestPurgeWaitsForUpload(t *testing.T) {
 	case string(backup.StageMoveManifest), string(backup.StagePurge), string(backup.StageDone):
 	default:
 		t.Fatalf("purge finished while the backup was in stage %s", st)
+	}
+	e.validate()
+}
+
+// A run that failed before INIT finished does not break the resume of
+// the run before it.
+func TestResumeSkipsRunsFailedAtInit(t *testing.T) {
+	e := newEnv(t, scyllatest.Options{}, backupOptions())
+	ctx, cancel := context.WithCancel(t.Context())
+	var done atomic.Int32
+	e.setHook(func(p *store.Progress) {
+		if r, ok := parseTableRow(p); ok && r.Done && done.Add(1) == 2 {
+			cancel()
+		}
+	})
+	id1, err := e.backup(ctx, localProps)
+	if err == nil {
+		t.Fatal("cancelled run succeeded")
+	}
+	e.setHook(nil)
+	p1, err := e.svc.RunProgress(t.Context(), e.clusterID, e.taskID, id1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := e.cluster.Nodes()[0]
+	if err := e.cluster.Stop(n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.backup(t.Context(), localProps); err == nil || !strings.Contains(err.Error(), n.IP) {
+		t.Fatalf("run with node down: %v", err)
+	}
+	if err := e.cluster.Start(n); err != nil {
+		t.Fatal(err)
+	}
+	p3 := e.mustBackup(localProps)
+	if p3.SnapshotTag != p1.SnapshotTag {
+		t.Fatalf("run after the INIT failure used tag %s, want the interrupted run's %s", p3.SnapshotTag, p1.SnapshotTag)
 	}
 	e.validate()
 }

@@ -78,6 +78,9 @@ type tableRow struct {
 	Deduplicated    bool       `json:"deduplicated,omitempty"`
 	Done            bool       `json:"done,omitempty"`
 	JobID           int64      `json:"job_id,omitempty"`
+	// UploadedBase is what earlier jobs of the table uploaded; the
+	// current job's progress adds to it.
+	UploadedBase int64 `json:"uploaded_base,omitempty"`
 }
 
 func tableKey(host, ks, table string) string { return tableRowPrefix + host + "/" + ks + "/" + table }

@@ -127,31 +127,40 @@ func (r *run) resume(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("backup: list runs: %w", err)
 	}
-	var prev *store.Run
+	// The newest earlier run that got past INIT decides; runs that failed
+	// before writing a plan (e.g. a node was down) are skipped, a DONE run
+	// ends the search.
+	var (
+		prev *store.Run
+		rr   runRow
+		rows []*store.Progress
+	)
 	for _, x := range runs {
-		if x.ID != r.runID {
+		if x.ID == r.runID {
+			continue
+		}
+		if x.Status == store.StatusDone {
+			return false, nil
+		}
+		rows, err = r.s.st.ListProgress(ctx, x.ID)
+		if err != nil {
+			return false, fmt.Errorf("backup: progress of run %s: %w", x.ID, err)
+		}
+		found := false
+		for _, p := range rows {
+			if p.Key == runRowKey {
+				if err := json.Unmarshal(p.Data, &rr); err != nil {
+					return false, fmt.Errorf("backup: run row of %s: %w", x.ID, err)
+				}
+				found = true
+			}
+		}
+		if found && rr.Plan != nil && rr.Stage.index() > StageInit.index() {
 			prev = x
 			break
 		}
 	}
-	if prev == nil || prev.Status == store.StatusDone {
-		return false, nil
-	}
-	rows, err := r.s.st.ListProgress(ctx, prev.ID)
-	if err != nil {
-		return false, fmt.Errorf("backup: progress of run %s: %w", prev.ID, err)
-	}
-	var rr runRow
-	found := false
-	for _, p := range rows {
-		if p.Key == runRowKey {
-			if err := json.Unmarshal(p.Data, &rr); err != nil {
-				return false, fmt.Errorf("backup: run row of %s: %w", prev.ID, err)
-			}
-			found = true
-		}
-	}
-	if !found || rr.Plan == nil || rr.Stage == StageDone || rr.Stage.index() <= StageInit.index() || rr.Plan.PurgeOnly {
+	if prev == nil || rr.Stage == StageDone || rr.Plan.PurgeOnly {
 		return false, nil
 	}
 	t, err := backupspec.ParseSnapshotTag(rr.SnapshotTag)

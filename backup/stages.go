@@ -357,7 +357,6 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow) error {
 	if t.StartedAt == nil {
 		t.StartedAt = &now
 	}
-	base := t.Uploaded
 	r.mu.Unlock()
 	fail := func(err error) error {
 		r.mu.Lock()
@@ -389,7 +388,7 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow) error {
 				}
 				jobID = id
 				r.mu.Lock()
-				t.JobID, t.Error = id, ""
+				t.JobID, t.Error, t.UploadedBase = id, "", t.Uploaded
 				r.mu.Unlock()
 				if err := r.saveTable(ctx, t); err != nil {
 					return err
@@ -403,7 +402,7 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow) error {
 				return fail(err)
 			}
 			r.mu.Lock()
-			t.Uploaded, t.Failed = base+jp.Uploaded, jp.Failed
+			t.Uploaded, t.Failed = t.UploadedBase+jp.Uploaded, jp.Failed
 			r.mu.Unlock()
 			switch jp.Status {
 			case agentclient.JobRunning:
