@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scyllaops/scyllaops/agentclient"
@@ -73,15 +72,14 @@ func (m *Manager) ClusterStatus(ctx context.Context, idOrName string) ([]NodeSta
 	return m.clusterStatus(ctx, hc, idOrName)
 }
 
-// statusChecker returns the health checker ClusterStatus uses.
-//
-// TODO(wiring): once New keeps the Manager's health checker (see
-// newHealthChecker), return it here so that status and the scheduled
-// checks share one node_info cache. Until then each call builds one, which
-// costs one extra node_info call per node.
+// statusChecker returns the health checker ClusterStatus uses: the
+// Manager's, so that status and the scheduled checks share one node_info
+// cache.
 func (m *Manager) statusChecker() (*healthChecker, error) {
-	// A throwaway registry: the gauges are the scheduled checks' business.
-	return m.newHealthChecker(healthcheck.Options{Registerer: prometheus.NewRegistry()})
+	if m.hc == nil {
+		return nil, errors.New("scyllaops: no health checker (Manager not created with New)")
+	}
+	return m.hc, nil
 }
 
 func (m *Manager) clusterStatus(ctx context.Context, hc *healthChecker, idOrName string) ([]NodeStatus, error) {
@@ -189,12 +187,9 @@ type clusterTopo struct {
 	place   map[string][2]string // host → DC, rack
 }
 
-// newHealthChecker returns the Manager's health checker. Wiring (New):
-//
-//	m.hc, err = m.newHealthChecker(opts.Healthcheck)
-//	sched.Register(healthcheck.TaskType, m.hc.svc)
-//
-// opts.Logger and opts.Registerer default to the Manager's.
+// newHealthChecker returns the Manager's health checker; New registers
+// its svc as the scheduler's Runner of healthcheck.TaskType. opts.Logger
+// and opts.Registerer default to the Manager's.
 func (m *Manager) newHealthChecker(opts healthcheck.Options) (*healthChecker, error) {
 	if opts.Logger == nil {
 		opts.Logger = m.opts.Logger
