@@ -40,7 +40,7 @@ type SuspendDetails struct {
 // SuspendCluster suspends a cluster: its tasks (but health checks and
 // o.AllowTaskType) do not start until ResumeCluster, and its running ones
 // are stopped. The state is kept in the store, so every Manager sharing it
-// honours it. It sets scylla_manager_scheduler_suspended{cluster} to 1.
+// honors it. It sets scylla_manager_scheduler_suspended{cluster} to 1.
 func (m *Manager) SuspendCluster(ctx context.Context, clusterID uuid.UUID, o SuspendOptions) error {
 	if err := m.check(ctx); err != nil {
 		return err

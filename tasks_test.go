@@ -85,7 +85,7 @@ func disableHealthchecks(t *testing.T, m *scyllaops.Manager, cluster uuid.UUID) 
 		t.Fatal(err)
 	}
 	for _, it := range items {
-		it.Task.Enabled = false
+		it.Enabled = false
 		if _, err := m.UpdateTask(t.Context(), it.Task); err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func disableHealthchecks(t *testing.T, m *scyllaops.Manager, cluster uuid.UUID) 
 }
 
 func runManager(t *testing.T, m *scyllaops.Manager) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -18,14 +18,14 @@
 // the same run and store.CreateRun refuses all but one; a run executes
 // under leases (see lockNames) whose fencing token goes into the Runner's
 // context (store.WithFence). A lease is renewed while the run lasts; if
-// renewal fails the run's context is cancelled with store.ErrLeaseLost.
+// renewal fails the run's context is canceled with store.ErrLeaseLost.
 // Another manager takes over a run whose lease expired: it marks the run
 // ABORTED and resumes it with "continue": true, with a larger fencing
 // token, so late writes of the old holder are refused by the store.
 //
 // # Stops
 //
-// A run's context is cancelled with a cause: ErrStopped (user stop, run
+// A run's context is canceled with a cause: ErrStopped (user stop, run
 // STOPPED), ErrSuspended (cluster suspended, STOPPED), ErrOutOfWindow
 // (window end, run WAITING, continued at the next window start),
 // ErrClosed (scheduler shut down, ABORTED and resumed later) or

@@ -87,7 +87,7 @@ func TestHAExactlyOnce(t *testing.T) {
 }
 
 // TestHACrashTakeover: the manager running a task dies mid-run (context
-// cancelled, renewals stopped, no cleanup). Another takes the run over
+// canceled, renewals stopped, no cleanup). Another takes the run over
 // after the lease TTL and finishes it; the dead one's late writes are
 // refused with ErrLeaseLost.
 func TestHACrashTakeover(t *testing.T) {
@@ -123,10 +123,10 @@ func TestHACrashTakeover(t *testing.T) {
 							// The process is "gone", but a stray
 							// goroutine writes later.
 							time.Sleep(5 * time.Minute)
-							perr := e.st.PutProgress(context.Background(), &store.Progress{ClusterID: clusterID, TaskID: taskID, RunID: runID, Key: "late", Data: json.RawMessage(`{}`), Fence: fence})
-							r, _ := e.st.GetRun(context.Background(), taskID, runID)
+							perr := e.st.PutProgress(t.Context(), &store.Progress{ClusterID: clusterID, TaskID: taskID, RunID: runID, Key: "late", Data: json.RawMessage(`{}`), Fence: fence})
+							r, _ := e.st.GetRun(t.Context(), taskID, runID)
 							r.Fence, r.Status = fence, store.StatusError
-							rerr := e.st.UpdateRun(context.Background(), r)
+							rerr := e.st.UpdateRun(t.Context(), r)
 							late <- lateWrite{perr, rerr}
 						}
 						return context.Cause(ctx)
@@ -235,7 +235,7 @@ func (f *flakyRenew) RenewLease(ctx context.Context, l store.Lease, ttl time.Dur
 }
 
 // TestLostLeaseCancelsRunner: when renewal fails, the runner's context is
-// cancelled with cause store.ErrLeaseLost and the scheduler writes nothing
+// canceled with cause store.ErrLeaseLost and the scheduler writes nothing
 // for the run (the next holder owns it).
 func TestLostLeaseCancelsRunner(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -252,7 +252,7 @@ func TestLostLeaseCancelsRunner(t *testing.T) {
 			causes <- context.Cause(ctx)
 			return ctx.Err()
 		}))
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = s.Run(ctx) }()
 		time.Sleep(5 * time.Minute)

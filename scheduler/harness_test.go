@@ -125,7 +125,7 @@ type call struct {
 }
 
 // recorder is a Runner that records calls and tracks concurrency. Each
-// call lasts dur (virtual time) unless cancelled, then returns fail.
+// call lasts dur (virtual time) unless canceled, then returns fail.
 type recorder struct {
 	mu      sync.Mutex
 	calls   []call

@@ -19,7 +19,7 @@ func TestCronAcrossDST(t *testing.T) {
 		e := newEnv(t)
 		waw, _ := time.LoadLocation("Europe/Warsaw")
 		// Warsaw switched to summer time on 2000-03-26 02:00.
-		time.Sleep(time.Date(2000, 3, 23, 12, 0, 0, 0, time.UTC).Sub(time.Now()))
+		time.Sleep(time.Until(time.Date(2000, 3, 23, 12, 0, 0, 0, time.UTC)))
 		task := e.task(e.cluster, "backup", store.Schedule{Cron: "0 9 * * *", Timezone: "Europe/Warsaw"})
 		rec := newRecorder(time.Minute)
 		s := e.start(scheduler.Options{SyncInterval: 10 * time.Minute}, map[string]scheduler.Runner{"backup": rec})

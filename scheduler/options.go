@@ -15,7 +15,7 @@ import (
 	"github.com/scyllaops/scyllaops/store"
 )
 
-// Stop causes. A run's context is cancelled with one of them (see
+// Stop causes. A run's context is canceled with one of them (see
 // context.Cause); the run's final status follows from it.
 var (
 	// ErrStopped: a user stopped the run. Status STOPPED.
