@@ -1,6 +1,7 @@
 package scyllaops
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -296,5 +297,103 @@ func TestHealthcheckForgetsDeletedCluster(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(reg); n != 0 {
 		t.Errorf("series after the cluster was deleted: %d, want 0", n)
+	}
+}
+
+// TestHealthcheckTasksEndToEnd runs the default healthcheck tasks of a
+// new cluster through the Manager's scheduler, over TCP, and checks the
+// gauges they leave on the Manager's Registerer.
+func TestHealthcheckTasksEndToEnd(t *testing.T) {
+	c := scyllatest.New(t, scyllatest.Options{Listen: true, Seed: randomSeed(), Alternator: true, Topology: twoDCs})
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	reg := prometheus.NewPedanticRegistry()
+	m, err := New(st, c.Transport(), Options{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	cl, err := m.CreateCluster(t.Context(), Cluster{Name: "sim", Host: c.ContactHost(), AuthToken: c.AuthToken(), WithoutRepair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := m.ListTasks(t.Context(), cl.ID, TaskFilter{Type: healthcheck.TaskType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 3 {
+		t.Fatalf("%d healthcheck tasks, want 3", len(tasks))
+	}
+	for _, task := range tasks {
+		if err := m.StartTask(t.Context(), cl.ID, task.ID, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait for one finished run of each task (no timing asserted: the
+	// deadline only bounds a hang).
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
+	for _, task := range tasks {
+		for {
+			runs, err := m.TaskHistory(t.Context(), cl.ID, task.ID, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) > 0 && runs[0].Status.Final() {
+				if runs[0].Status != "DONE" {
+					t.Errorf("task %s: run %s: %s", task.Name, runs[0].Status, runs[0].Cause)
+				}
+				break
+			}
+			select {
+			case <-tick.C:
+			case <-deadline:
+				t.Fatalf("task %s: no finished run after a minute", task.Name)
+			}
+		}
+	}
+	for _, mode := range healthcheck.AllModes() {
+		for _, name := range []string{"status", "rtt_ms"} {
+			metric := "scylla_manager_healthcheck_" + string(mode) + "_" + name
+			if n := testutil.CollectAndCount(reg, metric); n != len(c.Nodes()) {
+				t.Errorf("%s: %d series, want %d", metric, n, len(c.Nodes()))
+			}
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{} // host → "cluster dc rack" of rest_status
+	for _, mf := range mfs {
+		if mf.GetName() != "scylla_manager_healthcheck_rest_status" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range s.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			labels[l["host"]] = l["cluster"] + " " + l["dc"] + " " + l["rack"]
+			if v := s.GetGauge().GetValue(); v != healthcheck.MetricUp && v != healthcheck.MetricScyllaDown && v != healthcheck.MetricAgentDown {
+				t.Errorf("%s: rest_status %v", l["host"], v)
+			}
+		}
+	}
+	for _, n := range c.Nodes() {
+		if want := cl.ID.String() + " " + n.DC + " " + n.Rack; labels[n.IP] != want {
+			t.Errorf("%s: labels %q, want %q", n.IP, labels[n.IP], want)
+		}
 	}
 }
