@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
@@ -40,9 +41,10 @@ type Manager struct {
 	mu      sync.Mutex
 	clients map[clientKey]*agentclient.Client
 
-	sched *scheduler.Scheduler // tasks.go, runs.go, suspend.go
-	hc    *healthChecker       // the "healthcheck" runner (status.go)
-	hooks *webhooks            // webhook.go
+	sched  *scheduler.Scheduler // tasks.go, runs.go, suspend.go
+	hc     *healthChecker       // the "healthcheck" runner (status.go)
+	hooks  *webhooks            // webhook.go
+	backup *backup.Service      // the "backup" runner (backup.go)
 }
 
 type clientKey struct {
@@ -76,10 +78,13 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	m.sched = sched
-	if m.hc, err = m.newHealthChecker(healthcheck.Options{}); err != nil {
+	if m.hc, err = m.newHealthChecker(opts.Healthcheck); err != nil {
 		return nil, err
 	}
 	sched.Register(healthcheck.TaskType, m.hc.svc)
+	if err := m.newBackup(opts.Backup); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

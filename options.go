@@ -1,14 +1,18 @@
 package scyllaops
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scyllaops/scyllaops/backup"
+	"github.com/scyllaops/scyllaops/healthcheck"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -40,8 +44,19 @@ type Options struct {
 	// SkipConnectivityCheck skips the agent check when a cluster is added
 	// or its host, port or token change. Default: false (check).
 	SkipConnectivityCheck bool
-	// ConnectTimeout bounds the connectivity check. Default: 30s.
+	// ConnectTimeout bounds the connectivity check and the CQL schema
+	// dump. Default: 30s.
 	ConnectTimeout time.Duration
+	// CQLDial opens the CQL connections of the backup's schema dump (and
+	// is the default dialer of the health checks' CQL and Alternator
+	// pings). Default: net.Dialer. Tests pass a simulated cluster's dialer.
+	CQLDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Healthcheck tunes the health-check service (timeouts, node_info
+	// TTL). Logger and Registerer default to the Manager's.
+	Healthcheck healthcheck.Options
+	// Backup tunes the backup service (age_max, long-poll, leases).
+	// Logger and Registerer default to the Manager's.
+	Backup backup.Options
 }
 
 // Defaults of Options.
@@ -73,6 +88,12 @@ func (o Options) Validate() error {
 	case o.ConnectTimeout < 0:
 		return store.Invalid("options.connect_timeout", "a duration >= 0, e.g. 30s (0 = default)", o.ConnectTimeout.String())
 	}
+	if err := o.Healthcheck.Validate(); err != nil {
+		return fmt.Errorf("options.healthcheck: %w", err)
+	}
+	if err := o.Backup.Validate(); err != nil {
+		return fmt.Errorf("options.backup: %w", err)
+	}
 	return nil
 }
 
@@ -101,6 +122,13 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.CQLDial == nil {
+		var d net.Dialer
+		o.CQLDial = d.DialContext
+	}
+	if o.Healthcheck.Dialer == nil {
+		o.Healthcheck.Dialer = o.CQLDial
 	}
 	return o
 }
