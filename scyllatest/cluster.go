@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,11 +86,22 @@ func New(t testing.TB, opts Options) *Cluster {
 }
 
 // Start validates opts and starts a cluster. The caller must Close it.
+// In Listen mode the nodes' 127.x.y.z subnet is drawn at random and
+// another one is tried (up to 8 times) if an address is in use.
 func Start(opts Options) (*Cluster, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	for attempt := 1; ; attempt++ {
+		c, err := startOnce(opts)
+		if err == nil || !opts.Listen || attempt == 8 || !errors.Is(err, syscall.EADDRINUSE) {
+			return c, err
+		}
+	}
+}
+
+func startOnce(opts Options) (*Cluster, error) {
 	c := &Cluster{
 		opts:            opts,
 		log:             opts.Logger.With("component", "scyllatest"),
@@ -115,6 +127,11 @@ func Start(opts Options) (*Cluster, error) {
 	}
 	if err := c.start(); err != nil {
 		_ = c.Close()
+		if c.tmpDir == "" {
+			for _, n := range c.nodes { // leave no half-built node dirs behind
+				_ = os.RemoveAll(filepath.Join(c.rootDir, n.IP))
+			}
+		}
 		return nil, err
 	}
 	return c, nil
@@ -122,7 +139,9 @@ func Start(opts Options) (*Cluster, error) {
 
 func (c *Cluster) start() error {
 	if c.opts.Listen {
-		c.ipBase = [2]byte{byte(1 + c.rnd.IntN(250)), byte(c.rnd.IntN(250))}
+		// Not from c.rnd: clusters with the same seed in parallel test
+		// processes must not pick the same addresses.
+		c.ipBase = [2]byte{byte(1 + rand.IntN(250)), byte(rand.IntN(250))}
 	}
 	c.mu.Lock()
 	for dci, dc := range c.opts.Topology {

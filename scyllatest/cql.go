@@ -71,25 +71,29 @@ func (c *Cluster) DialCQL(ctx context.Context, node *Node) (net.Conn, error) {
 	clientAddr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	client := &pipeConn{Conn: cp, local: clientAddr, remote: nodeAddr}
 	server := &pipeConn{Conn: sp, local: nodeAddr, remote: clientAddr}
-	if !c.trackConn(server, node) {
+	if !c.serveConn(server, node) {
 		client.Close()
-		server.Close()
 		return nil, ErrClosed
 	}
-	c.wg.Go(func() { c.serveCQL(node, server) })
 	return client, nil
 }
 
-func (c *Cluster) trackConn(conn net.Conn, n *Node) bool {
+// serveConn tracks conn and serves it on a goroutine owned by c.wg; it
+// closes conn and returns false if the cluster is closed. The goroutine is
+// started under the lock Close takes before waiting, so none starts after
+// Close has begun waiting.
+func (c *Cluster) serveConn(conn net.Conn, n *Node) bool {
 	c.cql.mu.Lock()
 	defer c.cql.mu.Unlock()
 	if c.closed.Load() {
+		conn.Close()
 		return false
 	}
 	if c.cql.conns == nil {
 		c.cql.conns = map[net.Conn]*Node{}
 	}
 	c.cql.conns[conn] = n
+	c.wg.Go(func() { c.serveCQL(n, conn) })
 	return true
 }
 

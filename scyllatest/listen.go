@@ -84,11 +84,9 @@ func (c *Cluster) listenNode(n *Node) (err error) {
 			if err != nil {
 				return
 			}
-			if !c.trackConn(conn, n) {
-				conn.Close()
+			if !c.serveConn(conn, n) {
 				return
 			}
-			c.wg.Go(func() { c.serveCQL(n, conn) })
 		}
 	})
 	c.mu.Lock()
