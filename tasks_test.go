@@ -307,6 +307,19 @@ scylla_manager_scheduler_last_success{cluster="%s",task="%s",type="backup"} %d
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "scylla_manager_scheduler_last_success"); err != nil {
 			t.Error(err)
 		}
+		total := fmt.Sprintf(`
+# HELP scylla_manager_scheduler_run_total Runs of the task that ended on this manager, by final status.
+# TYPE scylla_manager_scheduler_run_total counter
+scylla_manager_scheduler_run_total{cluster="%[1]s",status="DONE",task="%[2]s",type="backup"} 1
+scylla_manager_scheduler_run_total{cluster="%[1]s",status="ERROR",task="%[2]s",type="backup"} 1
+scylla_manager_scheduler_run_total{cluster="%[1]s",status="STOPPED",task="%[2]s",type="backup"} 1
+# HELP scylla_manager_scheduler_run_indicator 1 while a run of the task executes on this manager, else 0.
+# TYPE scylla_manager_scheduler_run_indicator gauge
+scylla_manager_scheduler_run_indicator{cluster="%[1]s",task="%[2]s",type="backup"} 0
+`, cluster, task.ID)
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(total), "scylla_manager_scheduler_run_total", "scylla_manager_scheduler_run_indicator"); err != nil {
+			t.Error(err)
+		}
 		if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
 			t.Errorf("lint: %v %v", probs, err)
 		}

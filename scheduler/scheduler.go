@@ -40,6 +40,7 @@ type Scheduler struct {
 	active     map[uuid.UUID]*activeRun    // by task ID
 	locks      map[string]uuid.UUID        // lock name -> task ID, local runs
 	suspended  map[uuid.UUID]*SuspendState // by cluster ID
+	clusters   map[uuid.UUID]bool          // seen at the last sync
 	suspendGen uint64                      // bumped by local Suspend/Resume
 	triggers   map[uuid.UUID]trigger       // manual starts, by task ID
 	perCluster map[uuid.UUID]int           // local runs per cluster
@@ -211,6 +212,17 @@ func (s *Scheduler) sync(ctx context.Context) error {
 			s.setSuspendedLocked(c.ID, susp[c.ID])
 		}
 	}
+	live := make(map[uuid.UUID]bool, len(clusters))
+	for _, c := range clusters {
+		live[c.ID] = true
+	}
+	for id := range s.clusters {
+		if !live[id] { // deleted: drop its series
+			delete(s.suspended, id)
+			s.m.suspended.DeleteLabelValues(id.String())
+		}
+	}
+	s.clusters = live
 	seen := make(map[uuid.UUID]bool, len(tasks))
 	for _, t := range tasks {
 		seen[t.ID] = true
