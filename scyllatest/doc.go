@@ -28,8 +28,13 @@
 //
 // Faults: Stop/Start a node, Partition/Heal, SetLatency, FailNext (the next
 // matching Scylla REST call fails), SlowDisk. Mutations: WriteData,
-// Compact, AddNode, SetState. Inspection: Snapshots, RepairedRanges, Loads,
-// Schema, TableDir.
+// Compact, AddNode, SetState, and CQL DDL. Inspection: Snapshots,
+// RepairedRanges, Loads, Schema, TableDir, AutoCompaction, and Topology (the
+// simulator's ground truth as a *topology.Cluster).
+//
+// Keyspace replication is given with Simple(rf) or NTS(map[string]int{...})
+// (Replication is an alias of the module's internal ring type, usable from
+// any module).
 //
 // By default nothing listens on a socket: Transport routes requests by
 // host to the in-process agents (agentclient.InProcessTransport) and
