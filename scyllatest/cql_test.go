@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
 	"github.com/gocql/gocql"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/scyllaops/scyllaops/scyllatest"
 )
@@ -176,5 +178,35 @@ func TestGocql(t *testing.T) {
 	cfg.Authenticator = gocql.PasswordAuthenticator{Username: "alice", Password: "nope"}
 	if _, err := cfg.CreateSession(); err == nil || !strings.Contains(err.Error(), "Username and/or password are incorrect") {
 		t.Fatalf("wrong password: %v", err)
+	}
+}
+
+// TestSchemaRoundTrip replays one cluster's DESCRIBE SCHEMA WITH INTERNALS
+// on an empty cluster, as a schema restore does: same keyspaces, tables and
+// table IDs (so the same <table>-<id> directories).
+func TestSchemaRoundTrip(t *testing.T) {
+	src := scyllatest.New(t, scyllatest.Options{TokensPerNode: 4, Keyspaces: []scyllatest.Keyspace{
+		{Name: "a", Replication: scyllatest.Simple(2), Tables: []scyllatest.Table{{Name: "x"}, {Name: "y"}}},
+		{Name: "b", Replication: scyllatest.NTS(map[string]int{"dc1": 3})},
+	}})
+	dst := scyllatest.New(t, scyllatest.Options{TokensPerNode: 4, Keyspaces: []scyllatest.Keyspace{}, Seed: 7})
+	conn, err := dst.DialCQL(t.Context(), dst.Nodes()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cc := &cqlConn{t: t, conn: conn, codec: frame.NewCodec(), v: primitive.ProtocolVersion4}
+	cc.do(&message.Startup{})
+	for _, r := range src.Schema() {
+		if _, ok := cc.do(&message.Query{Query: r.CreateStatement}).(*message.SchemaChangeResult); !ok {
+			t.Fatalf("replaying %q failed", r.CreateStatement)
+		}
+	}
+	if d := cmp.Diff(src.Schema(), dst.Schema()); d != "" {
+		t.Fatalf("schema after replay (-src +dst):\n%s", d)
+	}
+	srcDir, dstDir := src.TableDir(src.Nodes()[0], "a", "y"), dst.TableDir(dst.Nodes()[2], "a", "y")
+	if filepath.Base(srcDir) != filepath.Base(dstDir) {
+		t.Fatalf("table dirs %s and %s differ", srcDir, dstDir)
 	}
 }
