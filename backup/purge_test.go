@@ -262,3 +262,43 @@ func TestValidateContentCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateRunner(t *testing.T) {
+	e := newEnv(t, scyllatest.Options{}, backupOptions())
+	e.mustBackup(localProps)
+	vr := e.svc.ValidateRunner()
+	if err := vr.ValidateProperties([]byte(`{"location":["localstorage:bucket"],"x":1}`)); err == nil {
+		t.Error("unknown property accepted")
+	}
+	props := []byte(`{"location":["localstorage:bucket"],"content_sample":2}`)
+	id := e.newRun()
+	if err := vr.Run(t.Context(), e.clusterID, e.taskID, id, props); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := vr.Progress(t.Context(), e.clusterID, e.taskID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reps []map[string]any
+	if err := json.Unmarshal(raw, &reps); err != nil || len(reps) != 3 {
+		t.Fatalf("progress %s: %v", raw, err)
+	}
+	for _, k := range []string{"dc", "host", "location", "manifests", "scanned_files", "broken_snapshots", "missing_files", "orphaned_files", "orphaned_bytes", "deleted_files", "started_at", "completed_at"} {
+		if _, ok := reps[0][k]; !ok {
+			t.Errorf("validate progress lacks %q", k)
+		}
+	}
+	// A missing file fails the run, naming the snapshot.
+	for f := range e.bucketFiles() {
+		if strings.HasSuffix(f, "-big-Index.db") {
+			if err := os.Remove(e.bucketDir + "/bucket/" + f); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	err = vr.Run(t.Context(), e.clusterID, e.taskID, e.newRun(), props)
+	if err == nil || !strings.Contains(err.Error(), "1 missing files") {
+		t.Fatalf("run with a missing file: %v", err)
+	}
+}
