@@ -23,7 +23,7 @@ type Client struct {
 
 // NewClient returns a client of the API at baseURL (for example
 // "http://127.0.0.1:5080/api/v1"; a URL without the /api/v1 path gets it).
-// hc nil means http.DefaultClient's behaviour with a fresh client.
+// hc nil means a new http.Client with default settings.
 func NewClient(baseURL string, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {

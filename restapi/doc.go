@@ -8,9 +8,12 @@
 // deletion, and suspend/resume. Paths with {cluster_id} accept a cluster
 // UUID or name.
 //
-// Task types plug in through a small registry (types.go): each type that
-// needs a target (dry run) or decorates run progress adds one file
-// (type_backup.go, type_healthcheck.go, …) and one line in the list.
+// Task types plug in through a small registry (types.go): a type with
+// API specifics (a dry-run target endpoint, the shape of an empty
+// progress) is one file type_<name>.go and one line in the list; every
+// registered runner type works through the generic task endpoints
+// without it. The Manager calls are confined to manager.go, which adapts
+// *scyllaops.Manager to the handler's backend interface.
 //
 // # Concurrency
 //

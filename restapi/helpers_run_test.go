@@ -28,7 +28,7 @@ func newBackupEnv(t *testing.T) (*env, *scyllatest.Cluster, string) {
 	e, sc := newSimEnv(t, scyllatest.Options{OpenBucket: func(ctx context.Context, provider, bucket string) (*blob.Bucket, error) {
 		return fileblob.OpenBucket(filepath.Join(root, bucket), &fileblob.Options{NoTempDir: true})
 	}})
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- e.m.Run(ctx) }()
 	t.Cleanup(func() {

@@ -22,7 +22,7 @@ func TestTaskLifecycle(t *testing.T) {
 	before := len(items)
 
 	for _, bad := range []string{
-		`{"type":"healthcheck","enabled":true,"properties":{"mode":"rest","colour":"red"}}`,
+		`{"type":"healthcheck","enabled":true,"properties":{"mode":"rest","flavor":"red"}}`,
 		`{"type":"healthcheck","enabled":true,"properties":{"mode":"telepathy"}}`,
 		`{"type":"healthcheck","enabled":true,"schedule":{"cron":"every day"},"properties":{"mode":"rest"}}`,
 		`{"type":"no_such_type","enabled":true}`,

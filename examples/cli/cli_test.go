@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -61,8 +60,6 @@ func (f *fixture) ok(args ...string) string {
 	}
 	return out
 }
-
-var uuidRe = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
 // golden compares got with testdata/<name>.golden (-update rewrites it).
 func golden(t *testing.T, name, got string) {

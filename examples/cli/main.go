@@ -27,7 +27,7 @@ func main() {
 
 // run executes the CLI with args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	cmd := newRootCmd(stdout, stderr, getenv)
+	cmd := newRootCmd(stdout, stderr, getenv) //nolint:contextcheck // commands get ctx from ExecuteContext
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)

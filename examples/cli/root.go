@@ -80,7 +80,7 @@ func (a *app) init() error {
 	if strings.HasPrefix(a.apiURL, "https:") {
 		// As sctool: the server's certificate is not verified; a client
 		// certificate is presented when given.
-		tc := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // sctool behaviour
+		tc := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // as sctool does
 		if a.certFile != "" || a.keyFile != "" {
 			cert, err := tls.LoadX509KeyPair(a.certFile, a.keyFile)
 			if err != nil {

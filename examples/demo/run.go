@@ -16,7 +16,6 @@ import (
 	"gocloud.dev/blob/fileblob"
 
 	"github.com/scyllaops/scyllaops"
-	"github.com/scyllaops/scyllaops/internal/ring"
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store/boltstore"
@@ -111,18 +110,21 @@ func run(ctx context.Context, out io.Writer, log *slog.Logger, keep bool) (err e
 }
 
 func demoKeyspaces() []scyllatest.Keyspace {
-	nts := ring.Replication{Strategy: ring.NetworkTopologyStrategy, DCRF: map[string]int{"dc1": 3, "dc2": 3}}
+	// The replication fields are set one by one: their struct type lives
+	// in an internal package examples do not import.
+	nts := func(name string, tables ...scyllatest.Table) scyllatest.Keyspace {
+		ks := scyllatest.Keyspace{Name: name, Tables: tables}
+		ks.Replication.Strategy = "NetworkTopologyStrategy"
+		ks.Replication.DCRF = map[string]int{"dc1": 3, "dc2": 3}
+		return ks
+	}
+	audit := scyllatest.Keyspace{Name: "audit", Tables: []scyllatest.Table{{Name: "log", SSTables: 3, DataSize: 64 << 10}}}
+	audit.Replication.Strategy = "SimpleStrategy"
+	audit.Replication.RF = 2
 	return []scyllatest.Keyspace{
-		{Name: "shop", Replication: nts, Tables: []scyllatest.Table{
-			{Name: "orders", SSTables: 4, DataSize: 256 << 10},
-			{Name: "customers", SSTables: 2, DataSize: 128 << 10},
-		}},
-		{Name: "metrics", Replication: nts, Tables: []scyllatest.Table{
-			{Name: "samples", SSTables: 6, DataSize: 512 << 10},
-		}},
-		{Name: "audit", Replication: ring.Replication{Strategy: ring.SimpleStrategy, RF: 2}, Tables: []scyllatest.Table{
-			{Name: "log", SSTables: 3, DataSize: 64 << 10},
-		}},
+		nts("shop", scyllatest.Table{Name: "orders", SSTables: 4, DataSize: 256 << 10}, scyllatest.Table{Name: "customers", SSTables: 2, DataSize: 128 << 10}),
+		nts("metrics", scyllatest.Table{Name: "samples", SSTables: 6, DataSize: 512 << 10}),
+		audit,
 	}
 }
 

@@ -27,7 +27,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: lv,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if secretKey(a.Key) && !(a.Value.Kind() == slog.KindString && a.Value.String() == "") {
+			if secretKey(a.Key) && (a.Value.Kind() != slog.KindString || a.Value.String() != "") {
 				return slog.String(a.Key, redacted)
 			}
 			if a.Value.Kind() == slog.KindAny {

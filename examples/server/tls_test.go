@@ -54,7 +54,7 @@ func testCA(t *testing.T) (caFile string, client tls.Certificate) {
 // startServer runs the server in-process until the test ends.
 func startServer(t *testing.T, cfg Config) Addrs {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	addrs := make(chan Addrs, 1)
 	done := make(chan error, 1)
 	go func() {
