@@ -7,6 +7,8 @@
 // DeleteSnapshot and Purge. It talks to nodes only through
 // agentclient.Client (resolved per cluster by a ClusterResolver) and
 // persists through a narrow Store (runs, progress rows, leases).
+// ValidateRunner runs validate_backup tasks; Validate can also re-read a
+// sample of Data.db files and compare them with their Digest.crc32.
 //
 // # Stages
 //
