@@ -1,0 +1,220 @@
+package scyllaops_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/backup"
+	"github.com/scyllaops/scyllaops/scyllatest"
+	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/store/boltstore"
+)
+
+// The child mode of TestBackupResumesAfterManagerSIGKILL: a Manager process
+// on the bolt file that starts the backup task and runs until killed.
+const killChildEnv = "SCYLLAOPS_BACKUP_KILL_CHILD"
+
+func init() {
+	if os.Getenv(killChildEnv) == "" {
+		return
+	}
+	// Runs inside the test binary, before any test: the child never returns.
+	os.Exit(killChild())
+}
+
+func killChild() int {
+	ctx := context.Background()
+	var a struct{ DB, Cluster, Task string }
+	if err := json.Unmarshal([]byte(os.Getenv(killChildEnv)), &a); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	st, err := boltstore.Open(ctx, a.DB, boltstore.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	m, err := scyllaops.New(st, nil, killTestOptions("child"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	go func() { _ = m.Run(ctx) }()
+	if err := m.StartTask(ctx, uuid.MustParse(a.Cluster), uuid.MustParse(a.Task), true); err != nil {
+		fmt.Fprintln(os.Stderr, "start:", err)
+		return 2
+	}
+	fmt.Println("started")
+	select {} // until SIGKILL
+}
+
+func killTestOptions(owner string) scyllaops.Options {
+	return scyllaops.Options{
+		OwnerID:  owner,
+		LeaseTTL: time.Second,
+		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Backup:   backup.Options{LongPoll: 200 * time.Millisecond, LeaseTTL: time.Second, LeaseWait: 100 * time.Millisecond},
+	}
+}
+
+// sstFiles maps each uploaded sstable file in the bucket to its inode: a
+// file uploaded again (fileblob writes a new file and renames it) gets a
+// new inode.
+func sstFiles(t *testing.T, root string) map[string]uint64 {
+	t.Helper()
+	out := map[string]uint64{}
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.Contains(p, "/backup/sst/") || strings.HasSuffix(p, ".attrs") {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		out[p] = fi.Sys().(*syscall.Stat_t).Ino
+		return nil
+	})
+	return out
+}
+
+// TestBackupResumesAfterManagerSIGKILL kills a Manager process with SIGKILL
+// in the middle of a backup's UPLOAD stage. A new Manager on the same bolt
+// file takes the run over after the lease TTL, finishes it (DONE), and
+// never uploads a file that was already uploaded; the backup validates
+// with 0 missing files.
+func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process and a listening simulated cluster")
+	}
+	ctx := t.Context()
+	buckets := t.TempDir()
+	if err := os.Mkdir(filepath.Join(buckets, "bucket"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sim := scyllatest.New(t, scyllatest.Options{
+		Listen: true,
+		OpenBucket: func(ctx context.Context, provider, bucket string) (*blob.Bucket, error) {
+			return fileblob.OpenBucket(filepath.Join(buckets, bucket), &fileblob.Options{NoTempDir: true})
+		},
+		Keyspaces: []scyllatest.Keyspace{{
+			Name: "ks", Replication: scyllatest.Simple(2),
+			Tables: []scyllatest.Table{{Name: "t1", SSTables: 6, DataSize: 512 << 10}, {Name: "t2", SSTables: 6, DataSize: 512 << 10}},
+		}},
+	})
+	db := filepath.Join(t.TempDir(), "state.db")
+
+	// Set up the cluster and the task with a Manager that then goes away.
+	st, err := boltstore.Open(ctx, db, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := scyllaops.New(st, nil, killTestOptions("setup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "c", Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 MiB/s per node: the upload of ~3.5 MiB per node takes seconds.
+	props := json.RawMessage(`{"location":["localstorage:bucket"],"rate_limit":["1"],"keyspace":["ks"]}`)
+	task, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: "backup", Name: "b", Enabled: true,
+		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: props})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Close()
+	_ = st.Close()
+
+	// The child Manager starts the backup; kill it once some sstables are
+	// in the bucket.
+	arg, _ := json.Marshal(map[string]string{"DB": db, "Cluster": c.ID.String(), "Task": task.ID.String()})
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), killChildEnv+"="+string(arg))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var before map[string]uint64
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		before = sstFiles(t, buckets)
+		if len(before) >= 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no upload progress in the child within 90s (%d files)", len(before))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	before = sstFiles(t, buckets) // what the child finished before it died
+
+	// A new Manager on the same file takes the run over and finishes it.
+	st, err = boltstore.Open(ctx, db, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	m, err = scyllaops.New(st, nil, killTestOptions("survivor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
+
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	run := waitRun(wctx, m, c.ID, task.ID)
+	if run.Status != store.StatusDone {
+		hist, _ := m.TaskHistory(ctx, c.ID, task.ID, 10)
+		t.Fatalf("run after takeover: %s (%s); history %+v", run.Status, run.Cause, hist)
+	}
+	hist, err := m.TaskHistory(ctx, c.ID, task.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("history: %d runs; killed after %d of the files", len(hist), len(before))
+
+	after := sstFiles(t, buckets)
+	if len(after) <= len(before) {
+		t.Fatalf("no file uploaded after the takeover: %d before, %d after", len(before), len(after))
+	}
+	for p, ino := range before {
+		if got, ok := after[p]; !ok {
+			t.Errorf("%s vanished", p)
+		} else if got != ino {
+			t.Errorf("%s was uploaded again after the takeover", p)
+		}
+	}
+	reports, err := m.ValidateBackup(ctx, "c", nil, backup.ValidateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reports {
+		if r.MissingFiles != 0 || r.Manifests == 0 {
+			t.Errorf("validate %s: %d manifests, %d missing", r.Host, r.Manifests, r.MissingFiles)
+		}
+	}
+}
