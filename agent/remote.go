@@ -179,7 +179,10 @@ func (b *buckets) get(ctx context.Context, loc location) (*blob.Bucket, error) {
 			return nil, badRequest("invalid provider %q: localstorage is not configured on this agent", loc.provider)
 		}
 		dir := b.opts.Storage.LocalStoragePath + string(os.PathSeparator) + loc.bucket
-		bk, err = fileblob.OpenBucket(dir, &fileblob.Options{NoTempDir: true, CreateDir: true})
+		// No ".attrs" sidecar files: the directory holds exactly the
+		// backup's files (as rclone's local backend writes them), and no
+		// MD5 is computed per write (see copyStream).
+		bk, err = fileblob.OpenBucket(dir, &fileblob.Options{NoTempDir: true, CreateDir: true, Metadata: fileblob.MetadataDontWrite})
 	default:
 		bk, extra, err = openCloudBucket(ctx, b.opts.Storage, loc.provider, loc.bucket)
 	}

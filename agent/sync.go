@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -31,7 +32,10 @@ const (
 // copyStream writes r to dst/key in one streaming pass, computing MD5 on
 // the way, and verifies it against the MD5 the bucket reports (when it
 // reports one) and the size against want (when >= 0). On error the
-// partial object is discarded.
+// partial object is discarded. For a local file-system destination (data:
+// or localstorage:) no MD5 is computed: the only MD5 such a bucket could
+// report is one this process computed from the same in-memory bytes, so
+// comparing it proves nothing, and hashing would halve local throughput.
 func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blob.Bucket, key string, want int64, ts *transferState) (int64, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -43,7 +47,12 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	if err != nil {
 		return 0, err
 	}
-	h := md5.New() //nolint:gosec // see import
+	var h hash.Hash
+	src := r
+	if !s.buckets.isLocal(dst) {
+		h = md5.New() //nolint:gosec // see import
+		src = io.TeeReader(r, h)
+	}
 	counts := []interface{ Add(int64) int64 }{&j.bytes}
 	if ts != nil {
 		counts = append(counts, &ts.bytes)
@@ -54,7 +63,7 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	} else {
 		lim = s.limiter
 	}
-	mr := &meteredReader{ctx: ctx, r: io.TeeReader(r, h), lim: lim, counts: counts}
+	mr := &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts}
 	buf := make([]byte, copyBufSize)
 	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{mr}, buf)
 	if err == nil && want >= 0 && n != want {
@@ -68,12 +77,15 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	if err := w.Close(); err != nil {
 		return n, err
 	}
-	sum := h.Sum(nil)
+	var sum []byte
+	if h != nil {
+		sum = h.Sum(nil)
+	}
 	a, err := dst.Attributes(ctx, key)
 	if err != nil {
 		return n, fmt.Errorf("verify %s: %w", key, err)
 	}
-	if a.Size != n || (len(a.MD5) > 0 && !bytes.Equal(a.MD5, sum)) {
+	if a.Size != n || (h != nil && len(a.MD5) > 0 && !bytes.Equal(a.MD5, sum)) {
 		_ = dst.Delete(context.WithoutCancel(ctx), key)
 		return n, fmt.Errorf("verify %s: wrote %d bytes md5 %s, bucket has %d bytes md5 %s",
 			key, n, hex.EncodeToString(sum), a.Size, hex.EncodeToString(a.MD5))
@@ -82,10 +94,14 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 }
 
 // sameContent reports whether dst/dstKey exists and whether it already
-// holds the content of the source: equal size and, where the destination
-// reports an MD5, equal MD5 (computed from a local source if needed).
-// Without an MD5 on either side, a destination written no earlier than the
-// source was last modified counts as the same (a resumed upload).
+// holds the content of the source: equal size and then, in this order,
+// equal MD5 when both sides report one; else a destination written no
+// earlier than the source was last modified counts as the same (an
+// unchanged or resumed upload: writers publish objects only when complete,
+// so such a destination is a full copy of the current source); else, when
+// the destination reports an MD5 and the source is local, the MD5 of the
+// source is computed and compared. The modification-time rule comes before
+// hashing so that a second backup of unchanged files reads no file data.
 func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey string, sa *blob.Attributes, srcLocal bool, dst *blob.Bucket, dstKey string) (exists, same bool, err error) {
 	da, err := dst.Attributes(ctx, dstKey)
 	if gcerrors.Code(err) == gcerrors.NotFound {
@@ -100,6 +116,8 @@ func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey str
 	switch {
 	case len(da.MD5) > 0 && len(sa.MD5) > 0:
 		return true, bytes.Equal(da.MD5, sa.MD5), nil
+	case !da.ModTime.Before(sa.ModTime):
+		return true, true, nil
 	case len(da.MD5) > 0 && srcLocal:
 		r, err := src.NewReader(ctx, srcKey, nil)
 		if err != nil {
@@ -112,7 +130,21 @@ func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey str
 		}
 		return true, bytes.Equal(h.Sum(nil), da.MD5), nil
 	}
-	return true, !da.ModTime.Before(sa.ModTime), nil
+	return true, false, nil
+}
+
+// isLocal reports whether bk is a local file-system bucket opened for
+// data: or localstorage: (not one from Options.OpenBucket).
+func (b *buckets) isLocal(bk *blob.Bucket) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id, v := range b.open {
+		if v == bk {
+			p, _, _ := strings.Cut(id, ":")
+			return p == ProviderData || (p == ProviderLocalStorage && b.opts.OpenBucket == nil)
+		}
+	}
+	return false
 }
 
 // transfer copies one file unless the destination already holds it. With
