@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// target is a backup destination that every tool uploads to in turn.
+type target interface {
+	name() string
+	// agentFs is the agent remote of the destination.
+	agentFs() string
+	// rcloneDst is rclone's destination argument; rcloneEnv its config.
+	rcloneDst() string
+	rcloneEnv() []string
+	// clean removes everything below the destination.
+	clean(ctx context.Context) error
+	// verify checks that the destination holds exactly the files of ds,
+	// with their sizes and SHA-256 checksums.
+	verify(ctx context.Context, ds *dataset) error
+}
+
+// localTarget is a directory, the agent's "localstorage:<bucket>"
+// (fileblob).
+type localTarget struct {
+	root   string // LocalStoragePath
+	bucket string
+	// sidecars counts the fileblob ".attrs" files the last verify found.
+	sidecars int
+}
+
+// sidecarExt is the suffix of fileblob's metadata files.
+const sidecarExt = ".attrs"
+
+func (t *localTarget) dir() string       { return filepath.Join(t.root, t.bucket) }
+func (t *localTarget) name() string      { return "local" }
+func (t *localTarget) agentFs() string   { return "localstorage:" + t.bucket }
+func (t *localTarget) rcloneDst() string { return t.dir() }
+func (t *localTarget) rcloneEnv() []string {
+	return nil
+}
+
+func (t *localTarget) clean(context.Context) error { return os.RemoveAll(t.dir()) }
+
+func (t *localTarget) verify(ctx context.Context, ds *dataset) error {
+	t.sidecars = 0
+	want := make(map[string]fileSpec, len(ds.Files))
+	for _, f := range ds.Files {
+		want[filepath.ToSlash(f.Path)] = f
+	}
+	var got []string
+	err := filepath.WalkDir(t.dir(), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(t.dir(), p)
+		if strings.HasSuffix(rel, sidecarExt) {
+			// fileblob's metadata sidecar of an object, not an object.
+			t.sidecars++
+			return nil
+		}
+		got = append(got, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return verifyAll(ctx, want, got, func(key string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(t.dir(), filepath.FromSlash(key)))
+	})
+}
+
+// s3Target is a bucket of an S3 server.
+type s3Target struct {
+	endpoint, key, secret, bucket string
+	cli                           *s3.Client
+}
+
+func newS3Target(ctx context.Context, endpoint, key, secret, bucket string) (*s3Target, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx,
+		awsconfig.WithRegion("us-east-1"),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(key, secret, "")),
+		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired))
+	if err != nil {
+		return nil, err
+	}
+	cli := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(endpoint); o.UsePathStyle = true })
+	if _, err := cli.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		var owned *types.BucketAlreadyOwnedByYou
+		var exists *types.BucketAlreadyExists
+		if !errors.As(err, &owned) && !errors.As(err, &exists) {
+			return nil, fmt.Errorf("create bucket %s at %s: %w", bucket, endpoint, err)
+		}
+	}
+	return &s3Target{endpoint: endpoint, key: key, secret: secret, bucket: bucket, cli: cli}, nil
+}
+
+func (t *s3Target) name() string      { return "s3" }
+func (t *s3Target) agentFs() string   { return "s3:" + t.bucket }
+func (t *s3Target) rcloneDst() string { return "benchs3:" + t.bucket }
+func (t *s3Target) rcloneEnv() []string {
+	return []string{
+		"RCLONE_CONFIG_BENCHS3_TYPE=s3",
+		"RCLONE_CONFIG_BENCHS3_PROVIDER=Other",
+		"RCLONE_CONFIG_BENCHS3_ENDPOINT=" + t.endpoint,
+		"RCLONE_CONFIG_BENCHS3_REGION=us-east-1",
+		"RCLONE_CONFIG_BENCHS3_ACCESS_KEY_ID=" + t.key,
+		"RCLONE_CONFIG_BENCHS3_SECRET_ACCESS_KEY=" + t.secret,
+		"RCLONE_CONFIG_BENCHS3_FORCE_PATH_STYLE=true",
+	}
+}
+
+// keys lists every object key of the bucket.
+func (t *s3Target) keys(ctx context.Context) ([]string, error) {
+	var out []string
+	p := s3.NewListObjectsV2Paginator(t.cli, &s3.ListObjectsV2Input{Bucket: aws.String(t.bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			out = append(out, aws.ToString(o.Key))
+		}
+	}
+	return out, nil
+}
+
+func (t *s3Target) clean(ctx context.Context) error {
+	keys, err := t.keys(ctx)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, k := range keys {
+		g.Go(func() error {
+			_, err := t.cli.DeleteObject(gctx, &s3.DeleteObjectInput{Bucket: aws.String(t.bucket), Key: aws.String(k)})
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+func (t *s3Target) verify(ctx context.Context, ds *dataset) error {
+	want := make(map[string]fileSpec, len(ds.Files))
+	for _, f := range ds.Files {
+		want[filepath.ToSlash(f.Path)] = f
+	}
+	got, err := t.keys(ctx)
+	if err != nil {
+		return err
+	}
+	return verifyAll(ctx, want, got, func(key string) (io.ReadCloser, error) {
+		o, err := t.cli.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.bucket), Key: aws.String(key)})
+		if err != nil {
+			return nil, err
+		}
+		return o.Body, nil
+	})
+}
+
+// verifyAll checks that got names exactly the files of want and that each
+// one's content has the wanted size and SHA-256.
+func verifyAll(ctx context.Context, want map[string]fileSpec, got []string, open func(key string) (io.ReadCloser, error)) error {
+	var extra []string
+	seen := make(map[string]bool, len(got))
+	for _, k := range got {
+		if _, ok := want[k]; !ok {
+			extra = append(extra, k)
+			continue
+		}
+		seen[k] = true
+	}
+	var missing []string
+	for k := range want {
+		if !seen[k] {
+			missing = append(missing, k)
+		}
+	}
+	if len(extra) > 0 || len(missing) > 0 {
+		return fmt.Errorf("%d files missing (e.g. %s), %d unexpected (e.g. %s)", len(missing), first(missing), len(extra), first(extra))
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for k := range seen {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			r, err := open(k)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			defer r.Close()
+			h := sha256.New()
+			n, err := io.CopyBuffer(h, r, make([]byte, 256<<10))
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			w := want[k]
+			if n != w.Size || hex.EncodeToString(h.Sum(nil)) != w.SHA256 {
+				return fmt.Errorf("%s: %d bytes sha256 %x, want %d bytes sha256 %s", k, n, h.Sum(nil), w.Size, w.SHA256)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s[:1], "")
+}
