@@ -92,11 +92,13 @@ func Example() {
 	// missing files: 0
 }
 
-// waitRun waits for the latest run of a task to end.
+// waitRun waits for the latest run of a task to end DONE, ERROR or
+// STOPPED. ABORTED is not an end here: a run aborted by a dead Manager is
+// taken over and continued.
 func waitRun(ctx context.Context, m *scyllaops.Manager, clusterID, taskID uuid.UUID) store.Run {
 	for {
 		run, _, err := m.RunProgress(ctx, clusterID, taskID, "latest")
-		if err == nil && run.Status.Final() {
+		if err == nil && run.Status.Final() && run.Status != store.StatusAborted {
 			return run
 		}
 		select {
