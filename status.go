@@ -325,7 +325,10 @@ const (
 // discover asks up to maxContacts agents (the one that answered last
 // first, then the cluster's host and known hosts) for the nodes and their
 // host IDs and, when full, gossip and ring states. DC and rack are asked
-// once per node and remembered.
+// once per node and remembered. The requests are hedged: when an agent has
+// not answered after a quarter of the contact timeout (or has failed), the
+// next one is asked too, and the first answer wins, so a hung contact
+// point costs a fraction of the timeout, not all of it.
 func (h *healthChecker) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.Client, full bool) topoView {
 	h.mu.Lock()
 	t := h.topo[sc.ID]
@@ -333,29 +336,71 @@ func (h *healthChecker) discover(ctx context.Context, sc *store.Cluster, cl *age
 		t = &clusterTopo{place: map[string][2]string{}}
 		h.topo[sc.ID] = t
 	}
-	contacts := []string{t.contact, sc.Host}
+	candidates := append([]string{t.contact, sc.Host}, sc.KnownHosts...)
 	h.mu.Unlock()
-	contacts = append(contacts, sc.KnownHosts...)
-
-	var errs []error
-	tried := map[string]bool{"": true}
-	for _, contact := range contacts {
-		if tried[contact] || len(tried) > maxContacts {
-			continue
-		}
-		tried[contact] = true
-		v, err := h.discoverFrom(ctx, cl, contact, t, full)
-		if err == nil {
-			h.mu.Lock()
-			t.contact = contact
-			h.mu.Unlock()
-			return v
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
+	var contacts []string
+	for _, c := range candidates {
+		if c != "" && !slices.Contains(contacts, c) && len(contacts) < maxContacts {
+			contacts = append(contacts, c)
 		}
 	}
+
+	type answer struct {
+		contact string
+		v       topoView
+		err     error
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	answers := make(chan answer, len(contacts))
+	var wg sync.WaitGroup
+	next, pending := 0, 0
+	ask := func() {
+		contact := contacts[next]
+		next++
+		pending++
+		wg.Go(func() {
+			v, err := h.discoverFrom(hctx, cl, contact, t, full)
+			answers <- answer{contact, v, err}
+		})
+	}
+	hedge := time.NewTimer(h.contactTimeout / 4)
+	var (
+		won  *answer
+		errs []error
+	)
+	if len(contacts) > 0 {
+		ask()
+	}
+	for pending > 0 && won == nil {
+		select {
+		case a := <-answers:
+			pending--
+			if a.err == nil {
+				won = &a
+				break
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", a.contact, a.err))
+			if next < len(contacts) && ctx.Err() == nil {
+				ask()
+				hedge.Reset(h.contactTimeout / 4)
+			}
+		case <-hedge.C:
+			if next < len(contacts) {
+				ask()
+				hedge.Reset(h.contactTimeout / 4)
+			}
+		}
+	}
+	hedge.Stop()
+	cancel()
+	wg.Wait()
+	if won != nil {
+		h.mu.Lock()
+		t.contact = won.contact
+		h.mu.Unlock()
+		return won.v
+	}
+
 	v := topoView{err: errors.Join(errs...)}
 	if v.err == nil {
 		v.err = errors.New("no host to ask")

@@ -373,3 +373,51 @@ func TestHealthcheckTasksEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterStatusHungContactPoint(t *testing.T) {
+	// The cluster's contact point hangs: discovery moves on to the other
+	// known hosts, and the hung node is reported TIMEOUT.
+	f := newStatusFixture(t, scyllatest.Options{Topology: scyllatest.Topology3(3)}, "", "",
+		Options{Healthcheck: healthcheck.Options{Timeout: time.Second}})
+	hung := f.c.Node(f.c.ContactHost())
+	f.c.SetLatency(hung, time.Hour)
+	got, err := f.m.ClusterStatus(t.Context(), "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wantRows(f.c, "", func(n *scyllatest.Node, r *row) {
+		if n == hung {
+			r.CQL, r.REST, r.Alternator = healthcheck.StatusTimeout, healthcheck.StatusTimeout, healthcheck.StatusTimeout
+		}
+	})
+	if diff := cmp.Diff(want, rows(got)); diff != "" {
+		t.Errorf("hung contact point (-want +got):\n%s", diff)
+	}
+}
+
+// BenchmarkClusterStatusHungContactPoint measures ClusterStatus of a
+// 6-node cluster whose contact point hangs, with the default 1 s timeout:
+// hedged discovery makes it about one timeout (plus a quarter for the
+// hedge), not two.
+func BenchmarkClusterStatusHungContactPoint(b *testing.B) {
+	c := scyllatest.New(b, scyllatest.Options{Topology: scyllatest.Topology3(6)})
+	st := memstore.New()
+	b.Cleanup(func() { _ = st.Close() })
+	m, err := New(st, c.Transport(), Options{CQLDial: c.CQLDialer().DialContext})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	if _, err := m.CreateCluster(b.Context(), Cluster{Name: "sim", Host: c.ContactHost(), AuthToken: c.AuthToken()}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.ClusterStatus(b.Context(), "sim"); err != nil { // warm caches
+		b.Fatal(err)
+	}
+	c.SetLatency(c.Node(c.ContactHost()), time.Hour)
+	for b.Loop() {
+		if _, err := m.ClusterStatus(b.Context(), "sim"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
