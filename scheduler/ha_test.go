@@ -219,7 +219,9 @@ func TestHACrashTakeover(t *testing.T) {
 	})
 }
 
-// flakyRenew fails every RenewLease once broken is set.
+// flakyRenew behaves, once broken is closed, as if another manager had
+// taken every lease: renewals fail with ErrLeaseLost and acquisitions with
+// ErrLeaseHeld.
 type flakyRenew struct {
 	store.Store
 	broken chan struct{}
@@ -231,6 +233,15 @@ func (f *flakyRenew) RenewLease(ctx context.Context, l store.Lease, ttl time.Dur
 		return store.Lease{}, fmt.Errorf("flaky: %w", store.ErrLeaseLost)
 	default:
 		return f.Store.RenewLease(ctx, l, ttl)
+	}
+}
+
+func (f *flakyRenew) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (store.Lease, error) {
+	select {
+	case <-f.broken:
+		return store.Lease{}, fmt.Errorf("flaky: %w", store.ErrLeaseHeld)
+	default:
+		return f.Store.AcquireLease(ctx, name, owner, ttl)
 	}
 }
 
@@ -246,7 +257,7 @@ func TestLostLeaseCancelsRunner(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		causes := make(chan error, 1)
+		causes := make(chan error, 8)
 		s.Register("backup", scheduler.RunnerFunc(func(ctx context.Context, _, _, _ uuid.UUID, _ json.RawMessage) error {
 			<-ctx.Done()
 			causes <- context.Cause(ctx)
@@ -257,9 +268,13 @@ func TestLostLeaseCancelsRunner(t *testing.T) {
 		go func() { defer close(done); _ = s.Run(ctx) }()
 		time.Sleep(5 * time.Minute)
 		close(f.broken)
-		time.Sleep(time.Minute)
+		// The next renewal (within LeaseTTL/3) fails; stop before the
+		// lease expires and this scheduler would take the run over.
 		if c := <-causes; !errors.Is(c, store.ErrLeaseLost) {
 			t.Errorf("runner cause %v, want ErrLeaseLost", c)
+		}
+		if d := time.Since(time.Date(2000, 1, 1, 0, 5, 0, 0, time.UTC)); d > 10*time.Second {
+			t.Errorf("run canceled %v after renewals broke, want within LeaseTTL/3", d)
 		}
 		cancel()
 		<-done
