@@ -35,7 +35,7 @@ func leaseFrom(m map[string]any) (leaseRow, bool) {
 // expiresAt is now+ttl at the millisecond precision of a CQL timestamp, so
 // the value returned equals the value stored.
 func expiresAt(ttl time.Duration) time.Time {
-	return time.Now().Add(ttl).Truncate(time.Millisecond)
+	return time.Now().Add(ttl).Truncate(time.Millisecond).UTC()
 }
 
 // AcquireLease implements store.LeaseStore.
@@ -146,7 +146,7 @@ func (s *Store) GetLease(ctx context.Context, name string) (store.Lease, error) 
 		return store.Lease{}, s.dbErr("get lease "+name, err)
 	}
 	l.Name = name
-	l.Expires = l.Expires.Local()
+	l.Expires = l.Expires.UTC()
 	return l, nil
 }
 
