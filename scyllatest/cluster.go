@@ -59,7 +59,10 @@ type Cluster struct {
 	loaded       []LoadRecord
 	nextRepairID int
 	closing      bool
-	ipBase       [2]byte // Listen mode: 127.a.b.x
+	// ring and ringCache memoize describe_ring; see invalidateRingLocked.
+	ring      *ring.Ring
+	ringCache map[string][]ring.Range
+	ipBase    [2]byte // Listen mode: 127.a.b.x
 }
 
 // New starts a cluster for a test: it fails the test via t.Fatal if the
@@ -275,6 +278,7 @@ func (c *Cluster) addNodeLocked(dc, rack string, dci, ri, i int) (*Node, error) 
 	n.prom = n.rest
 	c.nodes = append(c.nodes, n)
 	c.byIP[ip] = n
+	c.invalidateRingLocked(true)
 	return n, nil
 }
 

@@ -91,6 +91,7 @@ func parseReplication(m string) (ring.Replication, error) {
 func (c *Cluster) applyDDL(stmt, useKS string) (res ddlResult, ok bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.invalidateRingLocked(false)
 	if m := reCreateKS.FindStringSubmatch(stmt); m != nil {
 		name := ident(m[2])
 		res = ddlResult{change: "CREATED", target: "KEYSPACE", keyspace: name}

@@ -271,28 +271,55 @@ func (n *Node) getDescribeRing(w http.ResponseWriter, r *http.Request) {
 }
 
 // describeRing returns the ranges of keyspace ks with replicas, as seen
-// from node local, and the nodes by IP.
+// from node local, and the nodes by IP. Results are cached until the ring
+// or the keyspace changes; callers must not modify them.
 func (c *Cluster) describeRing(ks, local string) ([]ring.Range, map[string]*Node, error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	k, ok := c.keyspaces[ks]
 	if !ok {
-		c.mu.Unlock()
 		return nil, nil, fmt.Errorf("Can't find a keyspace %s", ks) //nolint:staticcheck // Scylla's message
 	}
-	repl := k.repl
-	members := make([]ring.Node, 0, len(c.nodes))
 	byIP := make(map[string]*Node, len(c.nodes))
 	for _, x := range c.nodes {
-		members = append(members, ring.Node{Host: x.IP, DC: x.DC, Rack: x.Rack, Tokens: x.Tokens})
 		byIP[x.IP] = x
 	}
-	c.mu.Unlock()
-	rg, err := ring.New(members)
+	key := ks
+	if k.repl.Strategy == ring.LocalStrategy {
+		key += "@" + local
+	}
+	if out, ok := c.ringCache[key]; ok {
+		return out, byIP, nil
+	}
+	if c.ring == nil {
+		members := make([]ring.Node, 0, len(c.nodes))
+		for _, x := range c.nodes {
+			members = append(members, ring.Node{Host: x.IP, DC: x.DC, Rack: x.Rack, Tokens: x.Tokens})
+		}
+		rg, err := ring.New(members)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.ring = rg
+	}
+	out, err := c.ring.Replicas(k.repl, local)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := rg.Replicas(repl, local)
-	return out, byIP, err
+	if c.ringCache == nil {
+		c.ringCache = map[string][]ring.Range{}
+	}
+	c.ringCache[key] = out
+	return out, byIP, nil
+}
+
+// invalidateRingLocked drops cached ring data after a topology or schema
+// change.
+func (c *Cluster) invalidateRingLocked(topologyChanged bool) {
+	c.ringCache = nil
+	if topologyChanged {
+		c.ring = nil
+	}
 }
 
 // splitName splits "ks:table" at the first colon.
