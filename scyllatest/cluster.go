@@ -362,8 +362,10 @@ func (c *Cluster) AuthToken() string { return c.opts.AuthToken }
 func (c *Cluster) Client() *agentclient.Client { return c.client }
 
 // Transport returns the RoundTripper that reaches every node's agent by
-// the node's IP: in-process (with the cluster's faults applied), or an
-// HTTPS transport that skips certificate verification in Listen mode.
+// the node's IP (any port but 8000): in-process (with the cluster's faults
+// applied), or an HTTPS transport that skips certificate verification in
+// Listen mode. With Options.Alternator, "http://<ip>:8000/" reaches the
+// node's Alternator endpoint through it too.
 func (c *Cluster) Transport() http.RoundTripper { return c.clientTransport() }
 
 // Nodes returns the nodes in creation order.
