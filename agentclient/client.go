@@ -156,6 +156,8 @@ func New(transport http.RoundTripper, opts Options) (*Client, error) {
 
 // checkRetry retries transport errors, 5xx, 408 and 429, never a canceled
 // or expired caller context.
+// Answers whose body contains one of the call's final messages (e.g.
+// "already exists" for a snapshot) are not retried either.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -167,10 +169,27 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests:
 		return true, nil
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+		if msgs, _ := ctx.Value(finalKey{}).([]string); len(msgs) > 0 {
+			// Peek at the body and put it back for the caller.
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+			lb := strings.ToLower(string(b))
+			for _, m := range msgs {
+				if strings.Contains(lb, strings.ToLower(m)) {
+					return false, nil
+				}
+			}
+		}
 		return true, nil
 	}
 	return false, nil
 }
+
+// finalKey carries a call's final (not retried) error messages.
+type finalKey struct{}
 
 // backoff is exponential (×2) between min and max with ±20% jitter.
 func backoff(minWait, maxWait time.Duration, attempt int, _ *http.Response) time.Duration {
@@ -194,6 +213,9 @@ type call struct {
 	noTimeout bool
 	// noRetry sends once.
 	noRetry bool
+	// final lists error messages (case-insensitive substrings of a 5xx
+	// body) that are not retried.
+	final []string
 }
 
 func (c *Client) url(host, path string, q url.Values) string {
@@ -225,6 +247,9 @@ func (c *Client) do(ctx context.Context, host string, cl call) (*http.Response, 
 	}
 	ctx = context.WithValue(ctx, timeoutKey{}, timeout)
 	ctx = context.WithValue(ctx, attemptKey{}, new(int))
+	if len(cl.final) > 0 {
+		ctx = context.WithValue(ctx, finalKey{}, cl.final)
+	}
 	u := c.url(host, cl.path, cl.query)
 
 	var (

@@ -160,3 +160,31 @@ func TestInProcessTransportRouting(t *testing.T) {
 		t.Fatalf("panicking handler = %v", err)
 	}
 }
+
+// TestFinalErrorsNotRetried: known final Scylla errors stop retries.
+func TestFinalErrorsNotRetried(t *testing.T) {
+	var calls atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		switch r.URL.Path {
+		case "/storage_service/snapshots":
+			http.Error(w, `{"message":"Keyspace ks1: snapshot sm_1 already exists.","code":500}`, http.StatusInternalServerError)
+		case "/storage_service/repair_status":
+			http.Error(w, `{"message":"unknown repair id 7","code":500}`, http.StatusInternalServerError)
+		default:
+			http.Error(w, `{"message":"transient","code":500}`, http.StatusInternalServerError)
+		}
+	})
+	c := newTestClient(t, h, agentclient.Options{RetryMax: 3, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
+	if err := c.TakeSnapshot(t.Context(), "h1", "sm_1", "ks1"); err != nil || calls.Load() != 1 {
+		t.Fatalf("TakeSnapshot = %v after %d calls; want success after 1", err, calls.Load())
+	}
+	calls.Store(0)
+	if _, err := c.RepairStatus(t.Context(), "h1", 7, 0); err == nil || !strings.Contains(err.Error(), "unknown repair id") || calls.Load() != 1 {
+		t.Fatalf("RepairStatus = %v after %d calls; want the error after 1", err, calls.Load())
+	}
+	calls.Store(0)
+	if _, err := c.ClusterName(t.Context(), "h1"); err == nil || calls.Load() != 4 {
+		t.Fatalf("transient 500 = %v after %d calls; want 4 (1 + 3 retries)", err, calls.Load())
+	}
+}

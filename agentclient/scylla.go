@@ -210,7 +210,8 @@ func (c *Client) TakeSnapshot(ctx context.Context, host, tag, keyspace string, t
 	if len(tables) > 0 {
 		q.Set("cf", strings.Join(tables, ","))
 	}
-	err := c.getJSON(ctx, host, call{op: "snapshot", method: http.MethodPost, path: "/storage_service/snapshots", query: q, timeout: SnapshotTimeout}, nil)
+	err := c.getJSON(ctx, host, call{op: "snapshot", method: http.MethodPost, path: "/storage_service/snapshots", query: q, timeout: SnapshotTimeout,
+		final: []string{"already exists"}}, nil)
 	if err != nil && strings.Contains(strings.ToLower(err.Error()), "already exists") {
 		return nil
 	}
@@ -284,7 +285,8 @@ func (c *Client) RepairStatus(ctx context.Context, host string, id int, wait tim
 		q.Set("timeout", strconv.Itoa(int(wait.Seconds())))
 	}
 	var s string
-	err := c.getJSON(ctx, host, call{op: "repair_status", method: http.MethodGet, path: "/storage_service/repair_status", query: q, noTimeout: true}, &s)
+	err := c.getJSON(ctx, host, call{op: "repair_status", method: http.MethodGet, path: "/storage_service/repair_status", query: q, noTimeout: true,
+		final: []string{"unknown repair id"}}, &s)
 	return s, err
 }
 
