@@ -188,3 +188,23 @@ func TestFinalErrorsNotRetried(t *testing.T) {
 		t.Fatalf("transient 500 = %v after %d calls; want 4 (1 + 3 retries)", err, calls.Load())
 	}
 }
+
+func TestLoadSSTablesPollsWhileAlreadyLoading(t *testing.T) {
+	var calls atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("load_and_stream") != "true" {
+			http.Error(w, "want load_and_stream", http.StatusBadRequest)
+			return
+		}
+		if calls.Add(1) < 3 {
+			http.Error(w, `{"message":"Already loading SSTables. Try again later","code":500}`, http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	c := newTestClient(t, h, agentclient.Options{RetryMax: 5, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
+	err := c.LoadSSTables(t.Context(), "h1", "ks", "t", agentclient.LoadSSTablesOptions{LoadAndStream: true, PollInterval: time.Millisecond})
+	if err != nil || calls.Load() != 3 {
+		t.Fatalf("LoadSSTables = %v after %d calls; want success after 3", err, calls.Load())
+	}
+}

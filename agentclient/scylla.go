@@ -298,10 +298,16 @@ type LoadSSTablesOptions struct {
 	SkipReshape        bool
 	// Scope is "all", "dc", "rack" or "node"; empty = not sent.
 	Scope string
+	// PollInterval is the wait before calling again while Scylla answers
+	// "Already loading SSTables" (a load started earlier, e.g. by a
+	// timed-out call, is still running). Default: 10s.
+	PollInterval time.Duration
 }
 
 // LoadSSTables loads the sstables in the table's upload/ directory and
-// returns when loading has finished. It is sent once, without timeout.
+// returns when loading has finished. Each call is sent once, without
+// timeout; while Scylla answers "Already loading SSTables" it calls again
+// every o.PollInterval until the earlier load is done or ctx ends.
 func (c *Client) LoadSSTables(ctx context.Context, host, keyspace, table string, o LoadSSTablesOptions) error {
 	q := url.Values{"cf": {table}}
 	set := func(k string, v bool) {
@@ -316,7 +322,22 @@ func (c *Client) LoadSSTables(ctx context.Context, host, keyspace, table string,
 	if o.Scope != "" {
 		q.Set("scope", o.Scope)
 	}
-	return c.getJSON(ctx, host, call{op: "load_sstables", method: http.MethodPost, path: "/storage_service/sstables/" + url.PathEscape(keyspace), query: q, noTimeout: true, noRetry: true}, nil)
+	if o.PollInterval <= 0 {
+		o.PollInterval = 10 * time.Second
+	}
+	for {
+		err := c.getJSON(ctx, host, call{op: "load_sstables", method: http.MethodPost, path: "/storage_service/sstables/" + url.PathEscape(keyspace), query: q, noTimeout: true, noRetry: true}, nil)
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "already loading sstables") {
+			return err
+		}
+		t := time.NewTimer(o.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &HostError{Host: host, Op: "load_sstables", Err: fmt.Errorf("waiting for an earlier load: %w", context.Cause(ctx))}
+		case <-t.C:
+		}
+	}
 }
 
 // Metrics returns the node's Prometheus metrics (text format), only the
