@@ -10,10 +10,15 @@
 // without sockets.
 //
 // Per-call timeouts follow Scylla Manager's client: Options.Timeout by
-// default, longer for describe_ring and snapshots, none for repair_status,
-// wait+Timeout for long polls; a timed-out attempt is retried with the
-// timeout doubled, capped by Options.MaxTimeout. Streamed listings use an
-// inactivity timeout (Options.ListTimeout) instead.
+// default, longer for describe_ring and snapshots, none for repair_status
+// and load&stream, wait+Timeout for long polls; a timed-out attempt is
+// retried with the timeout doubled, capped by Options.MaxTimeout. Streamed
+// listings use an inactivity timeout (Options.ListTimeout) instead.
+//
+// Retries (exponential backoff with jitter) cover transport errors, 5xx,
+// 408 and 429, never 4xx answers such as 401 or 404, nor final Scylla
+// errors ("snapshot already exists", "unknown repair id"). Streamed
+// request bodies (Put with a non-seekable reader) are sent once.
 //
 // # Concurrency
 //
