@@ -46,7 +46,15 @@ func TestBackupEndToEnd(t *testing.T) {
 	if p2.Uploaded != 0 || p2.Skipped != p2.Size || p2.Size != p.Size {
 		t.Fatalf("second backup: size %d uploaded %d skipped %d", p2.Size, p2.Uploaded, p2.Skipped)
 	}
-	e.validate()
+	// Runs within one second still get distinct, ordered tags.
+	if p2.SnapshotTag <= p.SnapshotTag {
+		t.Fatalf("second tag %s not after first %s", p2.SnapshotTag, p.SnapshotTag)
+	}
+	for _, r := range e.validate() {
+		if r.Manifests != 2 {
+			t.Errorf("node %s: %d manifests, want 2", r.Host, r.Manifests)
+		}
+	}
 }
 
 func TestBackupChangedDataUploadsOnlyNewFiles(t *testing.T) {

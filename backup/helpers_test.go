@@ -74,7 +74,7 @@ func localBuckets(root string) func(ctx context.Context, provider, bucket string
 		if provider != "localstorage" {
 			return openCloud(ctx, provider, bucket)
 		}
-		return fileblob.OpenBucket(filepath.Join(root, bucket), &fileblob.Options{NoTempDir: true})
+		return fileblob.OpenBucket(filepath.Join(root, bucket), &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
 	}
 }
 

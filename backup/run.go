@@ -24,6 +24,7 @@ type run struct {
 	contact                  string
 	clusterID, taskID, runID uuid.UUID
 	props                    Properties
+	lastTag                  string // newest tag of the task's earlier runs
 
 	mu     sync.Mutex // guards row and tables
 	row    runRow
@@ -45,11 +46,9 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 	r := &run{s: s, c: c, contact: contact, clusterID: clusterID, taskID: taskID, runID: runID, props: p, tables: map[string]*tableRow{}}
 	log := s.log.With("cluster", clusterID, "task", taskID, "run", runID)
 
-	resumed := false
-	if p.ContinueRun() && !p.PurgeOnly {
-		if resumed, err = r.resume(ctx); err != nil {
-			return err
-		}
+	resumed, err := r.resume(ctx, p.ContinueRun() && !p.PurgeOnly)
+	if err != nil {
+		return err
 	}
 	if !resumed {
 		pl, err := s.makePlan(ctx, c, contact, p, false)
@@ -57,7 +56,13 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 			return err
 		}
 		now := s.opts.Now().UTC()
-		r.row = runRow{Stage: StageInit, SnapshotTag: backupspec.NewSnapshotTag(now), StartedAt: now, Plan: pl}
+		tag := backupspec.NewSnapshotTag(now)
+		if r.lastTag != "" && tag <= r.lastTag {
+			// Two runs in one second: tags must stay unique and ordered.
+			last, _ := backupspec.ParseSnapshotTag(r.lastTag)
+			tag = backupspec.NewSnapshotTag(last.Add(time.Second))
+		}
+		r.row = runRow{Stage: StageInit, SnapshotTag: tag, StartedAt: now, Plan: pl}
 	}
 	if err := s.checkLocations(ctx, c, r.row.Plan); err != nil {
 		return err
@@ -119,10 +124,12 @@ func (r *run) setStage(ctx context.Context, st Stage) error {
 	return r.putRow(ctx, runRowKey, r.snapshotRow())
 }
 
-// resume looks for the previous run of the task; when it is unfinished
+// resume looks for the previous run of the task (and records the newest
+// snapshot tag of the task's runs in r.lastTag); when try is set and it
+// is unfinished
 // and its snapshot is younger than AgeMax, its rows are copied into this
 // run and the run continues at its stage.
-func (r *run) resume(ctx context.Context) (bool, error) {
+func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 	runs, err := r.s.st.ListRuns(ctx, r.taskID, 10)
 	if err != nil {
 		return false, fmt.Errorf("backup: list runs: %w", err)
@@ -139,9 +146,6 @@ func (r *run) resume(ctx context.Context) (bool, error) {
 		if x.ID == r.runID {
 			continue
 		}
-		if x.Status == store.StatusDone {
-			return false, nil
-		}
 		rows, err = r.s.st.ListProgress(ctx, x.ID)
 		if err != nil {
 			return false, fmt.Errorf("backup: progress of run %s: %w", x.ID, err)
@@ -154,6 +158,12 @@ func (r *run) resume(ctx context.Context) (bool, error) {
 				}
 				found = true
 			}
+		}
+		if found && r.lastTag == "" {
+			r.lastTag = rr.SnapshotTag
+		}
+		if x.Status == store.StatusDone || !try {
+			return false, nil
 		}
 		if found && rr.Plan != nil && rr.Stage.index() > StageInit.index() {
 			prev = x
