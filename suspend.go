@@ -13,8 +13,8 @@ import (
 
 // SuspendOptions tune SuspendCluster (Scylla Manager's query parameters).
 type SuspendOptions struct {
-	// AllowTaskType keeps tasks of this type running (health checks
-	// always run). "" = none.
+	// AllowTaskType keeps tasks of this type (or these comma-separated
+	// types) running; health checks always run. "" = none.
 	AllowTaskType string
 	// FailIfRunning refuses (ErrConflict) while a task of another type
 	// runs on this Manager, instead of stopping it (the default policy
@@ -46,8 +46,10 @@ func (m *Manager) SuspendCluster(ctx context.Context, clusterID uuid.UUID, o Sus
 		return err
 	}
 	if o.AllowTaskType != "" {
-		if _, ok := m.sched.Runner(o.AllowTaskType); !ok {
-			return fmt.Errorf("scyllaops: %w", store.Invalid("allow_task_type", "a task type with a registered runner: "+strings.Join(m.sched.Types(), ", "), o.AllowTaskType))
+		for typ := range strings.SplitSeq(o.AllowTaskType, ",") {
+			if _, ok := m.sched.Runner(strings.TrimSpace(typ)); !ok {
+				return fmt.Errorf("scyllaops: %w", store.Invalid("allow_task_type", "task types with a registered runner, comma-separated: "+strings.Join(m.sched.Types(), ", "), o.AllowTaskType))
+			}
 		}
 	}
 	if err := m.sched.Suspend(ctx, clusterID, o.AllowTaskType, o.FailIfRunning); err != nil {

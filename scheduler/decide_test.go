@@ -65,3 +65,20 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestSuspendAllows(t *testing.T) {
+	var none *SuspendState
+	st := &SuspendState{AllowTaskType: "backup, repair"}
+	for _, tc := range []struct {
+		st   *SuspendState
+		typ  string
+		want bool
+	}{
+		{none, "backup", true}, {st, "healthcheck", true}, {st, "backup", true}, {st, "repair", true},
+		{st, "restore", false}, {&SuspendState{}, "backup", false},
+	} {
+		if got := tc.st.Allows(tc.typ); got != tc.want {
+			t.Errorf("%+v.Allows(%q) = %v", tc.st, tc.typ, got)
+		}
+	}
+}

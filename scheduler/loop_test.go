@@ -357,7 +357,7 @@ func TestStopAndTrigger(t *testing.T) {
 			t.Errorf("second Trigger = %v, want ErrConflict", err)
 		}
 		time.Sleep(time.Minute)
-		if err := s.Stop(t.Context(), e.cluster, task.ID, true); err != nil {
+		if err := s.StopWithCause(t.Context(), e.cluster, task.ID, errors.New("maintenance"), true); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -367,8 +367,8 @@ func TestStopAndTrigger(t *testing.T) {
 		if len(runs) != 1 {
 			t.Fatalf("%d runs, want 1", len(runs))
 		}
-		if r := runs[0]; r.Status != store.StatusStopped || r.Cause != scheduler.ErrStopped.Error() {
-			t.Errorf("run %s (%s), want STOPPED", r.Status, r.Cause)
+		if r := runs[0]; r.Status != store.StatusStopped || r.Cause != "task was stopped: maintenance" {
+			t.Errorf("run %s (%s), want STOPPED with the cause", r.Status, r.Cause)
 		}
 		if c := rec.snapshot(); len(c) != 1 || c[0].props["continue"] != false {
 			t.Errorf("calls %+v, want one with continue=false", c)

@@ -494,6 +494,18 @@ func lockNames(t *store.Task, parallel []string) []string {
 // STOPPED at once. With disable the task is also disabled, so it is not
 // scheduled again. Stopping a task that is not running is not an error.
 func (s *Scheduler) Stop(ctx context.Context, clusterID, taskID uuid.UUID, disable bool) error {
+	return s.StopWithCause(ctx, clusterID, taskID, nil, disable)
+}
+
+// StopWithCause is Stop with a reason: a local run's context is canceled
+// with a cause wrapping both ErrStopped and cause, so the run ends STOPPED
+// with "task was stopped: <cause>". A run on another manager gets plain
+// ErrStopped (the reason does not travel). A nil cause is ErrStopped.
+func (s *Scheduler) StopWithCause(ctx context.Context, clusterID, taskID uuid.UUID, cause error, disable bool) error {
+	stopCause := ErrStopped
+	if cause != nil && !errors.Is(cause, ErrStopped) {
+		stopCause = fmt.Errorf("%w: %w", ErrStopped, cause)
+	}
 	t, err := s.st.GetTask(ctx, clusterID, taskID)
 	if err != nil {
 		return fmt.Errorf("scheduler: stop: %w", err)
@@ -515,7 +527,7 @@ func (s *Scheduler) Stop(ctx context.Context, clusterID, taskID uuid.UUID, disab
 	}
 	s.mu.Unlock()
 	if local {
-		s.stopLocal(ctx, a, ErrStopped)
+		s.stopLocal(ctx, a, stopCause)
 		return nil
 	}
 	r, err := s.lastRun(ctx, t)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,8 +22,9 @@ const SuspendKey = "scheduler_suspended"
 // SuspendState is a cluster's persisted suspension.
 type SuspendState struct {
 	StartedAt time.Time `json:"started_at"`
-	// AllowTaskType is a task type that keeps running while suspended
-	// (health checks always do). Empty = none.
+	// AllowTaskType is a task type, or a comma-separated list of them,
+	// that keeps running while suspended (health checks always do).
+	// Empty = none.
 	AllowTaskType string `json:"allow_task_type,omitempty"`
 	// RunningTasks are the tasks stopped by the suspension.
 	RunningTasks []uuid.UUID `json:"running_tasks,omitempty"`
@@ -31,7 +33,15 @@ type SuspendState struct {
 // Allows reports whether tasks of type typ run under the suspension st
 // (nil = not suspended: every type runs).
 func (st *SuspendState) Allows(typ string) bool {
-	return st == nil || typ == TypeHealthcheck || st.AllowTaskType != "" && typ == st.AllowTaskType
+	if st == nil || typ == TypeHealthcheck {
+		return true
+	}
+	for a := range strings.SplitSeq(st.AllowTaskType, ",") {
+		if strings.TrimSpace(a) == typ {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Scheduler) loadSuspend(ctx context.Context, clusterID uuid.UUID) (*SuspendState, error) {
