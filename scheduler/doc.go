@@ -23,6 +23,16 @@
 // ABORTED and resumes it with "continue": true, with a larger fencing
 // token, so late writes of the old holder are refused by the store.
 //
+// # Exclusion and limits
+//
+// A run holds the lease "cluster/<id>/type/<type>": one run per task type
+// per cluster, across managers (types in Options.ParallelTypes, health
+// checks by default, hold "task/<id>" instead: one run per task). A
+// restore also holds the leases of backup, repair and tablet_repair, so
+// none of them overlaps it. Options.MaxRuns and MaxRunsPerCluster cap the
+// runs of one scheduler; due work over a cap or behind a held lease waits,
+// oldest first, and is never dropped.
+//
 // # Stops
 //
 // A run's context is canceled with a cause: ErrStopped (user stop, run
