@@ -19,6 +19,10 @@ import (
 // BackupTaskType is the task type of backups.
 const BackupTaskType = "backup"
 
+// ValidateBackupTaskType is the task type of backup validation (sctool
+// backup validate).
+const ValidateBackupTaskType = "validate_backup"
+
 // newBackup builds the backup service and registers its Runner.
 func (m *Manager) newBackup(opts backup.Options) error {
 	if opts.Logger == nil {
@@ -39,6 +43,7 @@ func (m *Manager) newBackup(opts backup.Options) error {
 	}
 	m.backup = svc
 	m.sched.Register(BackupTaskType, svc)
+	m.sched.Register(ValidateBackupTaskType, svc.ValidateRunner())
 	return nil
 }
 
