@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/scyllaops/scyllaops/agentclient"
@@ -321,33 +322,82 @@ func (r *run) deduplicate(ctx context.Context) error {
 	})
 }
 
-func rateString(mib int) string {
+// rateString is a bandwidth_rate of mib MiB/s shared by n jobs.
+func rateString(mib, n int) string {
 	if mib <= 0 {
 		return "off"
 	}
-	return strconv.Itoa(mib) + "M"
+	if n <= 1 {
+		return strconv.Itoa(mib) + "M"
+	}
+	return strconv.Itoa(max(1, mib*1024/n)) + "k"
 }
 
-// upload moves each table's remaining snapshot files to the bucket, one
-// table at a time per host, hosts limited by upload_parallel.
+// Small tables are uploaded a few at a time per host: for them the
+// per-job latency, not bandwidth, dominates. Each of those jobs gets an
+// equal share of the host's rate limit, so the limit still holds.
+const (
+	smallTableBytes    = 16 << 20
+	smallTableParallel = 4
+)
+
+// upload moves each table's remaining snapshot files to the bucket: large
+// tables one at a time per host, small ones smallTableParallel at a time;
+// hosts limited by upload_parallel.
 func (r *run) upload(ctx context.Context) error {
 	pl := r.row.Plan
 	return forEachHost(ctx, pl.Hosts, pl.UploadParallel, func(ctx context.Context, h Host) error {
+		mib := backupspec.LimitFor(pl.RateLimit, h.DC, DefaultRateLimit)
+		var small []*tableRow
 		for _, t := range r.hostTables(h.IP) {
 			if t.Done {
 				continue
 			}
-			if err := r.uploadTable(ctx, h, t); err != nil {
+			if t.Size-t.Skipped <= smallTableBytes {
+				small = append(small, t)
+				continue
+			}
+			if err := r.uploadTable(ctx, h, t, rateString(mib, 1)); err != nil {
 				return err
 			}
 		}
-		return nil
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs []error
+		)
+		sem := make(chan struct{}, smallTableParallel)
+		for _, t := range small {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := r.uploadTable(ctx, h, t, rateString(mib, smallTableParallel)); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					cancel()
+				}
+			})
+		}
+		wg.Wait()
+		if len(errs) == 0 && ctx.Err() != nil {
+			errs = append(errs, context.Cause(ctx))
+		}
+		return errors.Join(errs...)
 	})
 }
 
 const maxJobNotFound = 10
 
-func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow) error {
+func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string) error {
 	pl, tag := r.row.Plan, r.row.SnapshotTag
 	loc := pl.location(h.DC)
 	src := snapshotDir(t.Keyspace, t.Table, t.Version, tag)
@@ -371,7 +421,7 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow) error {
 			transfers = 0
 		}
 		opts := agentclient.SyncOptions{SrcFs: dataFs, SrcRemote: src, DstFs: loc.RemoteName(), DstRemote: dst,
-			Suffix: "." + tag, BandwidthRate: rateString(backupspec.LimitFor(pl.RateLimit, h.DC, DefaultRateLimit)), Transfers: transfers}
+			Suffix: "." + tag, BandwidthRate: rate, Transfers: transfers}
 		jobID := t.JobID
 		if jobID != 0 { // re-attach to the previous run's job when it still runs or succeeded
 			jp, err := r.c.JobProgress(ctx, h.IP, jobID, 0)
