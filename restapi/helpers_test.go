@@ -48,7 +48,7 @@ func newEnv(t *testing.T, opts scyllaops.Options) *env {
 func newSimEnv(t *testing.T, so scyllatest.Options) (*env, *scyllatest.Cluster) {
 	t.Helper()
 	sc := scyllatest.New(t, so)
-	return newEnvWith(t, scyllaops.Options{}, sc.Transport()), sc
+	return newEnvWith(t, scyllaops.Options{CQLDial: sc.CQLDialer().DialContext}, sc.Transport()), sc
 }
 
 func newEnvWith(t *testing.T, opts scyllaops.Options, transport http.RoundTripper) *env {

@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/backup"
+	"github.com/scyllaops/scyllaops/internal/backupspec"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -16,6 +18,25 @@ import (
 // this build.
 var errNotWired = &httpError{status: http.StatusNotImplemented, message: "not implemented",
 	err: errors.New("not available in this build of the manager yet")}
+
+// backupErr maps the backup package's errors to the API's: a malformed
+// location or tag is bad input, an absent snapshot is not found.
+func backupErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, backupspec.ErrInvalid):
+		return badRequest(err)
+	case errors.Is(err, backup.ErrSnapshotNotFound):
+		return &httpError{status: http.StatusNotFound, message: "not found", err: err}
+	}
+	return err
+}
+
+// filter converts the query to the backup package's filter.
+func (q backupQuery) filter() backup.ListFilter {
+	return backup.ListFilter{ClusterID: q.queryClusterID, Keyspace: q.keyspace, SnapshotTag: q.snapshotTag, MinDate: q.minDate, MaxDate: q.maxDate}
+}
 
 // managerBackend adapts *scyllaops.Manager to backend.
 type managerBackend struct{ m *scyllaops.Manager }
@@ -149,17 +170,35 @@ func (b managerBackend) resume(ctx context.Context, cluster string, start, misse
 	return b.m.ResumeCluster(ctx, cid, scyllaops.ResumeOptions{StartTasks: start})
 }
 func (b managerBackend) target(ctx context.Context, cluster string, t store.Task) (any, error) {
-	return nil, errNotWired
+	if t.Type != "backup" {
+		return nil, errNotWired
+	}
+	target, err := b.m.BackupTarget(ctx, cluster, t.Properties)
+	return target, backupErr(err)
 }
 func (b managerBackend) listBackups(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	return nil, errNotWired
+	items, err := b.m.ListBackups(ctx, cluster, q.locations, q.filter())
+	if err != nil {
+		return nil, backupErr(err)
+	}
+	if items == nil {
+		items = []backup.ListItem{}
+	}
+	return items, nil
 }
 func (b managerBackend) backupFiles(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	return nil, errNotWired
+	files, err := b.m.ListBackupFiles(ctx, cluster, q.locations, q.filter())
+	if err != nil {
+		return nil, backupErr(err)
+	}
+	if files == nil {
+		files = []backup.FilesInfo{}
+	}
+	return files, nil
 }
 func (b managerBackend) backupSchema(ctx context.Context, cluster string, q backupQuery) (any, error) {
 	return nil, errNotWired
 }
 func (b managerBackend) deleteSnapshots(ctx context.Context, cluster string, locations, tags []string) error {
-	return errNotWired
+	return backupErr(b.m.DeleteBackupSnapshots(ctx, cluster, locations, tags))
 }

@@ -281,6 +281,11 @@ func (h *handler) runProgress(w http.ResponseWriter, r *http.Request) {
 	out.Run = toRun(run)
 	if len(prog) == 0 || string(prog) == "null" {
 		prog = tt.empty()
+	} else if tt.shape != nil {
+		if prog, err = tt.shape(prog); err != nil {
+			h.writeError(w, r, op, err)
+			return
+		}
 	}
 	out.Progress = prog
 	writeJSON(w, http.StatusOK, out)

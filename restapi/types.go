@@ -1,6 +1,9 @@
 package restapi
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // taskType is what the API knows about one task type beyond the generic
 // task endpoints. A new task type with API specifics is one file
@@ -13,6 +16,23 @@ type taskType struct {
 	// emptyProgress is the progress of a run that has none yet: the
 	// JSON the type's progress has when nothing happened ({} if empty).
 	emptyProgress string
+	// shape turns the runner's progress JSON into the API's form (for
+	// example keeps only the swagger's fields); nil: passed through.
+	shape func(json.RawMessage) (json.RawMessage, error)
+}
+
+// reshape decodes progress into T, the API's model of a type's progress,
+// and encodes it again: fields the model lacks are dropped.
+func reshape[T any](raw json.RawMessage) (json.RawMessage, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("restapi: progress: %w", err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("restapi: progress: %w", err)
+	}
+	return b, nil
 }
 
 func (t taskType) empty() json.RawMessage {
