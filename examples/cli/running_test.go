@@ -33,7 +33,8 @@ func newRunningFixture(t *testing.T) *fixture {
 	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	m, err := scyllaops.New(st, sc.Transport(), scyllaops.Options{
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		CQLDial: sc.CQLDialer().DialContext,
+		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
