@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -173,19 +174,40 @@ func (e *env) follow(ctx context.Context, out io.Writer, typ, taskID, prevRun st
 	defer tick.Stop()
 	deadline := time.Now().Add(90 * time.Second)
 	drawn := false
+	live := isTerminal(out)
+	lastQuarter := -1
 	for {
 		p, err := e.client.RunProgress(ctx, clusterName, typ, taskID, "latest")
 		if err != nil {
 			return p, err
 		}
 		if p.Run.ID != prevRun && p.Run.Status != "NEW" {
-			if frac != nil {
-				d, t := frac(p.Progress)
-				fmt.Fprintf(out, "\r%s %-8s", bar(d, t, 40), p.Run.Status)
-				drawn = true
-			}
+			final := false
 			switch p.Run.Status {
 			case "DONE", "ERROR", "STOPPED", "ABORTED":
+				final = true
+			}
+			if frac != nil {
+				d, t := frac(p.Progress)
+				line := fmt.Sprintf("%s %-8s", bar(d, t, 40), p.Run.Status)
+				switch {
+				case live:
+					// Redraw in place on a terminal.
+					fmt.Fprintf(out, "\r%s", line)
+					drawn = true
+				default:
+					// Elsewhere (a log, CI): a line per quarter done.
+					q := 0
+					if t > 0 {
+						q = int(4 * d / t)
+					}
+					if q != lastQuarter || final {
+						fmt.Fprintln(out, line)
+						lastQuarter = q
+					}
+				}
+			}
+			if final {
 				if drawn {
 					fmt.Fprintln(out)
 				}
@@ -236,4 +258,14 @@ func (e *env) validate(ctx context.Context, out io.Writer) error {
 		return fmt.Errorf("validation found %d missing files", missing)
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

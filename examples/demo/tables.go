@@ -116,13 +116,14 @@ func hostTable(p restapi.BackupProgress) string {
 }
 
 func summaryTable(rs []backupResult) string {
-	t := newTable("Backup", "Snapshot", "Size", "Files", "Uploaded", "Deduplicated", "Time", "MiB/s (uploaded)")
+	t := newTable("Backup", "Snapshot", "Size", "Files", "Uploaded", "Deduplicated", "Time", "MiB/s (size)", "MiB/s (uploaded)")
 	for _, r := range rs {
-		rate := 0.0
+		var rate, up float64
 		if s := r.took.Seconds(); s > 0 {
-			rate = float64(r.uploaded) / (1 << 20) / s
+			rate = float64(r.size) / (1 << 20) / s
+			up = float64(r.uploaded) / (1 << 20) / s
 		}
-		t.add(r.name, r.tag, size(r.size), r.files, size(r.uploaded), size(r.skipped), r.took.Round(1e6), fmt.Sprintf("%.1f", rate))
+		t.add(r.name, r.tag, size(r.size), r.files, size(r.uploaded), size(r.skipped), r.took.Round(1e6), fmt.Sprintf("%.1f", rate), fmt.Sprintf("%.1f", up))
 	}
 	return t.String()
 }
