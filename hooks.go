@@ -20,6 +20,7 @@ func (m *Manager) addDefaultTasks(ctx context.Context, c *store.Cluster, without
 // beforeClusterDelete stops and unschedules the cluster's tasks.
 func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) {
 	m.stopClusterTasks(ctx, clusterID)
+	m.hc.forget(clusterID)
 }
 
 func sortStrings(s []string) { slices.Sort(s) }

@@ -1,20 +1,15 @@
 package healthcheck
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"time"
 
-	"github.com/datastax/go-cassandra-native-protocol/frame"
-	"github.com/datastax/go-cassandra-native-protocol/message"
-	"github.com/datastax/go-cassandra-native-protocol/primitive"
+	"github.com/scyllaops/scyllaops/internal/cqlconn"
 )
 
 // optionsFrame is a CQL v4 OPTIONS request: version 4, flags 0, stream 0,
@@ -29,29 +24,8 @@ const (
 	minBackoff = time.Millisecond
 )
 
-// errUnauthorized marks CQL authentication failures.
-var errUnauthorized = errors.New("healthcheck: unauthorized")
-
-// cqlServerError is an ERROR frame received from the node.
-type cqlServerError struct {
-	code primitive.ErrorCode
-	msg  string
-}
-
-func (e *cqlServerError) Error() string {
-	return fmt.Sprintf("healthcheck: cql error %s: %s", e.code, e.msg)
-}
-
-// Is makes authentication failures match errUnauthorized, by code or by
-// the texts Scylla and Cassandra send.
-func (e *cqlServerError) Is(target error) bool {
-	if target != errUnauthorized {
-		return false
-	}
-	return e.code == primitive.ErrorCodeAuthenticationError ||
-		strings.Contains(e.msg, "authentication failed") ||
-		strings.Contains(e.msg, "Username and/or password are incorrect")
-}
+// errUnauthorized marks authentication failures (CQL, REST, Alternator).
+var errUnauthorized = cqlconn.ErrUnauthorized
 
 // cqlConn opens a connection to addr, over TLS when tlsConf is set, bound
 // to ctx: its deadline is the connection's, and ctx's end closes it. The
@@ -143,65 +117,17 @@ func cqlQueryPing(ctx context.Context, dial DialFunc, addr string, tlsConf *tls.
 }
 
 func cqlQuery(ctx context.Context, dial DialFunc, addr string, tlsConf *tls.Config, user, password string) error {
-	conn, closeConn, err := cqlConn(ctx, dial, addr, tlsConf)
+	conn, err := cqlconn.Open(ctx, cqlconn.DialFunc(dial), addr, tlsConf, user, password)
 	if err != nil {
 		return err
 	}
-	defer closeConn()
-	codec := frame.NewCodec()
-	r := bufio.NewReader(conn)
-	var stream int16
-	roundTrip := func(req message.Message) (message.Message, error) {
-		stream++
-		f := frame.NewFrame(primitive.ProtocolVersion3, stream, req)
-		var buf bytes.Buffer
-		if err := codec.EncodeFrame(f, &buf); err != nil {
-			return nil, fmt.Errorf("healthcheck: encode %s: %w", req, err)
-		}
-		if _, err := conn.Write(buf.Bytes()); err != nil {
-			return nil, fmt.Errorf("send %s: %w", req, err)
-		}
-		resp, err := codec.DecodeFrame(r)
-		if err != nil {
-			return nil, fmt.Errorf("read answer to %s: %w", req, err)
-		}
-		if e, ok := resp.Body.Message.(message.Error); ok {
-			return nil, &cqlServerError{code: e.GetErrorCode(), msg: e.GetErrorMessage()}
-		}
-		return resp.Body.Message, nil
-	}
-
-	resp, err := roundTrip(message.NewStartup())
+	defer conn.Close()
+	_, rows, err := conn.Query(cqlPingQuery)
 	if err != nil {
 		return err
 	}
-	switch resp.(type) {
-	case *message.Ready:
-	case *message.Authenticate:
-		token := make([]byte, 0, 2+len(user)+len(password))
-		token = append(token, 0)
-		token = append(token, user...)
-		token = append(token, 0)
-		token = append(token, password...)
-		resp, err := roundTrip(&message.AuthResponse{Token: token})
-		if err != nil {
-			return err
-		}
-		if _, ok := resp.(*message.AuthSuccess); !ok {
-			return fmt.Errorf("healthcheck: cql answered %s to AUTH_RESPONSE, want AUTH_SUCCESS", resp)
-		}
-	default:
-		return fmt.Errorf("healthcheck: cql answered %s to STARTUP, want READY or AUTHENTICATE", resp)
-	}
-	resp, err = roundTrip(&message.Query{
-		Query:   cqlPingQuery,
-		Options: &message.QueryOptions{Consistency: primitive.ConsistencyLevelOne},
-	})
-	if err != nil {
-		return err
-	}
-	if _, ok := resp.(*message.RowsResult); !ok {
-		return fmt.Errorf("healthcheck: cql answered %s to the query, want ROWS", resp)
+	if len(rows) == 0 {
+		return fmt.Errorf("healthcheck: cql answered no row to %q", cqlPingQuery)
 	}
 	return nil
 }
