@@ -59,7 +59,7 @@ func killChild() int {
 		fmt.Fprintln(os.Stderr, "start:", err)
 		return 2
 	}
-	fmt.Println("started")
+	fmt.Fprintln(os.Stdout, "started")
 	select {} // until SIGKILL
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/boltstore"
@@ -113,7 +114,7 @@ func TestOpenLockedFileTimesOut(t *testing.T) {
 	}
 	defer s.Close()
 	_, err = boltstore.Open(t.Context(), path, boltstore.Options{Timeout: 100 * time.Millisecond})
-	if !errors.Is(err, bolt.ErrTimeout) {
+	if !errors.Is(err, berrors.ErrTimeout) {
 		t.Fatalf("second Open of a locked file = %v, want bbolt's timeout", err)
 	}
 	if err := s.Close(); err != nil {

@@ -95,7 +95,8 @@ func (s *Store) ListRuns(ctx context.Context, taskID uuid.UUID, limit int) ([]*s
 		c := tx.Bucket(bRuns).Cursor()
 		prefix := taskID[:]
 		// Every run key of the task sorts before prefix|ff...ff.
-		k, v := c.Seek(cat(prefix, bytes.Repeat([]byte{0xff}, 24)))
+		k, _ := c.Seek(cat(prefix, bytes.Repeat([]byte{0xff}, 24)))
+		var v []byte
 		if k == nil {
 			k, v = c.Last()
 		} else {

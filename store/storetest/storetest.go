@@ -82,7 +82,7 @@ func (h Harness) Run(t *testing.T) {
 type fixture struct {
 	t   *testing.T
 	s   store.Store
-	ctx context.Context
+	ctx context.Context //nolint:containedctx // the subtest's t.Context(), shared by its helpers
 	// base is a fixed instant the records' times derive from.
 	base time.Time
 }
