@@ -47,7 +47,10 @@ type ClusterStore interface {
 
 // SecretStore keeps per-cluster secrets (CQL credentials, the agent auth
 // token, TLS identity…) apart from cluster records, so a listing of
-// clusters can never leak them.
+// clusters can never leak them. It is also the cluster's private
+// key/value drawer for state that must never reach an API response (the
+// scheduler keeps a cluster's suspension there, under
+// "scheduler_suspended", as Scylla Manager keeps it in its drawer table).
 type SecretStore interface {
 	// PutSecret creates or replaces the secret key of a cluster. The
 	// cluster must exist (ErrNotFound otherwise). key must be non-empty.
