@@ -3,7 +3,9 @@ package backup_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -235,6 +237,9 @@ func (e *env) fileIDs() map[string]string {
 	out := map[string]string{}
 	root := filepath.Join(e.bucketDir, "bucket")
 	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // a temp file of an upload that is ending
+		}
 		if err != nil {
 			return err
 		}

@@ -404,6 +404,7 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string)
 	dst := backupspec.SSTVersionDir(r.clusterID, h.DC, h.HostID, t.Keyspace, t.Table, t.Version)
 	now := r.s.opts.Now().UTC()
 	r.mu.Lock()
+	touched := t.StartedAt != nil // an earlier run worked on this table
 	if t.StartedAt == nil {
 		t.StartedAt = &now
 	}
@@ -423,24 +424,44 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string)
 		opts := agentclient.SyncOptions{SrcFs: dataFs, SrcRemote: src, DstFs: loc.RemoteName(), DstRemote: dst,
 			Suffix: "." + tag, BandwidthRate: rate, Transfers: transfers}
 		jobID := t.JobID
+		retry := jobID != 0 || touched
+		attached := false
 		if jobID != 0 { // re-attach to the previous run's job when it still runs or succeeded
 			jp, err := r.c.JobProgress(ctx, h.IP, jobID, 0)
-			if err != nil || (jp.Status != agentclient.JobRunning && jp.Status != agentclient.JobSuccess) {
+			if err == nil && (jp.Status == agentclient.JobRunning || jp.Status == agentclient.JobSuccess) {
+				attached = true
+			} else {
 				jobID = 0
 			}
 		}
 		notFound := 0
 		for {
 			if jobID == 0 {
+				base := t.Uploaded
+				if retry {
+					// An earlier job moved some files: what is left
+					// locally tells exactly how much.
+					left, err := r.listNames(ctx, h.IP, dataFs, src, false)
+					if err != nil {
+						return fail(err)
+					}
+					base = t.Size - t.Skipped
+					for _, f := range left {
+						base -= f.Size
+					}
+				}
 				id, err := r.c.MoveDir(ctx, h.IP, opts)
 				if err != nil {
 					return fail(err)
 				}
-				jobID = id
+				jobID, retry = id, true
 				r.mu.Lock()
-				t.JobID, t.Error, t.UploadedBase = id, "", t.Uploaded
+				t.JobID, t.Error, t.UploadedBase, t.Uploaded = id, "", base, base
 				r.mu.Unlock()
-				if err := r.saveTable(ctx, t); err != nil {
+				// The job runs now: record it even if ctx just ended, so
+				// the next run finds it.
+				if err := r.saveTable(context.WithoutCancel(ctx), t); err != nil {
+					_ = r.c.JobStop(context.WithoutCancel(ctx), h.IP, id)
 					return err
 				}
 			}
@@ -461,6 +482,12 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string)
 				}
 				continue
 			case agentclient.JobSuccess:
+				// Every file that was not deduplicated is in the bucket
+				// now, whichever job (of this run or an interrupted one)
+				// moved it.
+				r.mu.Lock()
+				t.Uploaded = t.Size - t.Skipped
+				r.mu.Unlock()
 			case agentclient.JobNotFound:
 				notFound++
 				if notFound > maxJobNotFound {
@@ -469,6 +496,12 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string)
 				jobID = 0
 				continue
 			default:
+				if attached {
+					// The interrupted run's job ended badly (e.g. it was
+					// stopped): start a fresh one.
+					attached, jobID = false, 0
+					continue
+				}
 				_ = r.c.JobStop(context.WithoutCancel(ctx), h.IP, jobID)
 				_ = r.c.StatsDelete(context.WithoutCancel(ctx), h.IP, agentclient.JobGroup(jobID))
 				return fail(fmt.Errorf("job %d: %s", jobID, jp.Error))
