@@ -44,6 +44,14 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	// ShutdownTimeout bounds the graceful shutdown. Default: 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// OwnerID names this server in run leases (scyllaops key). A server
+	// restarted with the same ID takes its unfinished runs back at once;
+	// give every server sharing a database its own. Default: the host
+	// name.
+	OwnerID string `yaml:"owner_id"`
+	// LeaseTTL is how long a run's lease outlives a crashed server before
+	// another takes the run over (scyllaops key). Default: 30s.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 
 	// Scylla Manager keys accepted and ignored.
 	Debug              yaml.Node `yaml:"debug"`
@@ -133,6 +141,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger.Mode == "" {
 		c.Logger.Mode = "stderr"
 	}
+	if c.OwnerID == "" {
+		c.OwnerID, _ = os.Hostname()
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -199,6 +210,9 @@ func (c Config) Validate() error {
 	if c.Database.ReplicationFactor < 1 {
 		return bad("database.replication_factor", "a count >= 1", fmt.Sprint(c.Database.ReplicationFactor))
 	}
+	if c.LeaseTTL < 0 || c.LeaseTTL > 0 && c.LeaseTTL < 100*time.Millisecond {
+		return bad("lease_ttl", "a duration >= 100ms, e.g. 30s (0 = default)", c.LeaseTTL.String())
+	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown_timeout", "a duration > 0, e.g. 30s", c.ShutdownTimeout.String())
 	}
@@ -230,6 +244,7 @@ func (c Config) Redacted() map[string]any {
 	return map[string]any{
 		"http": c.HTTP, "https": c.HTTPS, "tls_version": c.TLSVersion, "tls_cert_file": c.TLSCertFile,
 		"tls_key_file": c.TLSKeyFile, "tls_ca_file": c.TLSCAFile, "prometheus": c.Prometheus, "data_dir": c.DataDir,
+		"owner_id": c.OwnerID, "lease_ttl": c.LeaseTTL.String(),
 		"logger": map[string]any{"mode": c.Logger.Mode, "level": c.Logger.Level},
 		"database": map[string]any{
 			"hosts": c.Database.Hosts, "port": c.Database.Port, "user": c.Database.User, "password": pw,

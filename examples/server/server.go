@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg})
+	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg, OwnerID: cfg.OwnerID, LeaseTTL: cfg.LeaseTTL})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
