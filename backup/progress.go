@@ -33,11 +33,10 @@ const (
 	StageDone         Stage = "DONE"
 )
 
-var stageOrder = []Stage{StageInit, StageSnapshot, StageAwaitSchema, StageIndex, StageManifest, StageSchema,
-	StageDeduplicate, StageUpload, StageMoveManifest, StagePurge, StageDone}
-
+// index is the position of s in the stage order; -1 if unknown.
 func (s Stage) index() int {
-	for i, v := range stageOrder {
+	for i, v := range [...]Stage{StageInit, StageSnapshot, StageAwaitSchema, StageIndex, StageManifest, StageSchema,
+		StageDeduplicate, StageUpload, StageMoveManifest, StagePurge, StageDone} {
 		if v == s {
 			return i
 		}
