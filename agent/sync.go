@@ -32,11 +32,30 @@ const (
 // copyStream writes r to dst/key in one streaming pass, computing MD5 on
 // the way, and verifies it against the MD5 the bucket reports (when it
 // reports one) and the size against want (when >= 0). On error the
-// partial object is discarded. For a local file-system destination (data:
+// partial object is discarded. A local file going to a built-in s3 bucket
+// takes the direct path of s3upload.go instead (no buffers, Content-MD5
+// and ETag checks per part). For a local file-system destination (data:
 // or localstorage:) no MD5 is computed: the only MD5 such a bucket could
 // report is one this process computed from the same in-memory bytes, so
 // comparing it proves nothing, and hashing would halve local throughput.
 func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blob.Bucket, key string, want int64, ts *transferState) (int64, error) {
+	counts := []interface{ Add(int64) int64 }{&j.bytes}
+	if ts != nil {
+		counts = append(counts, &ts.bytes)
+	}
+	var lim *rate.Limiter
+	if jl := j.limiter.Load(); jl != nil {
+		lim = jl
+	} else {
+		lim = s.limiter
+	}
+	if u := s.directS3(r, dst, key); u != nil && want >= 0 {
+		u.lim, u.counts = lim, counts
+		if err := u.upload(ctx, want); err != nil {
+			return 0, err
+		}
+		return want, nil
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := dst.NewWriter(wctx, key, &blob.WriterOptions{
@@ -52,16 +71,6 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	if !s.buckets.isLocal(dst) {
 		h = md5.New() //nolint:gosec // see import
 		src = io.TeeReader(r, h)
-	}
-	counts := []interface{ Add(int64) int64 }{&j.bytes}
-	if ts != nil {
-		counts = append(counts, &ts.bytes)
-	}
-	var lim *rate.Limiter
-	if jl := j.limiter.Load(); jl != nil {
-		lim = jl
-	} else {
-		lim = s.limiter
 	}
 	mr := &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts}
 	buf := make([]byte, copyBufSize)
@@ -102,13 +111,22 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 // the destination reports an MD5 and the source is local, the MD5 of the
 // source is computed and compared. The modification-time rule comes before
 // hashing so that a second backup of unchanged files reads no file data.
-func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey string, sa *blob.Attributes, srcLocal bool, dst *blob.Bucket, dstKey string) (exists, same bool, err error) {
-	da, err := dst.Attributes(ctx, dstKey)
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return false, false, nil
-	}
-	if err != nil {
-		return false, false, err
+// With a non-nil index (a listing of the destination), the destination's
+// attributes come from it instead of one Attributes call per file.
+func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey string, sa *blob.Attributes, srcLocal bool, dst *blob.Bucket, dstKey string, index dstIndex) (exists, same bool, err error) {
+	var da *blob.Attributes
+	if index != nil {
+		if da = index[dstKey]; da == nil {
+			return false, false, nil
+		}
+	} else {
+		da, err = dst.Attributes(ctx, dstKey)
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return false, false, nil
+		}
+		if err != nil {
+			return false, false, err
+		}
 	}
 	if da.Size != sa.Size {
 		return true, false, nil
@@ -152,9 +170,44 @@ func (b *buckets) isLocal(bk *blob.Bucket) bool {
 // <name><suffix> (a versioned file). It reports whether the file was
 // skipped.
 func (s *rcServer) transfer(ctx context.Context, j *job, src *blob.Bucket, srcKey string, sa *blob.Attributes, dst *blob.Bucket, dstKey, suffix string, srcLoc *location) (skipped bool, err error) {
+	return s.transferIndexed(ctx, j, src, srcKey, sa, dst, dstKey, suffix, srcLoc, nil)
+}
+
+// dstIndex maps the keys of a destination listing to their attributes.
+type dstIndex map[string]*blob.Attributes
+
+// maxDstIndex bounds the entries of a dstIndex (about 100 bytes each);
+// larger destinations are checked with one Attributes call per file.
+const maxDstIndex = 100_000
+
+// indexDst lists dst below prefix (a key prefix ending in "/", or "") into
+// a dstIndex; nil when it would exceed maxDstIndex entries.
+func indexDst(ctx context.Context, dst *blob.Bucket, prefix string) (dstIndex, error) {
+	idx := dstIndex{}
+	it := dst.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return idx, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if obj.IsDir {
+			continue
+		}
+		if len(idx) == maxDstIndex {
+			return nil, nil
+		}
+		idx[obj.Key] = &blob.Attributes{Size: obj.Size, ModTime: obj.ModTime, MD5: obj.MD5}
+	}
+}
+
+// transferIndexed is transfer with an optional index of the destination.
+func (s *rcServer) transferIndexed(ctx context.Context, j *job, src *blob.Bucket, srcKey string, sa *blob.Attributes, dst *blob.Bucket, dstKey, suffix string, srcLoc *location, index dstIndex) (skipped bool, err error) {
 	ts, end := j.startTransfer(srcKey, sa.Size)
 	defer func() { end(skipped, err) }()
-	exists, same, err := s.sameContent(ctx, src, srcKey, sa, srcLoc != nil && srcLoc.local(), dst, dstKey)
+	exists, same, err := s.sameContent(ctx, src, srcKey, sa, srcLoc != nil && srcLoc.local(), dst, dstKey, index)
 	if err != nil {
 		return false, fmt.Errorf("check %s: %w", dstKey, err)
 	}
@@ -304,6 +357,16 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 		first  atomic.Pointer[error]
 	)
 	g.SetLimit(o.transfers)
+	// One listing of the destination instead of one check per file: a
+	// second backup of unchanged files then costs two listings.
+	dstPrefix := o.dstLoc.key
+	if dstPrefix != "" {
+		dstPrefix += "/"
+	}
+	index, err := indexDst(ctx, o.dst, dstPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", o.dstLoc, err)
+	}
 	it := o.src.List(&blob.ListOptions{Prefix: prefix})
 	var listErr error
 	for {
@@ -323,7 +386,7 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 		dstKey := joinKey(o.dstLoc.key, srcKey[len(prefix):])
 		sa := &blob.Attributes{Size: obj.Size, ModTime: obj.ModTime, MD5: obj.MD5}
 		g.Go(func() error {
-			_, err := s.transfer(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc)
+			_, err := s.transferIndexed(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc, index)
 			if err == nil && move {
 				if err = o.src.Delete(ctx, srcKey); err == nil {
 					j.deletes.Add(1)
