@@ -20,6 +20,20 @@ func TestTasksBackupEndToEnd(t *testing.T) {
 
 	// Unknown property: 400, nothing stored.
 	e.call("POST", c+"/tasks", `{"type":"backup","enabled":true,"properties":{"location":["`+loc+`"],"retension":3}}`, "task_update", http.StatusBadRequest, "")
+	for _, bad := range []struct{ props, field string }{
+		{`{"location":["nowhere"]}`, "location"},
+		{`{"location":["s3:UPPER_case!"]}`, "location"},
+		{`{"location":["` + loc + `"],"retention":-1}`, "retention"},
+		{`{"location":["` + loc + `"],"rate_limit":["fast"]}`, "rate_limit"},
+		{`{"retention":3}`, "location"},
+	} {
+		_, b := e.call("POST", c+"/tasks", `{"type":"backup","enabled":true,"properties":`+bad.props+`}`, "task_update", http.StatusBadRequest, "")
+		if er := errBody(t, b); !strings.Contains(er.Message, bad.field) {
+			t.Errorf("properties %s: error %+v does not name %s", bad.props, er, bad.field)
+		}
+	}
+	e.call("POST", c+"/tasks", `{"type":"backup","enabled":true,"schedule":{"cron":"61 * * * *"},"properties":{"location":["`+loc+`"]}}`, "task_update", http.StatusBadRequest, "")
+	e.call("POST", c+"/tasks", `{"type":"backup","enabled":true,"schedule":{"timezone":"Mars/Olympus"},"properties":{"location":["`+loc+`"]}}`, "task_update", http.StatusBadRequest, "")
 	_, b = e.call("GET", c+"/tasks?all=true&type=backup", "", "", http.StatusOK, "task_list")
 	if strings.TrimSpace(string(b)) != "[]" {
 		t.Fatalf("a refused task was stored: %s", b)
