@@ -215,7 +215,7 @@ func (s *rcServer) transferIndexed(ctx context.Context, j *job, src *blob.Bucket
 		return true, nil
 	}
 	if exists && suffix != "" {
-		if err := dst.Copy(ctx, dstKey+suffix, dstKey, nil); err != nil {
+		if err := s.versionCopy(ctx, j, dst, dstKey, suffix, -1); err != nil {
 			return false, fmt.Errorf("version %s as %s: %w", dstKey, dstKey+suffix, err)
 		}
 	}
