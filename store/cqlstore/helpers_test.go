@@ -87,7 +87,7 @@ func newOptions(t *testing.T, hosts []string, user, password string) cqlstore.Op
 		// Generous: Cassandra on a busy 2-core machine is slow at times.
 		Timeout:        20 * time.Second,
 		ConnectTimeout: 15 * time.Second,
-		Logger:  slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:         slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
 
