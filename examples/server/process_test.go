@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -18,15 +20,38 @@ import (
 	"github.com/scyllaops/scyllaops/scyllatest"
 )
 
-// buildServer builds this command into a temp dir.
+// serverBin is the server binary TestMain builds once for the process
+// tests ("" with -short).
+var serverBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		if !testing.Short() {
+			dir, err := os.MkdirTemp("", "scyllaops-server-test-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			serverBin = filepath.Join(dir, "server")
+			if out, err := exec.Command("go", "build", "-o", serverBin, ".").CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// buildServer returns the server binary built by TestMain.
 func buildServer(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "server")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if serverBin == "" {
+		t.Skip("process tests need the server binary (not built with -short)")
 	}
-	return bin
+	return serverBin
 }
 
 func TestServerProcess(t *testing.T) {

@@ -39,7 +39,7 @@ func testResume(t *testing.T, bin string, sig syscall.Signal) {
 	if err := os.MkdirAll(filepath.Join(buckets, "b"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ks := scyllatest.Keyspace{Name: "big", Tables: []scyllatest.Table{{Name: "t", SSTables: 6, DataSize: 1 << 20}}}
+	ks := scyllatest.Keyspace{Name: "big", Tables: []scyllatest.Table{{Name: "t", SSTables: 3, DataSize: 512 << 10}}}
 	ks.Replication.Strategy = "SimpleStrategy"
 	ks.Replication.RF = 3
 	sc := scyllatest.New(t, scyllatest.Options{Listen: true, Keyspaces: []scyllatest.Keyspace{ks},
