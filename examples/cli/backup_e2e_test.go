@@ -21,10 +21,19 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(out, "backup/") {
 		t.Fatalf("backup: %s", out)
 	}
-	// Wait for the run to finish (it starts now).
+	// Wait for the run to finish (it starts now); --follow draws the bar
+	// on stderr while it runs and returns when it no longer runs.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		out = f.ok("progress", "-c", "prod", "backup/nightly")
+		var errs string
+		var code int
+		out, errs, code = f.sctool("progress", "-c", "prod", "backup/nightly", "--follow")
+		if code != 0 {
+			t.Fatalf("progress --follow: exit %d: %s", code, errs)
+		}
+		if strings.Contains(errs, "RUNNING") && !strings.Contains(errs, "█") && !strings.Contains(errs, "░") {
+			t.Errorf("progress --follow drew no bar: %q", errs)
+		}
 		if strings.Contains(out, "Status:\t\tDONE") {
 			break
 		}

@@ -72,3 +72,18 @@ func TestMain(m *testing.M) {
 	time.Local = time.UTC
 	m.Run()
 }
+
+func TestProgressBar(t *testing.T) {
+	for _, tc := range []struct {
+		done, total int64
+		want        string
+	}{
+		{512, 1024, "[█████░░░░░]  50% 512B/1.000KiB"},
+		{0, 0, "[░░░░░░░░░░]   0% 0B/0B"},
+		{3 << 20, 2 << 20, "[██████████] 100% 3.000MiB/2.000MiB"},
+	} {
+		if got := ProgressBar(tc.done, tc.total, 10); got != tc.want {
+			t.Errorf("ProgressBar(%d, %d) = %q, want %q", tc.done, tc.total, got, tc.want)
+		}
+	}
+}
