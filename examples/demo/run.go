@@ -103,7 +103,7 @@ func run(ctx context.Context, out io.Writer, log *slog.Logger, keep bool) (err e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "API: %s   (try: go run ./examples/cli --api-url %s cluster list)\n", apiURL, apiURL)
+	fmt.Fprintf(out, "API: %s (sctool-compatible while the demo runs: go run ./examples/cli --api-url %s tasks -c demo)\n", apiURL, apiURL)
 
 	e := &env{dir: dir, cluster: sc, client: c, apiURL: apiURL}
 	return e.scenario(ctx, out, bucketRoot)
