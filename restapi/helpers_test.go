@@ -10,8 +10,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/healthcheck"
 	"github.com/scyllaops/scyllaops/internal/schemacheck"
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/scyllatest"
@@ -48,7 +50,9 @@ func newEnv(t *testing.T, opts scyllaops.Options) *env {
 func newSimEnv(t *testing.T, so scyllatest.Options) (*env, *scyllatest.Cluster) {
 	t.Helper()
 	sc := scyllatest.New(t, so)
-	return newEnvWith(t, scyllaops.Options{CQLDial: sc.CQLDialer().DialContext}, sc.Transport()), sc
+	// A generous ping timeout: a loaded test machine must not turn a
+	// node's status into TIMEOUT.
+	return newEnvWith(t, scyllaops.Options{CQLDial: sc.CQLDialer().DialContext, Healthcheck: healthcheck.Options{Timeout: 15 * time.Second}}, sc.Transport()), sc
 }
 
 func newEnvWith(t *testing.T, opts scyllaops.Options, transport http.RoundTripper) *env {

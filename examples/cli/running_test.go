@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/blob/fileblob"
 
 	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/healthcheck"
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store/memstore"
@@ -34,7 +35,9 @@ func newRunningFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { _ = st.Close() })
 	m, err := scyllaops.New(st, sc.Transport(), scyllaops.Options{
 		CQLDial: sc.CQLDialer().DialContext,
-		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// A loaded test machine must not turn pings into TIMEOUTs.
+		Healthcheck: healthcheck.Options{Timeout: 15 * time.Second},
+		Logger:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
