@@ -13,9 +13,9 @@
 // destination, each followed by sync(2), and prints MiB/s per run, the
 // medians, the agent/rclone and agent/cp ratios, the agent's peak RSS
 // (VmHWM) and a second agent backup of unchanged data (bytes uploaded and
-// time relative to the first). Every upload is verified afterwards: the
-// destination must hold exactly the source files, with equal sizes and
-// SHA-256.
+// time relative to the first; timed without sync(2), as it writes
+// nothing). Every upload is verified afterwards: the destination must
+// hold exactly the source files, with equal sizes and SHA-256.
 //
 // # Concurrency
 //
