@@ -10,14 +10,15 @@ import (
 	"github.com/scyllaops/scyllaops/store"
 )
 
-func csv(s string) []string {
-	if s == "" {
-		return nil
-	}
+// csv splits comma-separated values; repeated parameters are joined
+// (go-swagger clients send CSV, others repeat the parameter).
+func csv(vs ...string) []string {
 	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
+	for _, s := range vs {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
 		}
 	}
 	return out
@@ -26,7 +27,7 @@ func csv(s string) []string {
 // parseBackupQuery reads the query of the backup endpoints.
 func parseBackupQuery(r *http.Request) (backupQuery, error) {
 	q := r.URL.Query()
-	b := backupQuery{locations: csv(q.Get("locations")), keyspace: csv(q.Get("keyspace")), snapshotTag: q.Get("snapshot_tag")}
+	b := backupQuery{locations: csv(q["locations"]...), keyspace: csv(q["keyspace"]...), snapshotTag: q.Get("snapshot_tag")}
 	if l := q.Get("location"); l != "" {
 		b.locations = append(b.locations, l)
 	}
@@ -115,12 +116,12 @@ func (h *handler) backupSchema(w http.ResponseWriter, r *http.Request) {
 func (h *handler) deleteBackups(w http.ResponseWriter, r *http.Request) {
 	const op = "delete snapshots"
 	q := r.URL.Query()
-	tags := csv(q.Get("snapshot_tags"))
+	tags := csv(q["snapshot_tags"]...)
 	if len(tags) == 0 {
 		h.writeError(w, r, op, badRequest(store.Invalid("snapshot_tags", "a comma-separated list of snapshot tags sm_YYYYMMDDhhmmssUTC", "")))
 		return
 	}
-	if err := h.b.deleteSnapshots(r.Context(), r.PathValue("cluster_id"), csv(q.Get("locations")), tags); err != nil {
+	if err := h.b.deleteSnapshots(r.Context(), r.PathValue("cluster_id"), csv(q["locations"]...), tags); err != nil {
 		h.writeError(w, r, op, err)
 		return
 	}
