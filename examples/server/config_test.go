@@ -65,3 +65,13 @@ func TestLoggerRedactsSecrets(t *testing.T) {
 		t.Errorf("log lacks the redaction marker or the non-secret fields: %s", out)
 	}
 }
+
+func TestSampleConfig(t *testing.T) {
+	c, err := LoadConfig("server.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP != "127.0.0.1:5080" || c.Prometheus != ":5090" || len(c.Database.Hosts) != 0 || c.Database.ReplicationFactor != 3 {
+		t.Errorf("server.yaml = %+v", c)
+	}
+}
