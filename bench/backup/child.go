@@ -146,9 +146,13 @@ func startAgent(cfg childConfig) (*agentProc, error) {
 	}
 	p := &agentProc{cmd: cmd, stdin: stdin}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "ADDR ") {
+	if err != nil {
 		p.stop()
-		return nil, fmt.Errorf("agent child did not report its address (%q): %v", line, err)
+		return nil, fmt.Errorf("agent child did not report its address: %w", err)
+	}
+	if !strings.HasPrefix(line, "ADDR ") {
+		p.stop()
+		return nil, fmt.Errorf("agent child did not report its address: got %q", line)
 	}
 	p.addr = strings.TrimSpace(strings.TrimPrefix(line, "ADDR "))
 	_, port, err := net.SplitHostPort(p.addr)
