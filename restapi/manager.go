@@ -33,6 +33,23 @@ func backupErr(err error) error {
 	return err
 }
 
+// targetErr maps the errors of a dry run as Scylla Manager does: the dry
+// run exists to validate input, so what it finds wrong (a location the
+// nodes cannot use, no matching keyspace) is a 400; only an unknown
+// cluster (404) and a closed or cancelled manager (503) are not.
+func targetErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var he *httpError
+	switch {
+	case errors.As(err, &he), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid),
+		errors.Is(err, scyllaops.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return backupErr(err)
+	}
+	return badRequest(err)
+}
+
 // filter converts the query to the backup package's filter.
 func (q backupQuery) filter() backup.ListFilter {
 	return backup.ListFilter{ClusterID: q.queryClusterID, Keyspace: q.keyspace, SnapshotTag: q.snapshotTag, MinDate: q.minDate, MaxDate: q.maxDate}
@@ -174,7 +191,7 @@ func (b managerBackend) target(ctx context.Context, cluster string, t store.Task
 		return nil, errNotWired
 	}
 	target, err := b.m.BackupTarget(ctx, cluster, t.Properties)
-	return target, backupErr(err)
+	return target, targetErr(err)
 }
 func (b managerBackend) listBackups(ctx context.Context, cluster string, q backupQuery) (any, error) {
 	items, err := b.m.ListBackups(ctx, cluster, q.locations, q.filter())
