@@ -36,7 +36,7 @@ func backupErr(err error) error {
 // targetErr maps the errors of a dry run as Scylla Manager does: the dry
 // run exists to validate input, so what it finds wrong (a location the
 // nodes cannot use, no matching keyspace) is a 400; only an unknown
-// cluster (404) and a closed or cancelled manager (503) are not.
+// cluster (404) and a closed or canceled manager (503) are not.
 func targetErr(err error) error {
 	if err == nil {
 		return nil
