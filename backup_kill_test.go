@@ -79,7 +79,10 @@ func sstFiles(t *testing.T, root string) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.Contains(p, "/backup/sst/") || strings.HasSuffix(p, ".attrs") {
+		// SSTable components only, not the renamed Scylla manifests that
+		// the MANIFEST stage moves before UPLOAD.
+		if err != nil || d.IsDir() || !strings.Contains(p, "/backup/sst/") || strings.HasSuffix(p, ".attrs") || strings.HasSuffix(p, "manifest.json") ||
+			strings.HasSuffix(p, ".tmp") { // a file fileblob is still writing
 			return nil
 		}
 		fi, err := d.Info()
@@ -168,6 +171,7 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	before = sstFiles(t, buckets) // what the child finished before it died
+	killTags := manifestTags(filepath.Join(buckets, "bucket", "backup", "meta"))
 
 	// A new Manager on the same file takes the run over and finishes it.
 	st, err = boltstore.Open(ctx, db, boltstore.Options{})
@@ -208,6 +212,18 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 			t.Errorf("%s was uploaded again after the takeover", p)
 		}
 	}
+	// The run continued its own snapshot: the tag it ends with is the tag
+	// of the manifests the killed Manager had written.
+	if len(killTags) != 1 {
+		t.Fatalf("manifests at the kill carry tags %v, want one", killTags)
+	}
+	p, err := m.BackupProgress(ctx, c.ID, task.ID, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !killTags[p.SnapshotTag] {
+		t.Errorf("run ended with snapshot %s, not the interrupted one %v: the backup started over", p.SnapshotTag, killTags)
+	}
 	reports, err := m.ValidateBackup(ctx, "c", nil, backup.ValidateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -217,4 +233,17 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 			t.Errorf("validate %s: %d manifests, %d missing", r.Host, r.Manifests, r.MissingFiles)
 		}
 	}
+}
+
+// manifestTags returns the snapshot tags of the manifests (final or .tmp)
+// under dir.
+func manifestTags(dir string) map[string]bool {
+	tags := map[string]bool{}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(d.Name(), "_tag_") {
+			tags[strings.SplitN(strings.SplitN(d.Name(), "_tag_", 2)[1], "_manifest", 2)[0]] = true
+		}
+		return nil
+	})
+	return tags
 }

@@ -68,7 +68,7 @@ func TestIsVersioned(t *testing.T) {
 // cancels running jobs with ErrClosed and waits for them.
 func TestJobsExpireAndClose(t *testing.T) {
 	js := newJobs(time.Nanosecond)
-	j, err := js.start(t.Context(), func(context.Context, *job) (any, error) { return nil, nil })
+	j, err := js.start(t.Context(), "", func(context.Context, *job) (any, error) { return nil, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestJobsExpireAndClose(t *testing.T) {
 
 	js = newJobs(time.Hour)
 	started := make(chan struct{})
-	j, err = js.start(t.Context(), func(ctx context.Context, _ *job) (any, error) {
+	j, err = js.start(t.Context(), "", func(ctx context.Context, _ *job) (any, error) {
 		close(started)
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -97,7 +97,53 @@ func TestJobsExpireAndClose(t *testing.T) {
 	if p.Status != "error" || p.Error != ErrClosed.Error() {
 		t.Fatalf("after close: %+v; want error %q", p, ErrClosed)
 	}
-	if _, err := js.start(t.Context(), func(context.Context, *job) (any, error) { return nil, nil }); !errors.Is(err, ErrClosed) {
+	if _, err := js.start(t.Context(), "", func(context.Context, *job) (any, error) { return nil, nil }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("start after close = %v", err)
+	}
+}
+
+// TestJobsJoinSameWork: a second start of the same work while the first
+// runs returns the running job (no second job racing for the same files);
+// once it ended, the same work starts a new job; other work never joins.
+func TestJobsJoinSameWork(t *testing.T) {
+	js := newJobs(time.Hour)
+	t.Cleanup(js.close)
+	release := make(chan struct{})
+	runs := 0
+	fn := func(ctx context.Context, _ *job) (any, error) {
+		runs++
+		<-release
+		return nil, nil
+	}
+	a, err := js.start(t.Context(), "move ks/t1", fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := js.start(t.Context(), "move ks/t1", fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.id != a.id {
+		t.Fatalf("same work while running: job %d, want the running %d", b.id, a.id)
+	}
+	other, err := js.start(t.Context(), "move ks/t2", func(context.Context, *job) (any, error) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.id == a.id {
+		t.Fatal("other work joined a running job")
+	}
+	close(release)
+	<-a.done
+	c, err := js.start(t.Context(), "move ks/t1", func(context.Context, *job) (any, error) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.id == a.id {
+		t.Fatal("finished job was joined")
+	}
+	<-c.done
+	if runs != 1 {
+		t.Fatalf("the joined work ran %d times, want 1", runs)
 	}
 }

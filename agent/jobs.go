@@ -22,7 +22,10 @@ const maxTransferred = 1000
 // job is one rc call: asynchronous ones are kept in the registry, sync
 // ones use a throwaway job for their counters.
 type job struct {
-	id      int64
+	id int64
+	// key identifies the work of a sync job (call and locations); a
+	// second request for the same work while it runs joins it.
+	key     string
 	started time.Time
 	cancel  context.CancelCauseFunc
 	done    chan struct{}
@@ -185,9 +188,31 @@ func newJobs(ttl time.Duration) *jobs {
 
 // start runs fn as a new job on a goroutine derived from parent (which
 // must outlive the request: the agent's lifetime context).
-func (js *jobs) start(parent context.Context, fn func(ctx context.Context, j *job) (any, error)) (*job, error) {
+//
+// A non-empty key makes the start idempotent: while a job with the same
+// key runs, start returns that job instead of starting a second one. Two
+// jobs moving the same directory would race for its files (a manager that
+// died leaves its job running; the manager that resumes the run asks
+// again).
+func (js *jobs) start(parent context.Context, key string, fn func(ctx context.Context, j *job) (any, error)) (*job, error) {
+	js.mu.Lock()
+	if key != "" {
+		for _, o := range js.m {
+			if o.key != key {
+				continue
+			}
+			select {
+			case <-o.done:
+			default:
+				js.mu.Unlock()
+				return o, nil
+			}
+		}
+	}
+	js.mu.Unlock()
 	ctx, cancel := context.WithCancelCause(parent)
 	j := newJob(js.nextID.Add(1), cancel)
+	j.key = key
 	js.mu.Lock()
 	if js.closed {
 		js.mu.Unlock()

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -116,14 +117,16 @@ func (s *rcServer) serve(w http.ResponseWriter, r *http.Request) {
 	delete(p, agentapi.ParamAsync)
 	delete(p, agentapi.ParamGroup)
 	if async {
+		key := ""
 		switch name {
 		case agentapi.CallSyncCopyDir, agentapi.CallSyncMoveDir, agentapi.CallSyncCopyPaths:
 			if _, err := s.parseSyncParams(name, p); err != nil {
 				s.writeError(w, name, input, err)
 				return
 			}
+			key = syncJobKey(name, p)
 		}
-		j, err := s.jobs.start(context.WithoutCancel(r.Context()), func(ctx context.Context, j *job) (any, error) {
+		j, err := s.jobs.start(context.WithoutCancel(r.Context()), key, func(ctx context.Context, j *job) (any, error) {
 			return fn(ctx, p, j)
 		})
 		if err != nil {
@@ -305,4 +308,15 @@ func (s *rcServer) jobStop(_ context.Context, p params, _ *job) (any, error) {
 func writeRawHeader(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.WriteHeader(http.StatusOK)
+}
+
+// syncJobKey identifies the work of a sync call: the call with its
+// locations and paths (not its tuning: transfers, bandwidth).
+func syncJobKey(name string, p params) string {
+	k := map[string]any{"call": name}
+	for _, f := range []string{"srcFs", "srcRemote", "dstFs", "dstRemote", "suffix", "paths"} {
+		k[f] = p[f]
+	}
+	b, _ := json.Marshal(k)
+	return string(b)
 }

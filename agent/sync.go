@@ -388,8 +388,14 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 		g.Go(func() error {
 			_, err := s.transferIndexed(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc, index)
 			if err == nil && move {
+				// The file is in the destination. A source already gone
+				// was moved by another job of the same directory (e.g.
+				// the job of a manager that died, still running when the
+				// run was resumed): the move is done either way.
 				if err = o.src.Delete(ctx, srcKey); err == nil {
 					j.deletes.Add(1)
+				} else if gcerrors.Code(err) == gcerrors.NotFound {
+					err = nil
 				}
 			}
 			if err != nil {

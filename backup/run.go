@@ -143,9 +143,10 @@ func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 		rows []*store.Progress
 	)
 	for _, x := range runs {
-		if x.ID == r.runID {
-			continue
-		}
+		// The run itself is among them when the scheduler continues it
+		// under the same ID (a Manager died and another took the run
+		// over, or a window reopened): its own rows say where it stopped.
+		own := x.ID == r.runID
 		rows, err = r.s.st.ListProgress(ctx, x.ID)
 		if err != nil {
 			return false, fmt.Errorf("backup: progress of run %s: %w", x.ID, err)
@@ -162,7 +163,10 @@ func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 		if found && r.lastTag == "" {
 			r.lastTag = rr.SnapshotTag
 		}
-		if x.Status == store.StatusDone || !try {
+		if own && !found {
+			continue
+		}
+		if !own && (x.Status == store.StatusDone || !try) {
 			return false, nil
 		}
 		if found && rr.Plan != nil && rr.Stage.index() > StageInit.index() {
@@ -186,11 +190,16 @@ func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 			return false, fmt.Errorf("backup: progress row %s of %s: %w", p.Key, prev.ID, err)
 		}
 		r.tables[p.Key] = &tr
+		if prev.ID == r.runID {
+			continue // the rows are this run's already
+		}
 		if err := r.putRow(ctx, p.Key, &tr); err != nil {
 			return false, err
 		}
 	}
-	rr.ResumedFrom = prev.ID
+	if prev.ID != r.runID {
+		rr.ResumedFrom = prev.ID
+	}
 	rr.CompletedAt = nil
 	r.row = rr
 	return true, nil
