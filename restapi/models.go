@@ -3,6 +3,8 @@ package restapi
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/scyllaops/scyllaops"
 )
 
 // Cluster is the JSON form of a managed cluster (swagger "Cluster").
@@ -27,28 +29,8 @@ type Cluster struct {
 }
 
 // NodeStatus is one node of a cluster status answer (an item of swagger
-// "ClusterStatus").
-type NodeStatus struct {
-	DC               string  `json:"dc"`
-	HostID           string  `json:"host_id"`
-	Host             string  `json:"host"`
-	Status           string  `json:"status"`
-	SSL              bool    `json:"ssl"`
-	AlternatorStatus string  `json:"alternator_status,omitempty"`
-	AlternatorRttMs  float32 `json:"alternator_rtt_ms,omitempty"`
-	AlternatorCause  string  `json:"alternator_cause,omitempty"`
-	CQLStatus        string  `json:"cql_status"`
-	CQLRttMs         float32 `json:"cql_rtt_ms"`
-	CQLCause         string  `json:"cql_cause,omitempty"`
-	RESTStatus       string  `json:"rest_status"`
-	RESTRttMs        float32 `json:"rest_rtt_ms"`
-	RESTCause        string  `json:"rest_cause,omitempty"`
-	TotalRAM         int64   `json:"total_ram"`
-	Uptime           int64   `json:"uptime"`
-	CPUCount         int64   `json:"cpu_count"`
-	ScyllaVersion    string  `json:"scylla_version"`
-	AgentVersion     string  `json:"agent_version"`
-}
+// "ClusterStatus"): the Manager's type, whose JSON is the wire shape.
+type NodeStatus = scyllaops.NodeStatus
 
 // Schedule is the JSON form of a task schedule (swagger "Schedule"). On
 // output Cron holds a JSON document {"spec","start_date"} as Scylla

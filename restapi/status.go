@@ -10,15 +10,8 @@ func (h *handler) clusterStatus(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, "get cluster status", err)
 		return
 	}
-	out := make([]NodeStatus, 0, len(ns))
-	for _, n := range ns {
-		out = append(out, NodeStatus{
-			DC: n.DC, HostID: n.HostID, Host: n.Host, Status: n.Status, SSL: n.SSL,
-			AlternatorStatus: n.AlternatorStatus, AlternatorRttMs: n.AlternatorRttMs, AlternatorCause: n.AlternatorCause,
-			CQLStatus: n.CQLStatus, CQLRttMs: n.CQLRttMs, CQLCause: n.CQLCause,
-			RESTStatus: n.RESTStatus, RESTRttMs: n.RESTRttMs, RESTCause: n.RESTCause,
-			TotalRAM: n.TotalRAM, Uptime: n.Uptime, CPUCount: n.CPUCount, ScyllaVersion: n.ScyllaVersion, AgentVersion: n.AgentVersion,
-		})
+	if ns == nil {
+		ns = []NodeStatus{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, ns)
 }
