@@ -176,7 +176,7 @@ func (s *rcServer) opList(w http.ResponseWriter, r *http.Request, p params) {
 	if !recurse {
 		lo.Delimiter = "/"
 	}
-	it := b.List(lo)
+	it := list(b, lo)
 	first, err := it.Next(ctx)
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.writeError(w, name, p, fmt.Errorf("list %s: %w", loc, err))
@@ -319,7 +319,7 @@ func (s *rcServer) opPurge(ctx context.Context, p params, j *job) (any, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	it := b.List(&blob.ListOptions{Prefix: prefix})
+	it := list(b, &blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -386,7 +386,7 @@ func (s *rcServer) opCheckPermissions(ctx context.Context, p params, _ *job) (an
 		return nil, fail("put", err)
 	}
 	defer func() { _ = b.Delete(context.WithoutCancel(ctx), key) }()
-	it := b.List(&blob.ListOptions{Prefix: dir + "/"})
+	it := list(b, &blob.ListOptions{Prefix: dir + "/"})
 	obj, err := it.Next(ctx)
 	if err != nil || obj.Key != key {
 		if err == nil {

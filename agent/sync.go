@@ -184,7 +184,7 @@ const maxDstIndex = 100_000
 // a dstIndex; nil when it would exceed maxDstIndex entries.
 func indexDst(ctx context.Context, dst *blob.Bucket, prefix string) (dstIndex, error) {
 	idx := dstIndex{}
-	it := dst.List(&blob.ListOptions{Prefix: prefix})
+	it := list(dst, &blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -367,7 +367,7 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", o.dstLoc, err)
 	}
-	it := o.src.List(&blob.ListOptions{Prefix: prefix})
+	it := list(o.src, &blob.ListOptions{Prefix: prefix})
 	var listErr error
 	for {
 		obj, err := it.Next(ctx)
