@@ -26,7 +26,7 @@ func BenchmarkListFileblob(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := b.Context()
 	count := func(next func(context.Context) (*blob.ListObject, error)) int {
 		n := 0
 		for {
