@@ -103,7 +103,7 @@ func TestBackupResumeNeverReuploads(t *testing.T) {
 	props := `{"location":["localstorage:bucket"],"rate_limit":["0"],"upload_parallel":["2"],"snapshot_parallel":["dc1:1"]}`
 	id1, err := e.backup(ctx, props)
 	if err == nil {
-		t.Fatal("cancelled run succeeded")
+		t.Fatal("canceled run succeeded")
 	}
 	e.setHook(nil)
 	p1, err := e.svc.RunProgress(t.Context(), e.clusterID, e.taskID, id1)
@@ -111,7 +111,7 @@ func TestBackupResumeNeverReuploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p1.Stage != string(backup.StageUpload) {
-		t.Fatalf("cancelled in stage %s, want UPLOAD", p1.Stage)
+		t.Fatalf("canceled in stage %s, want UPLOAD", p1.Stage)
 	}
 	before := e.fileIDs()
 	var sstBefore int
@@ -149,7 +149,7 @@ func TestBackupResumeNeverReuploads(t *testing.T) {
 	after := e.fileIDs()
 	for f, id := range before {
 		if strings.HasSuffix(f, ".tmp") {
-			continue // fileblob's in-flight temp file of the cancelled upload
+			continue // fileblob's in-flight temp file of the canceled upload
 		}
 		if after[f] != id && strings.Contains(f, "/sst/") {
 			t.Errorf("file %s uploaded again", f)

@@ -2,6 +2,6 @@ package backup
 
 import "errors"
 
-// ErrSnapshotNotFound: no manifest of the requested snapshot exists in
+// ErrSnapshotNotFound means no manifest of the requested snapshot exists in
 // the locations.
 var ErrSnapshotNotFound = errors.New("backup: snapshot not found")

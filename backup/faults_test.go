@@ -128,7 +128,7 @@ func TestResumeSkipsRunsFailedAtInit(t *testing.T) {
 	})
 	id1, err := e.backup(ctx, localProps)
 	if err == nil {
-		t.Fatal("cancelled run succeeded")
+		t.Fatal("canceled run succeeded")
 	}
 	e.setHook(nil)
 	p1, err := e.svc.RunProgress(t.Context(), e.clusterID, e.taskID, id1)

@@ -24,7 +24,7 @@ func TestParseProperties(t *testing.T) {
 		{`{"location":["s3:Bad_Bucket"]}`, "location"},
 		{`{"location":["ftp:bucket"]}`, "location"},
 		{`{"location":["s3:b","s3:c"]}`, "location"},
-		{`{"location":["s3:b"],"colour":"red"}`, "properties.colour"},
+		{`{"location":["s3:b"],"flavor":"red"}`, "properties.flavor"},
 		{`{"location":["s3:b"],"retention":-1}`, "retention"},
 		{`{"location":["s3:b"],"retention_days":"x"}`, "properties.retention_days"},
 		{`{"location":["s3:b"],"rate_limit":["dc1:x"]}`, "rate_limit"},

@@ -108,15 +108,15 @@ func (s *Service) GetTarget(ctx context.Context, clusterID uuid.UUID, properties
 	return pl.target(clusterID, p), nil
 }
 
-func (pl *plan) target(clusterID uuid.UUID, p Properties) *Target {
-	t := &Target{ClusterID: clusterID, DC: pl.dcs(), Units: pl.Units, Size: pl.Size, Transfers: pl.Transfers,
-		Retention: pl.Policy.Retention, RetentionDays: pl.Policy.RetentionDays, PurgeOnly: pl.PurgeOnly,
-		SkipSchema: pl.SkipSchema, Method: p.Method, RateLimit: p.RateLimit, SnapshotParallel: p.SnapshotParallel,
-		UploadParallel: p.UploadParallel}
-	for _, h := range pl.Hosts {
+func (p *plan) target(clusterID uuid.UUID, props Properties) *Target {
+	t := &Target{ClusterID: clusterID, DC: p.dcs(), Units: p.Units, Size: p.Size, Transfers: p.Transfers,
+		Retention: p.Policy.Retention, RetentionDays: p.Policy.RetentionDays, PurgeOnly: p.PurgeOnly,
+		SkipSchema: p.SkipSchema, Method: props.Method, RateLimit: props.RateLimit, SnapshotParallel: props.SnapshotParallel,
+		UploadParallel: props.UploadParallel}
+	for _, h := range p.Hosts {
 		t.WithHosts = append(t.WithHosts, h.IP)
 	}
-	for _, l := range pl.Locations {
+	for _, l := range p.Locations {
 		t.Location = append(t.Location, l.String())
 	}
 	if t.RateLimit == nil {
