@@ -256,3 +256,14 @@ func (m *Manager) BackupProgress(ctx context.Context, clusterID, taskID, runID u
 	}
 	return m.backup.RunProgress(ctx, clusterID, taskID, runID)
 }
+
+// BackupSchema returns the CQL schema the backup of snapshot tag stored in
+// location (taskID uuid.Nil: the task is found from the snapshot's
+// manifests).
+func (m *Manager) BackupSchema(ctx context.Context, idOrName, location, tag string, taskID uuid.UUID) ([]backup.SchemaRow, error) {
+	id, err := m.backupCall(ctx, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	return m.backup.Schema(ctx, id, location, tag, taskID)
+}

@@ -100,9 +100,12 @@ func TestTasksBackupEndToEnd(t *testing.T) {
 	if !strings.Contains(string(b), "Data.db") {
 		t.Errorf("backup files lack sstables: %.300s", b)
 	}
-	// The Manager has no call to read a backed-up schema yet: 501 with
-	// the error body.
-	e.call("GET", c+"/backups/schema?location="+loc+"&snapshot_tag="+bp.SnapshotTag, "", "", http.StatusNotImplemented, "")
+	// The schema the backup stored (DESCRIBE SCHEMA WITH INTERNALS rows).
+	_, b = e.call("GET", c+"/backups/schema?location="+loc+"&snapshot_tag="+bp.SnapshotTag, "", "", http.StatusOK, "backup_schema")
+	if !strings.Contains(string(b), `"cql_stmt":"CREATE KEYSPACE`) {
+		t.Errorf("backup schema lacks CREATE KEYSPACE rows: %.300s", b)
+	}
+	e.call("GET", c+"/backups/schema?location="+loc+"&snapshot_tag=sm_20000101000000UTC", "", "", http.StatusNotFound, "")
 
 	// Validate: a validate_backup task.
 	resp, _ = e.call("POST", c+"/tasks", `{"type":"validate_backup","enabled":true,"properties":{"location":["`+loc+`"]}}`, "task_update", http.StatusCreated, "")

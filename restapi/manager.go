@@ -214,7 +214,14 @@ func (b managerBackend) backupFiles(ctx context.Context, cluster string, q backu
 	return files, nil
 }
 func (b managerBackend) backupSchema(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	return nil, errNotWired
+	rows, err := b.m.BackupSchema(ctx, cluster, q.locations[len(q.locations)-1], q.snapshotTag, q.queryTaskID)
+	if err != nil {
+		return nil, backupErr(err)
+	}
+	if rows == nil {
+		rows = []backup.SchemaRow{}
+	}
+	return map[string]any{"schema": rows}, nil
 }
 func (b managerBackend) deleteSnapshots(ctx context.Context, cluster string, locations, tags []string) error {
 	return backupErr(b.m.DeleteBackupSnapshots(ctx, cluster, locations, tags))
