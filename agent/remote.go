@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path"
 	"strings"
@@ -187,6 +189,12 @@ func (b *buckets) get(ctx context.Context, loc location) (*blob.Bucket, error) {
 		bk, extra, err = openCloudBucket(ctx, b.opts.Storage, loc.provider, loc.bucket)
 	}
 	if err != nil {
+		// Opening does no I/O for object stores: a failure is the
+		// location's (a missing bucket or directory, bad settings), not a
+		// passing fault, so it is a 400 that clients do not retry.
+		if _, ok := errors.AsType[*rcError](err); !ok {
+			return nil, withStatus(http.StatusBadRequest, fmt.Errorf("open %s:%s: %w", loc.provider, loc.bucket, err))
+		}
 		return nil, fmt.Errorf("open %s:%s: %w", loc.provider, loc.bucket, err)
 	}
 	b.open[id] = bk

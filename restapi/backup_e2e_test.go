@@ -68,6 +68,14 @@ func TestTasksBackupEndToEnd(t *testing.T) {
 		t.Errorf("target = %s", b)
 	}
 
+	// A dry run against a bucket that does not exist: 400 naming it, at
+	// once (the agent's 400 is not retried).
+	missing := strings.Replace(body, loc, "localstorage:no-such-bucket", 1)
+	_, b = e.call("GET", c+"/tasks/backup/target", missing, "task_update", http.StatusBadRequest, "error")
+	if !strings.Contains(string(b), "no-such-bucket") {
+		t.Errorf("dry run on a missing bucket = %s", b)
+	}
+
 	// No run yet: a synthetic NEW run.
 	_, b = e.call("GET", taskPath+"/latest", "", "", http.StatusOK, "run_progress")
 	if !strings.Contains(string(b), `"status":"NEW"`) {
