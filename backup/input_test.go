@@ -1,10 +1,13 @@
 package backup_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/scyllatest"
@@ -97,4 +100,42 @@ func TestGetTarget(t *testing.T) {
 			t.Fatalf("dry run took a snapshot on %s", n.IP)
 		}
 	}
+}
+
+// viewSchema reports ks.t2 as a materialized view and an index on ks.t1.
+type viewSchema struct{}
+
+func (viewSchema) DescribeSchema(context.Context, uuid.UUID) ([]backup.SchemaRow, error) {
+	return []backup.SchemaRow{
+		{Keyspace: "ks", Type: "keyspace", Name: "ks", CQLStmt: "CREATE KEYSPACE ks ..."},
+		{Keyspace: "ks", Type: "table", Name: "t1", CQLStmt: "CREATE TABLE ks.t1 ..."},
+		{Keyspace: "ks", Type: "view", Name: "t2", CQLStmt: "CREATE MATERIALIZED VIEW ks.t2 ..."},
+		{Keyspace: "ks", Type: "index", Name: "t3", CQLStmt: "CREATE INDEX t3 ON ks.t1 (v)"},
+	}, nil
+}
+
+// TestTargetSkipsViews: materialized views and secondary-index tables
+// (known from the CQL schema) are never backed up; they are rebuilt from
+// their base tables.
+func TestTargetSkipsViews(t *testing.T) {
+	bo := backupOptions()
+	bo.Schema = viewSchema{}
+	e := newEnv(t, scyllatest.Options{Keyspaces: []scyllatest.Keyspace{{
+		Name: "ks", Replication: scyllatest.Simple(2),
+		Tables: []scyllatest.Table{{Name: "t1", SSTables: 1}, {Name: "t2", SSTables: 1}, {Name: "t3_index", SSTables: 1}},
+	}}}, bo)
+	tg, err := e.svc.GetTarget(t.Context(), e.clusterID, json.RawMessage(`{"location":["localstorage:bucket"],"keyspace":["ks"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range tg.Units {
+		if u.Keyspace != "ks" {
+			continue
+		}
+		if strings.Join(u.Tables, ",") != "t1" || u.AllTables {
+			t.Fatalf("ks unit = %+v, want only the base table t1", u)
+		}
+		return
+	}
+	t.Fatalf("no unit for ks in %+v", tg.Units)
 }

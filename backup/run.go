@@ -51,7 +51,7 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 		return err
 	}
 	if !resumed {
-		pl, err := s.makePlan(ctx, c, contact, p, false)
+		pl, err := s.makePlan(ctx, clusterID, c, contact, p, false)
 		if err != nil {
 			return err
 		}

@@ -98,7 +98,7 @@ func (s *Service) GetTarget(ctx context.Context, clusterID uuid.UUID, properties
 	if err != nil {
 		return nil, err
 	}
-	pl, err := s.makePlan(ctx, c, contact, p, true)
+	pl, err := s.makePlan(ctx, clusterID, c, contact, p, true)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (p *plan) target(clusterID uuid.UUID, props Properties) *Target {
 
 // makePlan discovers hosts and tables and applies the filters. It never
 // changes anything on the cluster.
-func (s *Service) makePlan(ctx context.Context, c *agentclient.Client, contact string, p Properties, withSize bool) (*plan, error) {
+func (s *Service) makePlan(ctx context.Context, clusterID uuid.UUID, c *agentclient.Client, contact string, p Properties, withSize bool) (*plan, error) {
 	pl := &plan{Policy: p.Policy(), SkipSchema: p.SkipSchema, PurgeOnly: p.PurgeOnly, Transfers: p.TransfersValue()}
 	var err error
 	if pl.Locations, err = p.Locations(); err != nil {
@@ -153,7 +153,7 @@ func (s *Service) makePlan(ctx context.Context, c *agentclient.Client, contact s
 			return nil, store.Invalid("location", "a location for every backed-up DC, e.g. \""+dc+":s3:bucket\" or one without DC", strings.Join(p.Location, ","))
 		}
 	}
-	if pl.Units, err = s.units(ctx, c, contact, p); err != nil {
+	if pl.Units, err = s.units(ctx, clusterID, c, contact, p); err != nil {
 		return nil, err
 	}
 	if err := s.checkRing(ctx, c, contact, pl); err != nil {
@@ -216,8 +216,12 @@ func unitRank(ks string) int {
 	return 1
 }
 
-func (s *Service) units(ctx context.Context, c *agentclient.Client, contact string, p Properties) ([]Unit, error) {
+func (s *Service) units(ctx context.Context, clusterID uuid.UUID, c *agentclient.Client, contact string, p Properties) ([]Unit, error) {
 	f, err := newTableFilter(p.Keyspace)
+	if err != nil {
+		return nil, err
+	}
+	views, err := s.views(ctx, clusterID)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +251,7 @@ func (s *Service) units(ctx context.Context, c *agentclient.Client, contact stri
 		var sel []string
 		allSel := true
 		for _, t := range tables {
-			if skipTable(ks, t) || (!schema && !f.match(ks, t)) {
+			if skipTable(ks, t) || views[ks+"."+t] || (!schema && !f.match(ks, t)) {
 				allSel = false
 				continue
 			}
@@ -343,4 +347,29 @@ func (s *Service) checkLocations(ctx context.Context, c *agentclient.Client, pl 
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// views returns the materialized views and secondary-index tables of the
+// cluster ("ks.name"), from its CQL schema: they are rebuilt from their
+// base tables, never backed up. Without a schema source (no CQL access)
+// none are known, as in Scylla Manager without CQL credentials.
+func (s *Service) views(ctx context.Context, clusterID uuid.UUID) (map[string]bool, error) {
+	out := map[string]bool{}
+	if s.opts.Schema == nil {
+		return out, nil
+	}
+	rows, err := s.opts.Schema.DescribeSchema(ctx, clusterID)
+	if err != nil {
+		return nil, fmt.Errorf("backup: list views: %w", err)
+	}
+	for _, r := range rows {
+		switch r.Type {
+		case "view", "materialized_view":
+			out[r.Keyspace+"."+r.Name] = true
+		case "index":
+			// A secondary index is kept in the table <index>_index.
+			out[r.Keyspace+"."+r.Name+"_index"] = true
+		}
+	}
+	return out, nil
 }
