@@ -267,3 +267,22 @@ func (m *Manager) BackupSchema(ctx context.Context, idOrName, location, tag stri
 	}
 	return m.backup.Schema(ctx, id, location, tag, taskID)
 }
+
+// PurgeBackups applies the retention policy of a backup task now, outside
+// a run (Scylla Manager's purge_only, as a direct call): stale snapshots of
+// the task are deleted with the files no kept snapshot references.
+// Snapshots of other tasks are kept at least 30 days.
+func (m *Manager) PurgeBackups(ctx context.Context, idOrName string, taskID uuid.UUID) ([]backup.PurgeReport, error) {
+	id, err := m.backupCall(ctx, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	t, err := m.st.GetTask(ctx, id, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: task %s: %w", taskID, err)
+	}
+	if t.Type != BackupTaskType {
+		return nil, store.Invalid("task", "a backup task", t.Type+"/"+taskID.String())
+	}
+	return m.backup.Purge(ctx, id, taskID, t.Properties)
+}
