@@ -157,12 +157,8 @@ func (a *app) backupUpdateCmd() *cobra.Command {
 		Short: "Modify properties of an existing backup task",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.requireCluster()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			ref, err := a.resolveTask(ctx, cl, args[0])
+			cl, ref, err := a.clusterTask(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

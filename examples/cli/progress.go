@@ -45,12 +45,8 @@ func (a *app) progressCmd() *cobra.Command {
 		Short: "Show the task progress",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.requireCluster()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			ref, err := a.resolveTask(ctx, cl, args[0])
+			cl, ref, err := a.clusterTask(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

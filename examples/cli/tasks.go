@@ -20,6 +20,17 @@ func (r taskRef) String() string { return r.typ + "/" + r.id }
 
 // resolveTask resolves "type/uuid", "type/name" or a bare "type" (one task
 // of that type) to a task ID.
+// clusterTask resolves the --cluster flag and a "<type>/<id or name>"
+// argument: the preamble of every command that acts on one task.
+func (a *app) clusterTask(ctx context.Context, arg string) (string, taskRef, error) {
+	cl, err := a.requireCluster()
+	if err != nil {
+		return "", taskRef{}, err
+	}
+	ref, err := a.resolveTask(ctx, cl, arg)
+	return cl, ref, err
+}
+
 func (a *app) resolveTask(ctx context.Context, cluster, ref string) (taskRef, error) {
 	typ, rest, hasID := strings.Cut(ref, "/")
 	if typ == "" {
@@ -140,12 +151,8 @@ func (a *app) infoCmd() *cobra.Command {
 		Short: "Show task parameters and history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.requireCluster()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			ref, err := a.resolveTask(ctx, cl, args[0])
+			cl, ref, err := a.clusterTask(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -207,11 +214,7 @@ func (a *app) startCmd() *cobra.Command {
 		Short: "Start executing a task",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.requireCluster()
-			if err != nil {
-				return err
-			}
-			ref, err := a.resolveTask(cmd.Context(), cl, args[0])
+			cl, ref, err := a.clusterTask(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -230,11 +233,7 @@ func (a *app) stopCmd() *cobra.Command {
 		Short: "Stop executing a task",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.requireCluster()
-			if err != nil {
-				return err
-			}
-			ref, err := a.resolveTask(cmd.Context(), cl, args[0])
+			cl, ref, err := a.clusterTask(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
