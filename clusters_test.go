@@ -176,7 +176,7 @@ func TestManagerClosed(t *testing.T) {
 
 func TestOptionsValidate(t *testing.T) {
 	for _, o := range []scyllaops.Options{
-		{AgentPort: -1}, {LeaseTTL: -1}, {LeaseTTL: 1}, {MaxRuns: -1}, {MaxRunsPerCluster: -2}, {EventTTL: -1}, {ConnectTimeout: -1},
+		{AgentPort: -1}, {LeaseTTL: -1}, {LeaseTTL: 1}, {SyncInterval: -1}, {SyncInterval: time.Millisecond}, {MaxRuns: -1}, {MaxRunsPerCluster: -2}, {EventTTL: -1}, {ConnectTimeout: -1},
 	} {
 		if err := o.Validate(); !errors.Is(err, scyllaops.ErrInvalid) {
 			t.Errorf("Validate(%+v) = %v, want ErrInvalid", o, err)

@@ -71,7 +71,7 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	}
 	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
 	sched, err := scheduler.New(st, scheduler.Options{
-		OwnerID: opts.OwnerID, LeaseTTL: opts.LeaseTTL, MaxRuns: opts.MaxRuns, MaxRunsPerCluster: opts.MaxRunsPerCluster,
+		OwnerID: opts.OwnerID, LeaseTTL: opts.LeaseTTL, SyncInterval: opts.SyncInterval, MaxRuns: opts.MaxRuns, MaxRunsPerCluster: opts.MaxRunsPerCluster,
 		EventTTL: opts.EventTTL, OnRunEnd: m.hooks.enqueue, Logger: opts.Logger, Registerer: opts.Registerer,
 	})
 	if err != nil {

@@ -34,6 +34,11 @@ type Options struct {
 	// LeaseTTL is how long a run's lease lasts without renewal; a crashed
 	// Manager's runs are taken over after it. Default: 30s.
 	LeaseTTL time.Duration
+	// SyncInterval is how often the scheduler reloads tasks, runs and
+	// suspensions from the store, so changes made through other Managers
+	// on the same store show up here; a crashed Manager's runs are taken
+	// over after about LeaseTTL + SyncInterval. Default: 10s.
+	SyncInterval time.Duration
 	// MaxRuns caps concurrent runs in this Manager; more wait. Default: 32.
 	MaxRuns int
 	// MaxRunsPerCluster caps concurrent runs per cluster in this Manager;
@@ -79,6 +84,10 @@ func (o Options) Validate() error {
 		return store.Invalid("options.lease_ttl", "a duration >= 0, e.g. 30s (0 = default)", o.LeaseTTL.String())
 	case o.LeaseTTL > 0 && o.LeaseTTL < 100*time.Millisecond:
 		return store.Invalid("options.lease_ttl", "at least 100ms, e.g. 30s", o.LeaseTTL.String())
+	case o.SyncInterval < 0:
+		return store.Invalid("options.sync_interval", "a duration >= 0, e.g. 10s (0 = default)", o.SyncInterval.String())
+	case o.SyncInterval > 0 && o.SyncInterval < 100*time.Millisecond:
+		return store.Invalid("options.sync_interval", "at least 100ms, e.g. 10s", o.SyncInterval.String())
 	case o.MaxRuns < 0:
 		return store.Invalid("options.max_runs", "a count >= 0 (0 = 32)", fmt.Sprint(o.MaxRuns))
 	case o.MaxRunsPerCluster < 0:

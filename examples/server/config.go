@@ -52,6 +52,11 @@ type Config struct {
 	// LeaseTTL is how long a run's lease outlives a crashed server before
 	// another takes the run over (scyllaops key). Default: 30s.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// SyncInterval is how often a server reloads tasks and runs from the
+	// store, so changes made through other servers show up (scyllaops
+	// key). A crashed server's runs are taken over after about
+	// lease_ttl + sync_interval. Default: 10s.
+	SyncInterval time.Duration `yaml:"sync_interval"`
 
 	// Scylla Manager keys accepted and ignored.
 	Debug              yaml.Node `yaml:"debug"`
@@ -94,6 +99,13 @@ type DatabaseConfig struct {
 	ReplicationFactor int `yaml:"replication_factor"`
 	// Timeout bounds each query. Default: 5s.
 	Timeout time.Duration `yaml:"timeout"`
+	// ProtoVersion forces the CQL native protocol version, 3 or 4
+	// (scyllaops key). Default: 0, negotiated. Cassandra 2.1 needs 3.
+	ProtoVersion int `yaml:"proto_version"`
+	// DisableInitialHostLookup makes the driver use hosts only, without
+	// reading system.peers (scyllaops key): for Cassandra 2.1 and for
+	// hosts behind NAT. Default: false.
+	DisableInitialHostLookup bool `yaml:"disable_initial_host_lookup"`
 
 	SSL                           bool      `yaml:"ssl"`
 	TokenAware                    yaml.Node `yaml:"token_aware"`
@@ -213,6 +225,17 @@ func (c Config) Validate() error {
 	if c.LeaseTTL < 0 || c.LeaseTTL > 0 && c.LeaseTTL < 100*time.Millisecond {
 		return bad("lease_ttl", "a duration >= 100ms, e.g. 30s (0 = default)", c.LeaseTTL.String())
 	}
+	if c.SyncInterval < 0 || c.SyncInterval > 0 && c.SyncInterval < 100*time.Millisecond {
+		return bad("sync_interval", "a duration >= 100ms, e.g. 10s (0 = default)", c.SyncInterval.String())
+	}
+	switch c.Database.ProtoVersion {
+	case 0, 3, 4:
+	default:
+		return bad("database.proto_version", "3 or 4 (0 = negotiate)", fmt.Sprint(c.Database.ProtoVersion))
+	}
+	if c.Database.Timeout < 0 {
+		return bad("database.timeout", "a duration > 0, e.g. 5s", c.Database.Timeout.String())
+	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown_timeout", "a duration > 0, e.g. 30s", c.ShutdownTimeout.String())
 	}
@@ -244,11 +267,12 @@ func (c Config) Redacted() map[string]any {
 	return map[string]any{
 		"http": c.HTTP, "https": c.HTTPS, "tls_version": c.TLSVersion, "tls_cert_file": c.TLSCertFile,
 		"tls_key_file": c.TLSKeyFile, "tls_ca_file": c.TLSCAFile, "prometheus": c.Prometheus, "data_dir": c.DataDir,
-		"owner_id": c.OwnerID, "lease_ttl": c.LeaseTTL.String(),
+		"owner_id": c.OwnerID, "lease_ttl": c.LeaseTTL.String(), "sync_interval": c.SyncInterval.String(),
 		"logger": map[string]any{"mode": c.Logger.Mode, "level": c.Logger.Level},
 		"database": map[string]any{
 			"hosts": c.Database.Hosts, "port": c.Database.Port, "user": c.Database.User, "password": pw,
 			"keyspace": c.Database.Keyspace, "local_dc": c.Database.LocalDC, "ssl": c.Database.SSL,
+			"proto_version": c.Database.ProtoVersion, "disable_initial_host_lookup": c.Database.DisableInitialHostLookup,
 		},
 	}
 }

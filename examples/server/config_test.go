@@ -26,6 +26,9 @@ func TestParseConfig(t *testing.T) {
 		{"ca without https", "http: 127.0.0.1:5080\ntls_ca_file: ca.pem\n", "tls_ca_file"},
 		{"bad level", "http: 127.0.0.1:5080\nlogger:\n  level: loud\n", "logger.level"},
 		{"bad yaml", "http: [\n", "config"},
+		{"bad sync interval", "http: 127.0.0.1:5080\nsync_interval: 1ms\n", "sync_interval"},
+		{"bad proto version", "http: 127.0.0.1:5080\ndatabase:\n  proto_version: 2\n", "database.proto_version"},
+		{"negative db timeout", "http: 127.0.0.1:5080\ndatabase:\n  timeout: -1s\n", "database.timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte(tc.yaml))

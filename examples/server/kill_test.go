@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,45 +20,77 @@ type proc struct {
 	cmd  *exec.Cmd
 	http string
 	done chan struct{}
+
+	mu   sync.Mutex
+	last []string // the latest log lines
+}
+
+// tail returns the last n log lines of p.
+func (p *proc) tail(n int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.last[max(0, len(p.last)-n):], "\n")
 }
 
 // startProc starts bin with cfgFile and waits for its "serving" line.
 func startProc(t *testing.T, bin, cfgFile string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "-c", cfgFile)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	addr := make(chan string, 1)
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "serving" {
-				a, _ := m["http"].(string)
-				addr <- a
-			}
+	return startProcs(t, bin, cfgFile)[0]
+}
+
+// startProcs starts one server per config file at once, then waits for
+// each one's "serving" line.
+func startProcs(t *testing.T, bin string, cfgFiles ...string) []*proc {
+	t.Helper()
+	procs := make([]*proc, len(cfgFiles))
+	addrs := make([]chan string, len(cfgFiles))
+	for i, cfgFile := range cfgFiles {
+		cmd := exec.Command(bin, "-c", cfgFile)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		_ = cmd.Wait()
-	})
-	select {
-	case p.http = <-addr:
-	case <-p.done:
-		t.Fatal("server exited before serving")
-	case <-time.After(time.Minute):
-		t.Fatal("server not serving within a minute")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p := &proc{cmd: cmd, done: make(chan struct{})}
+		addr := make(chan string, 1)
+		go func() {
+			defer close(p.done)
+			sc := bufio.NewScanner(stderr)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				p.mu.Lock()
+				p.last = append(p.last, sc.Text())
+				if len(p.last) > 400 {
+					p.last = p.last[200:]
+				}
+				p.mu.Unlock()
+				var m map[string]any
+				if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "serving" {
+					a, _ := m["http"].(string)
+					addr <- a
+				}
+			}
+		}()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-p.done
+			_ = cmd.Wait()
+		})
+		procs[i], addrs[i] = p, addr
 	}
-	return p
+	timeout := time.After(2 * time.Minute)
+	for i, p := range procs {
+		select {
+		case p.http = <-addrs[i]:
+		case <-p.done:
+			t.Fatalf("server %s exited before serving:\n%s", cfgFiles[i], p.tail(20))
+		case <-timeout:
+			t.Fatalf("server %s not serving within two minutes:\n%s", cfgFiles[i], p.tail(20))
+		}
+	}
+	return procs
 }
 
 // SIGKILL loses nothing that was acknowledged: a cluster and a task

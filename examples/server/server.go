@@ -55,6 +55,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, 
 		o := cqlstore.Options{
 			Hosts: hosts, Keyspace: cfg.Database.Keyspace, Username: cfg.Database.User, Password: cfg.Database.Password,
 			LocalDC: cfg.Database.LocalDC, Timeout: cfg.Database.Timeout, Logger: log.With("component", "cqlstore"),
+			ProtoVersion: cfg.Database.ProtoVersion, DisableInitialHostLookup: cfg.Database.DisableInitialHostLookup,
 			Replication: map[string]string{"class": "SimpleStrategy", "replication_factor": strconv.Itoa(cfg.Database.ReplicationFactor)},
 		}
 		if cfg.Database.SSL {
@@ -98,7 +99,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg, OwnerID: cfg.OwnerID, LeaseTTL: cfg.LeaseTTL})
+	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg, OwnerID: cfg.OwnerID, LeaseTTL: cfg.LeaseTTL, SyncInterval: cfg.SyncInterval})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

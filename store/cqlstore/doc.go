@@ -13,6 +13,12 @@
 // server whose host information the driver cannot read, where gocql
 // v1.7.0 would panic).
 //
+// Several processes may open a fresh keyspace at once: migrations run
+// under a lock row taken with a lightweight transaction, because
+// concurrent CREATE TABLE statements for one table are unsafe on Cassandra
+// and on ScyllaDB without Raft-managed schema ("Column family ID
+// mismatch").
+//
 // When every host is down, the Store closes its session and opens a new
 // one on the next call, at most once a second; calls meanwhile fail with
 // an error saying the database is unreachable.

@@ -166,3 +166,70 @@ func TestOpenHostDiscoveryUnsupported(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 }
+
+// Managers sharing a keyspace usually start together: several Opens of a
+// fresh keyspace at once all succeed, and the stores work. (Without the
+// schema lock, Cassandra 2.1 fails one of them with "Column family ID
+// mismatch".)
+func TestOpenConcurrentFreshKeyspace(t *testing.T) {
+	o := testOptions(t)
+	const n = 4
+	errs := make(chan error, n)
+	stores := make(chan *cqlstore.Store, n)
+	for range n {
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+			defer cancel()
+			s, err := cqlstore.Open(ctx, o)
+			if err == nil {
+				stores <- s
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+	}
+	close(stores)
+	i := 0
+	for s := range stores {
+		c := &store.Cluster{ID: uuid.New(), Name: "c" + string(rune('a'+i))}
+		i++
+		if err := s.CreateCluster(t.Context(), c); err != nil {
+			t.Errorf("CreateCluster after concurrent Open: %v", err)
+		}
+		_ = s.Close()
+	}
+	// The lock is free again: one more Open does not wait for its TTL.
+	start := time.Now()
+	s := openStore(t, o)
+	if cs, err := s.ListClusters(t.Context()); err != nil || len(cs) != i {
+		t.Errorf("ListClusters = %d clusters, %v; want %d", len(cs), err, i)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("Open after the others took %s: the schema lock was not released", d)
+	}
+}
+
+// A schema lock left by a process that died while migrating makes Open
+// wait, up to Options.MigrateTimeout, then fail saying so.
+func TestOpenSchemaLockHeld(t *testing.T) {
+	o := testOptions(t)
+	openStore(t, o).Close() // creates the lock keyspace and table
+	admin := adminSession(t, o)
+	defer admin.Close()
+	stmt := "INSERT INTO " + cqlstore.SchemaLockKeyspace + ".migration (keyspace_name, owner, taken_at) VALUES (?, uuid(), dateof(now())) USING TTL 30"
+	if err := admin.Query(stmt, o.Keyspace).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = admin.Query("DELETE FROM "+cqlstore.SchemaLockKeyspace+".migration WHERE keyspace_name = ?", o.Keyspace).Exec()
+	})
+	o.MigrateTimeout = 2 * time.Second
+	_, err := cqlstore.Open(t.Context(), o)
+	if err == nil || !strings.Contains(err.Error(), "schema lock is held") {
+		t.Fatalf("Open with the lock held = %v, want an error saying the schema lock is held", err)
+	}
+}

@@ -70,23 +70,34 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer sys.Close()
 	mctx, cancel := context.WithTimeout(ctx, opts.MigrateTimeout)
 	defer cancel()
-	err = checkServer(mctx, sys, opts)
-	if err == nil {
-		err = createKeyspace(mctx, sys, opts)
-	}
-	sys.Close()
-	if err != nil {
+	if err := checkServer(mctx, sys, opts); err != nil {
 		return nil, err
 	}
 	s := &Store{opts: opts, log: log, down: make(chan int, 1), quit: make(chan struct{})}
-	sess, err := connect(ctx, opts, opts.Keyspace, s.watch(0))
+	var sess *gocql.Session
+	err = withSchemaLock(mctx, sys, opts, log, func() error {
+		if err := createKeyspace(mctx, sys, opts); err != nil {
+			return err
+		}
+		var err error
+		if sess, err = connect(ctx, opts, opts.Keyspace, s.watch(0)); err != nil {
+			return err
+		}
+		if err := migrateSchema(mctx, sess, opts.Keyspace, log); err != nil {
+			return err
+		}
+		if err := sess.AwaitSchemaAgreement(mctx); err != nil {
+			return fmt.Errorf("cqlstore: keyspace %s: await schema agreement after migration: %w", opts.Keyspace, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := migrateSchema(mctx, sess, opts.Keyspace, log); err != nil {
-		sess.Close()
+		if sess != nil {
+			sess.Close()
+		}
 		return nil, err
 	}
 	s.h.sess = sess
