@@ -34,6 +34,11 @@ func (m *Manager) newBackup(opts backup.Options) error {
 	if opts.LeaseOwner == "" {
 		opts.LeaseOwner = m.opts.OwnerID
 	}
+	if opts.LeaseTTL == 0 {
+		// A crashed Manager's backup is taken over after its run lease
+		// expires; its cluster upload lease must not outlast that.
+		opts.LeaseTTL = m.opts.LeaseTTL
+	}
 	if opts.Schema == nil {
 		opts.Schema = backupCluster{m}
 	}

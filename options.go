@@ -32,7 +32,8 @@ type Options struct {
 	// Default: 10001.
 	AgentPort int
 	// LeaseTTL is how long a run's lease lasts without renewal; a crashed
-	// Manager's runs are taken over after it. Default: 30s.
+	// Manager's runs are taken over after it. It is also the default of
+	// Backup.LeaseTTL (the per-cluster upload lease). Default: 30s.
 	LeaseTTL time.Duration
 	// SyncInterval is how often the scheduler reloads tasks, runs and
 	// suspensions from the store, so changes made through other Managers

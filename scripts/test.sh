@@ -5,8 +5,8 @@
 #   2. go vet ./...
 #   3. golangci-lint (v2.6.2, .golangci.yml; installed into the cache bin dir if missing)
 #   4. go test -race -shuffle=on -count=1 -timeout 40m ./...
-#   5. go test -tags outage ./store/cqlstore  (restarts Cassandra; 3 scheduler processes with a
-#      SIGKILL: real-time tests that run alone, after 4)
+#   5. go test -tags outage ./store/cqlstore ./examples/server  (restarts Cassandra; 3 scheduler
+#      processes, then 3 server processes, each with a SIGKILL: real-time tests that run alone, after 4)
 # and prints the wall time of each phase. Environment: SCYLLAOPS_CI_DIR (cache dir),
 # TEST_FLAGS (extra go test flags for phase 4), TEST_PKGS (packages of phase 4, default ./...),
 # SKIP_LINT=1 to skip phase 3.
@@ -74,7 +74,7 @@ run_tests() {
 }
 
 run_outage() {
-	go test -race -count=1 -timeout 15m -tags outage -run 'TestOutage|TestHAProcesses' -v ./store/cqlstore/ |
+	go test -race -count=1 -p 1 -timeout 20m -tags outage -run 'TestOutage|TestHAProcesses|TestHAServers' -v ./store/cqlstore/ ./examples/server/ |
 		grep -vE 'level=(DEBUG|INFO|WARN)'
 	return "${PIPESTATUS[0]}"
 }
