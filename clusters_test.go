@@ -3,6 +3,7 @@ package scyllaops_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
