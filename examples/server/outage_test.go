@@ -1,0 +1,163 @@
+//go:build outage
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/scyllaops/scyllaops/restapi"
+	"github.com/scyllaops/scyllaops/scyllatest"
+)
+
+// services runs scripts/services.sh with args.
+func services(t *testing.T, args ...string) {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "services.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, script, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("services.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	t.Logf("services.sh %s: %s", strings.Join(args, " "), strings.TrimSpace(string(out)))
+}
+
+// TestServerStoreOutage stops the database under a server that is in the
+// middle of a backup, for longer than the run's lease, and starts it again:
+// the server stays up, its API answers with an error naming the database
+// meanwhile, and the same run continues its snapshot to DONE — one run,
+// one snapshot in the bucket.
+func TestServerStoreOutage(t *testing.T) {
+	if os.Getenv("SCYLLAOPS_CI_DIR") == "" {
+		t.Skip("SCYLLAOPS_CI_DIR is not set: this test stops and starts the Cassandra of scripts/services.sh")
+	}
+	bin := buildServer(t)
+	db := testDB(t)
+	dir := t.TempDir()
+	ctx := t.Context()
+	// Whatever happens, leave Cassandra running for the next tests.
+	t.Cleanup(func() { services(t, "start", "cassandra") })
+
+	cfg := filepath.Join(dir, "server.yaml")
+	if err := os.WriteFile(cfg, []byte(db.config("outage")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, bin, cfg)
+	defer func() {
+		if t.Failed() {
+			t.Logf("last log lines of the server:\n%s", p.tail(40))
+		}
+	}()
+	c, err := restapi.NewClient("http://"+p.http, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	buckets := filepath.Join(dir, "buckets")
+	if err := os.MkdirAll(filepath.Join(buckets, "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sim := scyllatest.New(t, scyllatest.Options{Listen: true, Topology: scyllatest.Topology3(2),
+		OpenBucket: func(_ context.Context, _, bucket string) (*blob.Bucket, error) {
+			return fileblob.OpenBucket(filepath.Join(buckets, bucket), &fileblob.Options{NoTempDir: true})
+		},
+		Keyspaces: []scyllatest.Keyspace{{Name: "data", Replication: scyllatest.Simple(2),
+			Tables: []scyllatest.Table{{Name: "t", SSTables: 6, DataSize: 4 << 20}}}}})
+	if _, err := c.CreateCluster(ctx, restapi.Cluster{Name: "sim", Host: sim.ContactHost(), AuthToken: sim.AuthToken()}); err != nil {
+		t.Fatal(err)
+	}
+	props := json.RawMessage(`{"location":["` + haLocation + `"],"rate_limit":["1"],"keyspace":["data"]}`)
+	tid, err := c.CreateTask(ctx, "sim", restapi.TaskUpdate{Type: "backup", Enabled: true, Properties: props})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No schedule: one run, now.
+	var before restapi.BackupProgress
+	var runID string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		pr, err := c.RunProgress(ctx, "sim", "backup", tid, "latest")
+		if err == nil {
+			_ = json.Unmarshal(pr.Progress, &before)
+			if pr.Run.Status == "DONE" || pr.Run.Status == "ERROR" {
+				t.Fatalf("the backup ended %s before the outage (make it slower): %+v", pr.Run.Status, before)
+			}
+			if before.Uploaded > 0 {
+				runID = pr.Run.ID
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no upload progress within a minute (last error %v)", err)
+		}
+	}
+
+	services(t, "stop", "cassandra")
+	down := time.Now()
+	// Longer than the run's lease (haLeaseTTL): the server loses it.
+	var apiErr error
+	for time.Since(down) < 2*haLeaseTTL {
+		if _, err := c.RunProgress(ctx, "sim", "backup", tid, "latest"); err != nil {
+			apiErr = err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if apiErr == nil || !strings.Contains(apiErr.Error(), "database") && !strings.Contains(apiErr.Error(), "cqlstore") {
+		t.Errorf("API during the outage: %v; want an error naming the database", apiErr)
+	}
+	services(t, "start", "cassandra")
+	select {
+	case <-p.done:
+		t.Fatal("the server died during the database outage")
+	default:
+	}
+
+	var final restapi.TaskRunProgress
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		final, err = c.RunProgress(ctx, "sim", "backup", tid, "latest")
+		if err == nil && (final.Run.Status == "DONE" || final.Run.Status == "ERROR") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run not finished 3 minutes after the database came back: %+v, %v", final.Run, err)
+		}
+	}
+	var after restapi.BackupProgress
+	_ = json.Unmarshal(final.Progress, &after)
+	if final.Run.Status != "DONE" || final.Run.ID != runID {
+		t.Fatalf("after the outage the latest run is %s %s (%s), want run %s DONE", final.Run.ID, final.Run.Status, final.Run.Cause, runID)
+	}
+	if after.SnapshotTag != before.SnapshotTag {
+		t.Errorf("snapshot %s after the outage, %s before: the run started over", after.SnapshotTag, before.SnapshotTag)
+	}
+	hist, err := c.TaskHistory(ctx, "sim", "backup", tid, 0)
+	if err != nil || len(hist) != 1 {
+		t.Errorf("task history = %d runs, %v; want the one run", len(hist), err)
+	}
+	items, err := c.ListBackups(ctx, "sim", restapi.ListBackupsOptions{Locations: []string{haLocation}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, it := range items {
+		for _, si := range it.SnapshotInfo {
+			tags = append(tags, si.SnapshotTag)
+		}
+	}
+	if len(tags) != 1 || tags[0] != before.SnapshotTag {
+		t.Errorf("snapshots in the bucket: %v; want just %s", tags, before.SnapshotTag)
+	}
+	t.Logf("outage at %d/%d bytes; run %s DONE on snapshot %s; API error meanwhile: %v", before.Uploaded, before.Size, runID, after.SnapshotTag, apiErr)
+}
