@@ -463,7 +463,7 @@ func TestHAServers(t *testing.T) {
 // logRuns logs the runs of the tasks, oldest first.
 func logRuns(t *testing.T, st store.Store, clusters []*haCluster) {
 	for i, c := range clusters {
-		rs, err := st.ListRuns(context.Background(), c.task, 0)
+		rs, err := st.ListRuns(t.Context(), c.task, 0)
 		if err != nil {
 			t.Logf("sim%d: %v", i, err)
 			continue

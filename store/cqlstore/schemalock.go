@@ -80,7 +80,7 @@ func withSchemaLock(ctx context.Context, sys *gocql.Session, o Options, log *slo
 		}
 	}
 	ferr := fn()
-	// Release with a context of its own: a cancelled ctx must not leave
+	// Release with a context of its own: a canceled ctx must not leave
 	// the others waiting for the TTL.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
