@@ -47,7 +47,9 @@ func (m *Manager) newBackup(opts backup.Options) error {
 		return fmt.Errorf("scyllaops: %w", err)
 	}
 	m.backup = svc
-	m.sched.Register(BackupTaskType, svc)
+	// Every run gets the cluster's retention map, so its purge applies
+	// each other backup task's own policy to that task's snapshots.
+	m.sched.Register(BackupTaskType, m.backupRunner(svc))
 	m.sched.Register(ValidateBackupTaskType, svc.ValidateRunner())
 	return nil
 }
@@ -276,7 +278,11 @@ func (m *Manager) BackupSchema(ctx context.Context, idOrName, location, tag stri
 // PurgeBackups applies the retention policy of a backup task now, outside
 // a run (Scylla Manager's purge_only, as a direct call): stale snapshots of
 // the task are deleted with the files no kept snapshot references.
-// Snapshots of other tasks are kept at least 30 days.
+// Snapshots of the cluster's other backup tasks follow their own task's
+// policy, as in a run (the cluster's retention map, computed from the
+// store): disabled tasks keep theirs, soft-deleted tasks with count retention keep
+// snapshots max(retention_days, 30) days, and snapshots of tasks unknown
+// to the store are kept 30 days.
 func (m *Manager) PurgeBackups(ctx context.Context, idOrName string, taskID uuid.UUID) ([]backup.PurgeReport, error) {
 	id, err := m.backupCall(ctx, idOrName)
 	if err != nil {
@@ -289,5 +295,9 @@ func (m *Manager) PurgeBackups(ctx context.Context, idOrName string, taskID uuid
 	if t.Type != BackupTaskType {
 		return nil, store.Invalid("task", "a backup task", t.Type+"/"+taskID.String())
 	}
-	return m.backup.Purge(ctx, id, taskID, t.Properties)
+	props, err := m.withRetentionMap(ctx, id, t.Properties)
+	if err != nil {
+		return nil, err
+	}
+	return m.backup.Purge(ctx, id, taskID, props)
 }
