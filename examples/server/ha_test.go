@@ -23,9 +23,8 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/google/uuid"
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
 
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
@@ -51,14 +50,8 @@ type haDB struct {
 
 func testDB(t *testing.T) haDB {
 	t.Helper()
-	h := os.Getenv("SCYLLAOPS_CQL_HOSTS")
-	if h == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("SCYLLAOPS_CQL_HOSTS is not set (scripts/services.sh sets it)")
-		}
-		t.Skip("SCYLLAOPS_CQL_HOSTS is not set; run scripts/services.sh and source its env file")
-	}
-	db := haDB{hosts: strings.Split(h, ","), user: os.Getenv("SCYLLAOPS_CQL_USER"), password: os.Getenv("SCYLLAOPS_CQL_PASSWORD"),
+	hosts, user, password := testenv.CQL(t)
+	db := haDB{hosts: hosts, user: user, password: password,
 		keyspace: fmt.Sprintf("ha_servers_%d_%d", os.Getpid(), time.Now().Unix()%100000)}
 	t.Cleanup(func() {
 		c := gocql.NewCluster(db.hosts...)
@@ -153,13 +146,7 @@ func TestHAServers(t *testing.T) {
 	// Three simulated clusters whose backups upload into one directory
 	// bucket at 1 MiB/s per node, with new data flushed every 5s so each
 	// backup has a few seconds of uploading to do.
-	buckets := filepath.Join(dir, "buckets")
-	if err := os.MkdirAll(filepath.Join(buckets, "b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	openBucket := func(_ context.Context, _, bucket string) (*blob.Bucket, error) {
-		return fileblob.OpenBucket(filepath.Join(buckets, bucket), &fileblob.Options{NoTempDir: true})
-	}
+	openBucket := dirBuckets(t, filepath.Join(dir, "buckets"))
 	props := json.RawMessage(`{"location":["` + haLocation + `"],"rate_limit":["1"],"keyspace":["data"],"retention":1000}`)
 	clusters = make([]*haCluster, haClusters)
 	for i := range clusters {

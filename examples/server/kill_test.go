@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
 
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/scyllatest"
@@ -91,6 +95,19 @@ func startProcs(t *testing.T, bin string, cfgFiles ...string) []*proc {
 		}
 	}
 	return procs
+}
+
+// dirBuckets returns an OpenBucket for scyllatest.Options whose buckets
+// are the directories under dir; bucket "b" (location localstorage:b) is
+// created.
+func dirBuckets(t *testing.T, dir string) func(context.Context, string, string) (*blob.Bucket, error) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return func(_ context.Context, _, bucket string) (*blob.Bucket, error) {
+		return fileblob.OpenBucket(filepath.Join(dir, bucket), &fileblob.Options{NoTempDir: true})
+	}
 }
 
 // SIGKILL loses nothing that was acknowledged: a cluster and a task

@@ -3,37 +3,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
-
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/scyllatest"
 )
-
-// services runs scripts/services.sh with args.
-func services(t *testing.T, args ...string) {
-	t.Helper()
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "services.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, script, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("services.sh %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	t.Logf("services.sh %s: %s", strings.Join(args, " "), strings.TrimSpace(string(out)))
-}
 
 // TestServerStoreOutage stops the database under a server that is in the
 // middle of a backup, for longer than the run's lease, and starts it again:
@@ -41,15 +21,13 @@ func services(t *testing.T, args ...string) {
 // meanwhile, and the same run continues its snapshot to DONE — one run,
 // one snapshot in the bucket.
 func TestServerStoreOutage(t *testing.T) {
-	if os.Getenv("SCYLLAOPS_CI_DIR") == "" {
-		t.Skip("SCYLLAOPS_CI_DIR is not set: this test stops and starts the Cassandra of scripts/services.sh")
-	}
+	testenv.Need(t, "SCYLLAOPS_CI_DIR") // it stops and starts the Cassandra of scripts/services.sh
 	bin := buildServer(t)
 	db := testDB(t)
 	dir := t.TempDir()
 	ctx := t.Context()
 	// Whatever happens, leave Cassandra running for the next tests.
-	t.Cleanup(func() { services(t, "start", "cassandra") })
+	t.Cleanup(func() { testenv.Services(t, "start", "cassandra") })
 
 	cfg := filepath.Join(dir, "server.yaml")
 	if err := os.WriteFile(cfg, []byte(db.config("outage")), 0o600); err != nil {
@@ -66,14 +44,9 @@ func TestServerStoreOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	buckets := filepath.Join(dir, "buckets")
-	if err := os.MkdirAll(filepath.Join(buckets, "b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	openBucket := dirBuckets(t, filepath.Join(dir, "buckets"))
 	sim := scyllatest.New(t, scyllatest.Options{Listen: true, Topology: scyllatest.Topology3(2),
-		OpenBucket: func(_ context.Context, _, bucket string) (*blob.Bucket, error) {
-			return fileblob.OpenBucket(filepath.Join(buckets, bucket), &fileblob.Options{NoTempDir: true})
-		},
+		OpenBucket: openBucket,
 		Keyspaces: []scyllatest.Keyspace{{Name: "data", Replication: scyllatest.Simple(2),
 			Tables: []scyllatest.Table{{Name: "t", SSTables: 6, DataSize: 4 << 20}}}}})
 	if _, err := c.CreateCluster(ctx, restapi.Cluster{Name: "sim", Host: sim.ContactHost(), AuthToken: sim.AuthToken()}); err != nil {
@@ -104,7 +77,7 @@ func TestServerStoreOutage(t *testing.T) {
 		}
 	}
 
-	services(t, "stop", "cassandra")
+	testenv.Services(t, "stop", "cassandra")
 	down := time.Now()
 	// Longer than the run's lease (haLeaseTTL): the server loses it.
 	var apiErr error
@@ -117,7 +90,7 @@ func TestServerStoreOutage(t *testing.T) {
 	if apiErr == nil || !strings.Contains(apiErr.Error(), "database") && !strings.Contains(apiErr.Error(), "cqlstore") {
 		t.Errorf("API during the outage: %v; want an error naming the database", apiErr)
 	}
-	services(t, "start", "cassandra")
+	testenv.Services(t, "start", "cassandra")
 	select {
 	case <-p.done:
 		t.Fatal("the server died during the database outage")

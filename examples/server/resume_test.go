@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,9 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
 
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/scyllatest"
@@ -35,17 +31,12 @@ func TestServerBackupResumesAfterRestart(t *testing.T) {
 
 func testResume(t *testing.T, bin string, sig syscall.Signal) {
 	dir := t.TempDir()
-	buckets := filepath.Join(dir, "buckets")
-	if err := os.MkdirAll(filepath.Join(buckets, "b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	openBucket := dirBuckets(t, filepath.Join(dir, "buckets"))
 	ks := scyllatest.Keyspace{Name: "big", Tables: []scyllatest.Table{{Name: "t", SSTables: 3, DataSize: 512 << 10}}}
 	ks.Replication.Strategy = "SimpleStrategy"
 	ks.Replication.RF = 3
 	sc := scyllatest.New(t, scyllatest.Options{Listen: true, Keyspaces: []scyllatest.Keyspace{ks},
-		OpenBucket: func(_ context.Context, _, bucket string) (*blob.Bucket, error) {
-			return fileblob.OpenBucket(filepath.Join(buckets, bucket), &fileblob.Options{NoTempDir: true})
-		}})
+		OpenBucket: openBucket})
 	cfgFile := filepath.Join(dir, "server.yaml")
 	cfg := fmt.Sprintf("http: 127.0.0.1:0\nprometheus: '-'\ndata_dir: %s\nlease_ttl: 1s\nowner_id: resume-test\nshutdown_timeout: 20s\n", dir)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,22 +13,15 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/store/cqlstore"
 )
 
-// testHosts returns the CQL server the tests use: SCYLLAOPS_CQL_HOSTS
-// (scripts/services.sh starts a Cassandra 2.1 and sets it). Without it
-// the test is skipped, or fails when CI is set.
+// testHosts returns the CQL server the tests use (testenv.CQL).
 func testHosts(t *testing.T) []string {
 	t.Helper()
-	h := os.Getenv("SCYLLAOPS_CQL_HOSTS")
-	if h == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("SCYLLAOPS_CQL_HOSTS is not set (scripts/services.sh sets it)")
-		}
-		t.Skip("SCYLLAOPS_CQL_HOSTS is not set; run scripts/services.sh and source its env file")
-	}
-	return strings.Split(h, ",")
+	hosts, _, _ := testenv.CQL(t)
+	return hosts
 }
 
 var ksSeq atomic.Int64

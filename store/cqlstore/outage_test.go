@@ -11,9 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,22 +18,13 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/store"
 )
 
 func services(t *testing.T, args ...string) {
 	t.Helper()
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "services.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, script, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("services.sh %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	t.Logf("services.sh %s: %s", strings.Join(args, " "), strings.TrimSpace(string(out)))
+	testenv.Services(t, args...)
 }
 
 // outageOp is one unit of work: create a run, put a progress row, append
@@ -123,9 +111,7 @@ func (op *outageOp) step(ctx context.Context, s store.Store) error {
 func (op *outageOp) done() bool { return op.created && op.put && op.appended }
 
 func TestOutage(t *testing.T) {
-	if os.Getenv("SCYLLAOPS_CI_DIR") == "" {
-		t.Skip("SCYLLAOPS_CI_DIR is not set: this test stops and starts the Cassandra of scripts/services.sh")
-	}
+	testenv.Need(t, "SCYLLAOPS_CI_DIR") // it stops and starts the Cassandra of scripts/services.sh
 	o := testOptions(t)
 	o.Timeout = 3 * time.Second
 	o.ConnectTimeout = 3 * time.Second
