@@ -14,23 +14,14 @@ import (
 
 	"github.com/scyllaops/scyllaops/agent"
 	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/internal/testenv"
 )
 
-// needEnv returns the env values or skips (fails under CI) when one is
-// missing.
+// needEnv returns the env values (testenv.Need: skipped, or failed under
+// CI, when one is missing).
 func needEnv(t *testing.T, keys ...string) []string {
 	t.Helper()
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = os.Getenv(k)
-		if out[i] == "" {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not set (scripts/services.sh starts the test servers)", k)
-			}
-			t.Skipf("%s not set; run scripts/services.sh to test against a real server", k)
-		}
-	}
-	return out
+	return testenv.Need(t, keys...)
 }
 
 // TestRealStorage runs the rclone subset against real object-storage

@@ -15,6 +15,7 @@ import (
 	_ "gocloud.dev/blob/s3blob"  // s3:// URLs
 
 	"github.com/scyllaops/scyllaops/backup"
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/scyllatest"
 )
 
@@ -51,13 +52,7 @@ func TestProviders(t *testing.T) {
 		{"azure", "SCYLLAOPS_AZURE_CONTAINER", "AZURE_STORAGE_CONNECTION_STRING"},
 	} {
 		t.Run(tc.provider, func(t *testing.T) {
-			bucket := os.Getenv(tc.bucketEnv)
-			if bucket == "" || os.Getenv(tc.needEnv) == "" {
-				if os.Getenv("CI") != "" {
-					t.Fatalf("%s and %s must be set in CI (scripts/services.sh)", tc.bucketEnv, tc.needEnv)
-				}
-				t.Skipf("%s/%s not set: run `source scripts/services.sh`", tc.bucketEnv, tc.needEnv)
-			}
+			bucket := testenv.Need(t, tc.bucketEnv, tc.needEnv)[0]
 			e := newEnv(t, scyllatest.Options{}, backupOptions())
 			loc := tc.provider + ":" + bucket
 			props := `{"location":["` + loc + `"],"retention":1}`
