@@ -73,6 +73,15 @@ func (d *decoratedRunner) ValidateProperties(properties json.RawMessage) error {
 	return nil
 }
 
+// Clean implements scheduler.Cleaner: the wrapped Runner's Clean, if it
+// has one (a suspension with no_continue cleans up after stopped runs).
+func (d *decoratedRunner) Clean(ctx context.Context, clusterID, taskID, runID uuid.UUID) error {
+	if c, ok := d.Runner.(scheduler.Cleaner); ok {
+		return c.Clean(ctx, clusterID, taskID, runID)
+	}
+	return nil
+}
+
 // backupRunner is the backup service's Runner as registered: every run
 // gets the cluster's retention map.
 func (m *Manager) backupRunner(svc *backup.Service) scheduler.Runner {

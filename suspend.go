@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -20,6 +21,13 @@ type SuspendOptions struct {
 	// runs on this Manager, instead of stopping it (the default policy
 	// stop_running_tasks).
 	FailIfRunning bool
+	// NoContinue (Scylla Manager's no_continue) cleans up after the runs
+	// the suspension stops, and their tasks' next runs start from
+	// scratch ("continue": false): for backup, the stopped runs' snapshots
+	// are deleted from the nodes and the next run takes a new one.
+	// SuspendCluster returns after the runs stopped on this Manager were
+	// cleaned; runs on other Managers are cleaned there when they stop.
+	NoContinue bool
 }
 
 // ResumeOptions tune ResumeCluster.
@@ -27,6 +35,12 @@ type ResumeOptions struct {
 	// StartTasks starts again, continuing their work, the tasks whose
 	// runs the suspension stopped.
 	StartTasks bool
+	// StartTasksMissedActivation starts now the tasks whose activation
+	// fell in the suspension. Without it they wait for their next
+	// activation (missed activations are skipped, as in Scylla Manager).
+	StartTasksMissedActivation bool
+	// NoContinue starts the tasks above from scratch ("continue": false).
+	NoContinue bool
 }
 
 // SuspendDetails is a cluster's suspension state.
@@ -35,6 +49,8 @@ type SuspendDetails struct {
 	AllowTaskType string
 	// StartedAt is when the suspension began; zero if not suspended.
 	StartedAt time.Time
+	// NoContinue: the suspension was made with SuspendOptions.NoContinue.
+	NoContinue bool
 }
 
 // SuspendCluster suspends a cluster: its tasks (but health checks and
@@ -52,14 +68,16 @@ func (m *Manager) SuspendCluster(ctx context.Context, clusterID uuid.UUID, o Sus
 			}
 		}
 	}
-	if err := m.sched.Suspend(ctx, clusterID, o.AllowTaskType, o.FailIfRunning); err != nil {
+	so := scheduler.SuspendOptions{AllowTaskType: o.AllowTaskType, FailIfRunning: o.FailIfRunning, NoContinue: o.NoContinue}
+	if err := m.sched.SuspendWithOptions(ctx, clusterID, so); err != nil {
 		return fmt.Errorf("scyllaops: suspend cluster: %w", err)
 	}
 	return nil
 }
 
 // ResumeCluster lifts a cluster's suspension; resuming a cluster that is
-// not suspended is a no-op.
+// not suspended is a no-op. Activations missed during the suspension are
+// skipped unless o.StartTasksMissedActivation.
 func (m *Manager) ResumeCluster(ctx context.Context, clusterID uuid.UUID, o ResumeOptions) error {
 	if err := m.check(ctx); err != nil {
 		return err
@@ -67,7 +85,8 @@ func (m *Manager) ResumeCluster(ctx context.Context, clusterID uuid.UUID, o Resu
 	if _, err := m.st.GetCluster(ctx, clusterID); err != nil {
 		return fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
 	}
-	if err := m.sched.Resume(ctx, clusterID, o.StartTasks); err != nil {
+	ro := scheduler.ResumeOptions{StartTasks: o.StartTasks, StartTasksMissedActivation: o.StartTasksMissedActivation, NoContinue: o.NoContinue}
+	if err := m.sched.ResumeWithOptions(ctx, clusterID, ro); err != nil {
 		return fmt.Errorf("scyllaops: resume cluster: %w", err)
 	}
 	return nil
@@ -85,5 +104,5 @@ func (m *Manager) ClusterSuspended(ctx context.Context, clusterID uuid.UUID) (Su
 	if err != nil || st == nil {
 		return SuspendDetails{}, err
 	}
-	return SuspendDetails{Suspended: true, AllowTaskType: st.AllowTaskType, StartedAt: st.StartedAt}, nil
+	return SuspendDetails{Suspended: true, AllowTaskType: st.AllowTaskType, StartedAt: st.StartedAt, NoContinue: st.NoContinue}, nil
 }

@@ -23,6 +23,10 @@ type activeRun struct {
 	plan   *Plan
 	leases []store.Lease
 	cancel context.CancelCauseFunc
+	done   chan struct{} // closed by finish
+	// stopCause is the cause of a local stop (stopLocal), under mu: the
+	// lease keeper that sees the STOPPING it writes uses it too.
+	stopCause error
 }
 
 // start takes the leases of c, re-checks the decision against the store
@@ -99,7 +103,7 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 		delete(s.triggers, t.ID)
 		s.mu.Unlock()
 		props := t.Properties
-		if !c.manual.cont {
+		if !c.manual.cont || noContinueAfter(last) {
 			props = withContinue(props, false)
 		}
 		run = &store.Run{ClusterID: t.ClusterID, TaskID: t.ID, ID: runID, Type: t.Type, Status: store.StatusRunning,
@@ -116,7 +120,7 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 			return
 		}
 	} else {
-		dec := Decide(t, plan, last, now)
+		dec := s.decide(t, plan, last, now)
 		if dec.Action == ActNone || dec.At.After(now) || dec.RunID != c.dec.RunID || !s.allowed(t) {
 			s.refresh(ctx, t) // someone else did it, or things changed
 			return
@@ -125,7 +129,7 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 		case ActStart:
 			run = &store.Run{ClusterID: t.ClusterID, TaskID: t.ID, ID: dec.RunID, Type: t.Type, Status: store.StatusRunning,
 				Owner: s.opts.OwnerID, Fence: fence, Attempt: dec.Attempt, Activation: dec.Activation,
-				Properties: t.Properties, StartTime: now}
+				Properties: nextProperties(t.Properties, last), StartTime: now}
 			create := s.st.CreateRun
 			if s.reuseRunID(t) {
 				// The lease and the re-check above make this
@@ -171,7 +175,7 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 		return
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
-	a := &activeRun{task: t, run: run, plan: plan, leases: leases, cancel: cancel}
+	a := &activeRun{task: t, run: run, plan: plan, leases: leases, cancel: cancel, done: make(chan struct{})}
 	s.active[t.ID] = a
 	s.perCluster[t.ClusterID]++
 	for _, n := range names {
@@ -254,6 +258,7 @@ func (s *Scheduler) execute(ctx, parent context.Context, a *activeRun, runner Ru
 		return
 	}
 	s.writeEnd(context.WithoutCancel(parent), a.task, end, a.plan)
+	s.cleanStopped(parent, runner, end, cause) // under the run's leases
 	s.finish(parent, a, end)
 }
 
@@ -306,7 +311,13 @@ func (s *Scheduler) keepLeases(ctx context.Context, a *activeRun, done <-chan st
 		expires = time.Now().Add(s.opts.LeaseTTL)
 		// A stop requested through another manager.
 		if r, err := s.st.GetRun(bg, a.run.TaskID, a.run.ID); err == nil && r.Status == store.StatusStopping {
-			a.cancel(ErrStopped)
+			s.mu.Lock()
+			cause := a.stopCause
+			s.mu.Unlock()
+			if cause == nil {
+				cause = ErrStopped
+			}
+			a.cancel(cause)
 		}
 	}
 }
@@ -386,6 +397,7 @@ func (s *Scheduler) finish(ctx context.Context, a *activeRun, end *store.Run) {
 		}
 	}
 	s.mu.Unlock()
+	close(a.done)
 	s.poke()
 }
 
@@ -500,6 +512,9 @@ func cloneRun(r *store.Run) *store.Run {
 func (s *Scheduler) stopLocal(ctx context.Context, a *activeRun, cause error) {
 	s.mu.Lock()
 	r := cloneRun(a.run)
+	if a.stopCause == nil {
+		a.stopCause = cause
+	}
 	s.mu.Unlock()
 	r.Status = store.StatusStopping
 	if err := s.st.UpdateRun(ctx, r); err == nil {

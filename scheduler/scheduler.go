@@ -40,6 +40,7 @@ type Scheduler struct {
 	active     map[uuid.UUID]*activeRun    // by task ID
 	locks      map[string]uuid.UUID        // lock name -> task ID, local runs
 	suspended  map[uuid.UUID]*SuspendState // by cluster ID
+	skipped    map[uuid.UUID][]Skipped     // by cluster ID: past suspensions
 	clusters   map[uuid.UUID]bool          // seen at the last sync
 	suspendGen uint64                      // bumped by local Suspend/Resume
 	triggers   map[uuid.UUID]trigger       // manual starts, by task ID
@@ -82,6 +83,7 @@ func New(st store.Store, opts Options) (*Scheduler, error) {
 		active:     make(map[uuid.UUID]*activeRun),
 		locks:      make(map[string]uuid.UUID),
 		suspended:  make(map[uuid.UUID]*SuspendState),
+		skipped:    make(map[uuid.UUID][]Skipped),
 		triggers:   make(map[uuid.UUID]trigger),
 		perCluster: make(map[uuid.UUID]int),
 	}, nil
@@ -183,6 +185,7 @@ func (s *Scheduler) sync(ctx context.Context) error {
 		return fmt.Errorf("scheduler: list clusters: %w", err)
 	}
 	susp := make(map[uuid.UUID]*SuspendState)
+	skipped := make(map[uuid.UUID][]Skipped)
 	for _, c := range clusters {
 		st, err := s.loadSuspend(ctx, c.ID)
 		if err != nil {
@@ -190,6 +193,10 @@ func (s *Scheduler) sync(ctx context.Context) error {
 		}
 		if st != nil {
 			susp[c.ID] = st
+		}
+		// After the suspension: Resume writes this one first.
+		if skipped[c.ID], err = s.loadSkipped(ctx, c.ID); err != nil {
+			return err
 		}
 	}
 	tasks, err := s.st.ListTasks(ctx, uuid.Nil)
@@ -210,6 +217,11 @@ func (s *Scheduler) sync(ctx context.Context) error {
 	if gen == s.suspendGen { // else a local Suspend/Resume is newer
 		for _, c := range clusters {
 			s.setSuspendedLocked(c.ID, susp[c.ID])
+			if len(skipped[c.ID]) > 0 {
+				s.skipped[c.ID] = skipped[c.ID]
+			} else {
+				delete(s.skipped, c.ID)
+			}
 		}
 	}
 	live := make(map[uuid.UUID]bool, len(clusters))
@@ -219,6 +231,7 @@ func (s *Scheduler) sync(ctx context.Context) error {
 	for id := range s.clusters {
 		if !live[id] { // deleted: drop its series
 			delete(s.suspended, id)
+			delete(s.skipped, id)
 			s.m.suspended.DeleteLabelValues(id.String())
 		}
 	}
@@ -239,7 +252,7 @@ func (s *Scheduler) sync(ctx context.Context) error {
 	// Runs of a cluster suspended elsewhere stop here too.
 	for _, a := range s.active {
 		if !s.allowedLocked(a.task) {
-			a.cancel(ErrSuspended)
+			a.cancel(s.suspended[a.task.ClusterID].cause())
 		}
 	}
 	return nil
@@ -257,7 +270,7 @@ func (s *Scheduler) setTaskLocked(t *store.Task, last *store.Run, now time.Time)
 	if old, ok := s.tasks[t.ID]; ok {
 		e.blocked = old.blocked
 	}
-	e.dec = Decide(t, p, last, now)
+	e.dec = s.decideLocked(t, p, last, now)
 	s.tasks[t.ID] = e
 	if last != nil && last.Status == store.StatusDone && !last.EndTime.IsZero() {
 		s.m.lastSuccess.WithLabelValues(t.ClusterID.String(), t.Type, t.ID.String()).Set(float64(last.EndTime.Unix()))
