@@ -25,6 +25,7 @@ func TestErrorStatus(t *testing.T) {
 		{"conflict", wrap(store.ErrConflict), http.StatusConflict},
 		{"closed", wrap(scyllaops.ErrClosed), http.StatusServiceUnavailable},
 		{"canceled", wrap(context.Canceled), http.StatusServiceUnavailable},
+		{"database unavailable", wrap(fmt.Errorf("cqlstore: get task: %w", store.ErrUnavailable)), http.StatusServiceUnavailable},
 		{"other", errors.New("disk on fire"), http.StatusInternalServerError},
 		{"backupspec invalid", backupErr(wrap(&backupspec.InvalidError{Field: "location", Want: "w", Got: "g"})), http.StatusBadRequest},
 		{"snapshot not found", backupErr(wrap(backup.ErrSnapshotNotFound)), http.StatusNotFound},

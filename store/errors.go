@@ -18,6 +18,10 @@ var (
 	// ErrLeaseLost: the caller's lease (fencing token) is stale; its
 	// write was refused.
 	ErrLeaseLost = errors.New("store: lease lost (stale fencing token)")
+	// ErrUnavailable: the store's database cannot be reached or did not
+	// answer in time; retry later. A write that fails with it may or may
+	// not have been applied.
+	ErrUnavailable = errors.New("store: database unavailable")
 	// ErrInvalid: an argument is malformed. The concrete error is an
 	// *InvalidError naming the field.
 	ErrInvalid = errors.New("invalid argument")

@@ -21,7 +21,9 @@
 //
 // When every host is down, the Store closes its session and opens a new
 // one on the next call, at most once a second; calls meanwhile fail with
-// an error saying the database is unreachable.
+// an error saying the database is unreachable. Errors of an unreachable or
+// overloaded database (connection lost, timeouts, not enough replicas)
+// match store.ErrUnavailable; the REST API answers them with 503.
 //
 // # Consistency model
 //

@@ -210,6 +210,10 @@ func TestOutage(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "cqlstore: ") {
 			t.Errorf("error %q lacks the cqlstore prefix", err)
 		}
+		// Callers (and the REST API: 503) can tell "retry later".
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("error during the outage is not store.ErrUnavailable: %v", err)
+		}
 	}
 	if len(errs) > 0 {
 		t.Logf("%d errors, first: %v; last: %v", len(errs), errs[0], errs[len(errs)-1])

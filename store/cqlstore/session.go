@@ -60,13 +60,13 @@ func (s *Store) ensureSession(ctx context.Context) error {
 		return fmt.Errorf("cqlstore: %w", store.ErrClosed)
 	}
 	if time.Since(h.lastDial) < time.Second {
-		return fmt.Errorf("cqlstore: database unreachable (reconnecting): %w", h.dialErr)
+		return fmt.Errorf("cqlstore: database unreachable (reconnecting): %w", markUnavailable(h.dialErr))
 	}
 	h.lastDial = time.Now()
 	sess, err := connect(ctx, s.opts, s.opts.Keyspace, s.watch(h.gen+1))
 	if err != nil {
 		h.dialErr = err
-		return err
+		return markUnavailable(err)
 	}
 	h.sess, h.stale, h.dialErr = sess, false, nil
 	h.gen++

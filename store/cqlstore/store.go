@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -279,9 +281,45 @@ func (s *Store) dbErr(op string, err error) error {
 	case s.closed.Load() && !errors.Is(err, context.Canceled):
 		return fmt.Errorf("cqlstore: %s: %w", op, store.ErrClosed)
 	case errors.Is(err, gocql.ErrSessionClosed):
-		return fmt.Errorf("cqlstore: %s: connection to the database lost (reconnecting): %w", op, err)
+		return fmt.Errorf("cqlstore: %s: connection to the database lost (reconnecting): %w", op, markUnavailable(err))
+	case unavailable(err):
+		return fmt.Errorf("cqlstore: %s: %w", op, markUnavailable(err))
 	}
 	return fmt.Errorf("cqlstore: %s: %w", op, err)
+}
+
+// unavailableError marks an error as store.ErrUnavailable without
+// changing its text.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string        { return e.err.Error() }
+func (e unavailableError) Unwrap() error        { return e.err }
+func (e unavailableError) Is(target error) bool { return target == store.ErrUnavailable }
+
+func markUnavailable(err error) error { return unavailableError{err} }
+
+// unavailable reports whether err says the database could not be reached
+// or did not answer in time (as opposed to refusing the statement).
+func unavailable(err error) bool {
+	for _, e := range []error{gocql.ErrNoConnections, gocql.ErrConnectionClosed, gocql.ErrTimeoutNoResponse,
+		gocql.ErrTooManyTimeouts, gocql.ErrNoStreams, gocql.ErrUnavailable, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var re gocql.RequestError
+	if errors.As(err, &re) {
+		switch re.Code() {
+		case gocql.ErrCodeUnavailable, gocql.ErrCodeOverloaded, gocql.ErrCodeBootstrapping, gocql.ErrCodeWriteTimeout,
+			gocql.ErrCodeReadTimeout, gocql.ErrCodeCASWriteUnknown:
+			return true
+		}
+	}
+	return false
 }
 
 // slogAdapter sends the driver's log lines to the injected logger.
