@@ -175,16 +175,14 @@ func (b managerBackend) suspend(ctx context.Context, cluster, allow string, fail
 	if err != nil {
 		return err
 	}
-	_ = noContinue // runs stopped by a suspension always resume where they stopped
-	return b.m.SuspendCluster(ctx, cid, scyllaops.SuspendOptions{AllowTaskType: allow, FailIfRunning: failIfRunning})
+	return b.m.SuspendCluster(ctx, cid, scyllaops.SuspendOptions{AllowTaskType: allow, FailIfRunning: failIfRunning, NoContinue: noContinue})
 }
 func (b managerBackend) resume(ctx context.Context, cluster string, start, missed, noContinue bool) error {
 	cid, err := b.clusterID(ctx, cluster)
 	if err != nil {
 		return err
 	}
-	_, _ = missed, noContinue // not supported by the scheduler: missed activations are not replayed
-	return b.m.ResumeCluster(ctx, cid, scyllaops.ResumeOptions{StartTasks: start})
+	return b.m.ResumeCluster(ctx, cid, scyllaops.ResumeOptions{StartTasks: start, StartTasksMissedActivation: missed, NoContinue: noContinue})
 }
 func (b managerBackend) target(ctx context.Context, cluster string, t store.Task) (any, error) {
 	if t.Type != "backup" {

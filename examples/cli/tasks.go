@@ -277,7 +277,7 @@ func (a *app) suspendCmd() *cobra.Command {
 	a.clusterFlag(cmd)
 	cmd.Flags().StringVar(&o.AllowTaskType, "allow-task-type", "", "Task `type` that may run while suspended")
 	cmd.Flags().StringVar(&policy, "suspend-policy", "stop_running_tasks", "stop_running_tasks or fail_if_running_tasks")
-	cmd.Flags().BoolVar(&o.NoContinue, "no-continue", false, "Start stopped tasks from scratch on resume")
+	cmd.Flags().BoolVar(&o.NoContinue, "no-continue", false, "Clean up after the stopped tasks (backup: delete their snapshots on the nodes); their next runs start from scratch")
 	return cmd
 }
 
@@ -297,7 +297,7 @@ func (a *app) resumeCmd() *cobra.Command {
 	}
 	a.clusterFlag(cmd)
 	cmd.Flags().BoolVar(&o.StartTasks, "start-tasks", false, "Start the tasks that suspend stopped")
-	cmd.Flags().BoolVar(&o.StartTasksMissedActivation, "start-tasks-missed-activation", false, "Start tasks whose activation fell in the suspension")
+	cmd.Flags().BoolVar(&o.StartTasksMissedActivation, "start-tasks-missed-activation", false, "Start now the tasks whose activation fell in the suspension (otherwise they wait for their next one)")
 	cmd.Flags().BoolVar(&o.NoContinue, "no-continue", false, "Start them from scratch")
 	return cmd
 }
