@@ -96,8 +96,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		return ErrClosed
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { m.hooks.run(ctx) })
+	schedDone := make(chan struct{})
+	wg.Go(func() { m.hooks.run(ctx, schedDone) })
 	err := m.sched.Run(ctx)
+	close(schedDone)
 	wg.Wait()
 	m.hooks.client.HTTPClient.CloseIdleConnections()
 	return err

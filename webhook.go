@@ -28,8 +28,10 @@ import (
 // (WebhookQueueSize; when full, the event is dropped and logged) drained
 // by one goroutine that Manager.Run owns. Each POST is retried with
 // exponential backoff (go-retryablehttp: up to 5 retries, 1s to 30s) on
-// connection errors and 5xx/429 answers. Events still queued when Run
-// returns are not delivered. Every Manager sends the events of the runs it
+// connection errors and 5xx/429 answers. When Run's context ends, the
+// events of the runs ended by the shutdown (ABORTED) are still delivered,
+// for at most WebhookDrainTimeout after the scheduler stopped; what is
+// left then is dropped and logged. Every Manager sends the events of the runs it
 // executed, so each run end is sent once (at least once under retries:
 // receivers deduplicate by the event "id").
 const (
@@ -38,6 +40,9 @@ const (
 	WebhookLabel = "scyllaops.io/webhook-url"
 	// WebhookQueueSize bounds the events waiting for delivery.
 	WebhookQueueSize = 1024
+	// WebhookDrainTimeout bounds the delivery of queued events at
+	// shutdown.
+	WebhookDrainTimeout = 10 * time.Second
 	// WebhookEventType is the CloudEvents "type" of a run end.
 	WebhookEventType = "io.scyllaops.run.finished"
 )
@@ -101,14 +106,33 @@ func (w *webhooks) enqueue(e scheduler.RunEnd) {
 	}
 }
 
-// run delivers queued events until ctx is done.
-func (w *webhooks) run(ctx context.Context) {
+// run delivers queued events until ctx is done or the scheduler stopped
+// (schedDone closed), then what the scheduler queued until it stopped,
+// within WebhookDrainTimeout.
+func (w *webhooks) run(ctx context.Context, schedDone <-chan struct{}) {
 	for {
 		select {
-		case <-ctx.Done():
-			return
 		case e := <-w.queue:
 			w.deliver(ctx, e)
+			continue
+		case <-ctx.Done():
+		case <-schedDone:
+		}
+		break
+	}
+	<-schedDone // its last run ends are queued
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), WebhookDrainTimeout)
+	defer cancel()
+	for {
+		select {
+		case e := <-w.queue:
+			if dctx.Err() != nil {
+				w.log.Warn("shutting down: webhook events not delivered", "count", len(w.queue)+1)
+				return
+			}
+			w.deliver(dctx, e)
+		default:
+			return
 		}
 	}
 }

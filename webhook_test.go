@@ -77,3 +77,57 @@ func TestWebhookRunEnd(t *testing.T) {
 		t.Errorf("%d POSTs, want 2 (one retry after the 500)", calls.Load())
 	}
 }
+
+// TestWebhookAtShutdown: a run ended by the Manager's shutdown (ABORTED,
+// to be resumed) is still announced: Run delivers the queued events
+// before it returns.
+func TestWebhookAtShutdown(t *testing.T) {
+	got := make(chan scyllaops.WebhookEvent, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev scyllaops.WebhookEvent
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		got <- ev
+	}))
+	defer srv.Close()
+
+	m, err := scyllaops.New(memstore.New(), nil, scyllaops.Options{SkipConnectivityCheck: true, OwnerID: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "prod", Host: "10.0.0.1", Labels: map[string]string{scyllaops.WebhookLabel: srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disableHealthchecks(t, m, c.ID)
+	running := make(chan struct{})
+	m.RegisterRunner("backup", scheduler.RunnerFunc(func(ctx context.Context, _, _, _ uuid.UUID, _ json.RawMessage) error {
+		close(running)
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}))
+	task, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: "backup", Name: "b1", Schedule: store.Schedule{Cron: "@yearly"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.StartTask(ctx, c.ID, task.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	stop := runManager(t, m)
+	select {
+	case <-running:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not start")
+	}
+	stop() // returns after Run returned
+	select {
+	case ev := <-got:
+		if ev.Data.Status != store.StatusAborted || ev.Data.TaskID != task.ID || ev.Data.Final {
+			t.Errorf("event at shutdown: %+v; want this task's run ABORTED, not final", ev.Data)
+		}
+	default:
+		t.Fatal("Run returned without delivering the event of the run its shutdown aborted")
+	}
+}
