@@ -24,8 +24,10 @@ type activeRun struct {
 	leases []store.Lease
 	cancel context.CancelCauseFunc
 	done   chan struct{} // closed by finish
-	// stopCause is the cause of a local stop (stopLocal), under mu: the
-	// lease keeper that sees the STOPPING it writes uses it too.
+	// stopCause is the cause of the first local stop (stopLocal, or a
+	// suspension seen at sync), under mu: the lease keeper that sees the
+	// STOPPING written by stopLocal uses it too, and later stops neither
+	// write STOPPING (over the run's end) nor change the cause.
 	stopCause error
 }
 
@@ -512,13 +514,16 @@ func cloneRun(r *store.Run) *store.Run {
 func (s *Scheduler) stopLocal(ctx context.Context, a *activeRun, cause error) {
 	s.mu.Lock()
 	r := cloneRun(a.run)
-	if a.stopCause == nil {
+	first := a.stopCause == nil
+	if first {
 		a.stopCause = cause
 	}
 	s.mu.Unlock()
-	r.Status = store.StatusStopping
-	if err := s.st.UpdateRun(ctx, r); err == nil {
-		s.event(ctx, r, "run_status", "info", "run STOPPING", map[string]string{"status": string(r.Status)})
+	if first { // else already stopping: the run may have ended, do not overwrite its end
+		r.Status = store.StatusStopping
+		if err := s.st.UpdateRun(ctx, r); err == nil {
+			s.event(ctx, r, "run_status", "info", "run STOPPING", map[string]string{"status": string(r.Status)})
+		}
 	}
 	a.cancel(cause)
 }

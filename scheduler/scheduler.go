@@ -251,8 +251,9 @@ func (s *Scheduler) sync(ctx context.Context) error {
 	}
 	// Runs of a cluster suspended elsewhere stop here too.
 	for _, a := range s.active {
-		if !s.allowedLocked(a.task) {
-			a.cancel(s.suspended[a.task.ClusterID].cause())
+		if !s.allowedLocked(a.task) && a.stopCause == nil {
+			a.stopCause = s.suspended[a.task.ClusterID].cause()
+			a.cancel(a.stopCause)
 		}
 	}
 	return nil
