@@ -27,11 +27,11 @@ func newCleaner(dur time.Duration) *cleaner {
 }
 
 func (c *cleaner) Clean(_ context.Context, _, _, runID uuid.UUID) error {
-	n := len(c.recorder.snapshot()) // calls are recorded when Run returns
+	calls := c.snapshot() // a call is recorded when Run returns
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cleaned = append(c.cleaned, runID)
-	c.ended[runID] = n > 0 && c.recorder.snapshot()[n-1].run == runID
+	c.ended[runID] = len(calls) > 0 && calls[len(calls)-1].run == runID
 	return nil
 }
 
