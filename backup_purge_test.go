@@ -3,17 +3,10 @@ package scyllaops_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
-
-	"github.com/scyllaops/scyllaops"
 	"github.com/scyllaops/scyllaops/backup"
-	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
 )
@@ -23,28 +16,8 @@ import (
 // and it still validates with 0 missing files.
 func TestPurgeBackups(t *testing.T) {
 	ctx := t.Context()
-	buckets := t.TempDir()
-	if err := os.Mkdir(filepath.Join(buckets, "b1"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sim := scyllatest.New(t, scyllatest.Options{OpenBucket: func(ctx context.Context, provider, bucket string) (*blob.Bucket, error) {
-		return fileblob.OpenBucket(filepath.Join(buckets, bucket), &fileblob.Options{NoTempDir: true})
-	}})
 	st := memstore.New()
-	m, err := scyllaops.New(st, sim.Transport(), scyllaops.Options{CQLDial: sim.CQLDialer().DialContext,
-		Backup: backup.Options{LongPoll: 100 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-
-	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "p", Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _, c := simManager(t, st)
 	task, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: "backup", Name: "b", Enabled: true,
 		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: json.RawMessage(`{"location":["localstorage:b1"],"retention":2}`)})
 	if err != nil {

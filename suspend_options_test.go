@@ -3,21 +3,14 @@ package scyllaops_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
-
 	"github.com/scyllaops/scyllaops"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/scheduler"
-	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
 )
@@ -34,26 +27,7 @@ func TestSuspendNoContinueBackup(t *testing.T) {
 	for _, noContinue := range []bool{false, true} {
 		t.Run(map[bool]string{false: "continue", true: "no_continue"}[noContinue], func(t *testing.T) {
 			ctx := t.Context()
-			buckets := t.TempDir()
-			if err := os.Mkdir(filepath.Join(buckets, "b1"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			sim := scyllatest.New(t, scyllatest.Options{OpenBucket: func(ctx context.Context, provider, bucket string) (*blob.Bucket, error) {
-				return fileblob.OpenBucket(filepath.Join(buckets, bucket), &fileblob.Options{NoTempDir: true})
-			}})
-			m, err := scyllaops.New(memstore.New(), sim.Transport(), scyllaops.Options{CQLDial: sim.CQLDialer().DialContext,
-				Backup: backup.Options{LongPoll: 100 * time.Millisecond}, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- m.Run(runCtx) }()
-			t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-			c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "p", Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, sim, c := simManager(t, memstore.New())
 			task, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: "backup", Name: "b", Enabled: true,
 				Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: json.RawMessage(`{"location":["localstorage:b1"]}`)})
 			if err != nil {
