@@ -13,20 +13,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/backup"
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/store/cqlstore"
 	"github.com/scyllaops/scyllaops/store/memstore"
 )
 
-// stageStore is a memstore that records when the run row changes stage
-// and counts the store calls of a run. delay, when set, is added to every
-// call the backup service makes, a stand-in for cqlstore's LWT round
-// trips (Cassandra 2.1 here: a few ms each).
+// benchStore is what the benchmark needs of a store: the service's Store
+// and the records a run needs.
+type benchStore interface {
+	backup.Store
+	CreateCluster(ctx context.Context, c *store.Cluster) error
+	CreateTask(ctx context.Context, t *store.Task) error
+	CreateRun(ctx context.Context, r *store.Run) error
+}
+
+// stageStore wraps a store (memstore or cqlstore), records when the run
+// row changes stage and counts the store calls of a run. delay, when set,
+// is added to every call the backup service makes, a stand-in for
+// cqlstore's LWT round trips (Cassandra 2.1 here: a few ms each).
 type stageStore struct {
-	*memstore.Store
+	benchStore
 	delay time.Duration
 
 	mu     sync.Mutex
@@ -65,7 +77,7 @@ func (s *stageStore) sleep(write bool) {
 
 func (s *stageStore) PutProgress(ctx context.Context, p *store.Progress) error {
 	s.sleep(true)
-	if err := s.Store.PutProgress(ctx, p); err != nil {
+	if err := s.benchStore.PutProgress(ctx, p); err != nil {
 		return err
 	}
 	if p.Key == "run" {
@@ -85,27 +97,27 @@ func (s *stageStore) PutProgress(ctx context.Context, p *store.Progress) error {
 
 func (s *stageStore) ListProgress(ctx context.Context, runID uuid.UUID) ([]*store.Progress, error) {
 	s.sleep(false)
-	return s.Store.ListProgress(ctx, runID)
+	return s.benchStore.ListProgress(ctx, runID)
 }
 
 func (s *stageStore) ListRuns(ctx context.Context, taskID uuid.UUID, limit int) ([]*store.Run, error) {
 	s.sleep(false)
-	return s.Store.ListRuns(ctx, taskID, limit)
+	return s.benchStore.ListRuns(ctx, taskID, limit)
 }
 
 func (s *stageStore) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (store.Lease, error) {
 	s.sleep(true)
-	return s.Store.AcquireLease(ctx, name, owner, ttl)
+	return s.benchStore.AcquireLease(ctx, name, owner, ttl)
 }
 
 func (s *stageStore) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration) (store.Lease, error) {
 	s.sleep(true)
-	return s.Store.RenewLease(ctx, l, ttl)
+	return s.benchStore.RenewLease(ctx, l, ttl)
 }
 
 func (s *stageStore) ReleaseLease(ctx context.Context, l store.Lease) error {
 	s.sleep(true)
-	return s.Store.ReleaseLease(ctx, l)
+	return s.benchStore.ReleaseLease(ctx, l)
 }
 
 // fixedSchema is a SchemaDumper answering at once, so the SCHEMA stage
@@ -150,7 +162,7 @@ type smallRun struct {
 
 // runSmallBackup runs one backup of a fresh cluster and returns the wall
 // time of every stage and the store calls it made.
-func runSmallBackup(b *testing.B, shape string, listen bool, props string, delay time.Duration) smallRun {
+func runSmallBackup(b *testing.B, shape string, listen bool, props string, base benchStore, delay time.Duration) smallRun {
 	b.Helper()
 	root := b.TempDir()
 	if err := os.Mkdir(filepath.Join(root, "bucket"), 0o755); err != nil {
@@ -167,8 +179,7 @@ func runSmallBackup(b *testing.B, shape string, listen bool, props string, delay
 	}
 	defer func() { _ = c.Close() }()
 
-	st := &stageStore{Store: memstore.New()}
-	defer func() { _ = st.Close() }()
+	st := &stageStore{benchStore: base}
 	// The service's defaults (long poll 10s, lease wait 1s) on purpose:
 	// fixed waits are what this benchmark looks for.
 	svc, err := backup.New(st, resolver{c}, backup.Options{Schema: fixedSchema{}, Logger: slog.New(slog.DiscardHandler)})
@@ -177,7 +188,7 @@ func runSmallBackup(b *testing.B, shape string, listen bool, props string, delay
 	}
 	ctx := b.Context()
 	clusterID, taskID := uuid.New(), uuid.New()
-	if err := st.CreateCluster(ctx, &store.Cluster{ID: clusterID, Name: "c1", Host: c.ContactHost()}); err != nil {
+	if err := st.CreateCluster(ctx, &store.Cluster{ID: clusterID, Name: "c-" + clusterID.String(), Host: c.ContactHost()}); err != nil {
 		b.Fatal(err)
 	}
 	if err := st.CreateTask(ctx, &store.Task{ClusterID: clusterID, ID: taskID, Type: "backup", Enabled: true}); err != nil {
@@ -223,13 +234,17 @@ func runSmallBackup(b *testing.B, shape string, listen bool, props string, delay
 	return smallRun{stages: out, writes: st.writes, reads: st.reads, stageWrites: st.stageWrites}
 }
 
-// BenchmarkSmallBackup runs one backup of a 2-node cluster with ~3 MiB
+// BenchmarkSmallBackup runs one backup of a 2-node cluster with ~3–4 MiB
 // per node (two data shapes) and reports every stage's wall time (ms/op
-// per stage), with
-// and without rate_limit 1 MiB/s, over the in-process agent transport and
-// over TCP+TLS (Listen), with no store latency and with 3ms per store
-// call (cqlstore's LWTs). With -v it logs each run's breakdown.
+// per stage), with and without rate_limit 1 MiB/s, over the in-process
+// agent transport and over TCP+TLS (Listen), on memstore, on memstore with
+// 3ms per store call, and on cqlstore (the Cassandra of
+// scripts/services.sh; skipped unless SCYLLAOPS_CQL_HOSTS is set). With -v
+// it logs each run's breakdown and store writes by stage. The service
+// runs with its defaults (10s long poll, 1s lease wait): a fixed wait
+// would show here. For example:
 //
+//	source ~/.cache/scyllaops-ci/env.sh
 //	go test -run '^$' -bench 'SmallBackup/skewed/tcp/rate=1' -benchtime 3x -v ./backup/
 func BenchmarkSmallBackup(b *testing.B) {
 	type variant struct {
@@ -237,23 +252,23 @@ func BenchmarkSmallBackup(b *testing.B) {
 		shape  string
 		listen bool
 		props  string
-		delay  time.Duration
+		store  string // "mem", "mem+3ms" or "cql"
 	}
 	var vs []variant
 	for _, shape := range []string{"even", "skewed"} {
 		for _, listen := range []bool{false, true} {
 			for _, rate := range []string{"0", "1"} {
-				for _, delay := range []time.Duration{0, 3 * time.Millisecond} {
+				for _, st := range []string{"mem", "mem+3ms", "cql"} {
 					tr := "inproc"
 					if listen {
 						tr = "tcp"
 					}
 					vs = append(vs, variant{
-						name:   fmt.Sprintf("%s/%s/rate=%s/store=%s", shape, tr, rate, delay),
+						name:   fmt.Sprintf("%s/%s/rate=%s/store=%s", shape, tr, rate, st),
 						shape:  shape,
 						listen: listen,
 						props:  `{"location":["localstorage:bucket"],"rate_limit":["` + rate + `"]}`,
-						delay:  delay,
+						store:  st,
 					})
 				}
 			}
@@ -264,8 +279,23 @@ func BenchmarkSmallBackup(b *testing.B) {
 			sum := map[string]time.Duration{}
 			writes, reads := 0, 0
 			b.StopTimer()
+			var (
+				base  benchStore
+				delay time.Duration
+			)
+			switch v.store {
+			case "cql":
+				base = openBenchCQL(b)
+			case "mem+3ms":
+				delay = 3 * time.Millisecond
+				fallthrough
+			default:
+				ms := memstore.New()
+				b.Cleanup(func() { _ = ms.Close() })
+				base = ms
+			}
 			for range b.N {
-				res := runSmallBackup(b, v.shape, v.listen, v.props, v.delay)
+				res := runSmallBackup(b, v.shape, v.listen, v.props, base, delay)
 				for k, x := range res.stages {
 					sum[k] += x
 				}
@@ -294,4 +324,40 @@ func formatStages(d map[string]time.Duration) string {
 		fmt.Fprintf(&sb, "%s=%s ", k, d[k].Round(time.Millisecond))
 	}
 	return strings.TrimSpace(sb.String())
+}
+
+// openBenchCQL opens a cqlstore on a keyspace of its own, dropped when
+// the benchmark ends; it skips without SCYLLAOPS_CQL_HOSTS.
+func openBenchCQL(b *testing.B) benchStore {
+	b.Helper()
+	hosts, user, password := testenv.CQL(b)
+	o := cqlstore.Options{Hosts: hosts, Username: user, Password: password,
+		Keyspace: fmt.Sprintf("bench_backup_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9),
+		// Cassandra 2.1: protocol v3 at most, no host discovery.
+		ProtoVersion: 3, DisableInitialHostLookup: true,
+		Timeout: 20 * time.Second, ConnectTimeout: 15 * time.Second, Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithTimeout(b.Context(), 3*time.Minute)
+	defer cancel()
+	st, err := cqlstore.Open(ctx, o)
+	if err != nil {
+		b.Fatalf("cqlstore: %v", err)
+	}
+	b.Cleanup(func() {
+		_ = st.Close()
+		c := gocql.NewCluster(o.Hosts...)
+		c.ProtoVersion, c.DisableInitialHostLookup, c.Timeout = 3, true, 30*time.Second
+		if user != "" {
+			c.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
+		}
+		s, err := c.CreateSession()
+		if err != nil {
+			b.Logf("drop keyspace %s: %v", o.Keyspace, err)
+			return
+		}
+		defer s.Close()
+		if err := s.Query(fmt.Sprintf("DROP KEYSPACE IF EXISTS %q", o.Keyspace)).Exec(); err != nil {
+			b.Logf("drop keyspace %s: %v", o.Keyspace, err)
+		}
+	})
+	return st
 }
