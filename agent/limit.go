@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -12,9 +13,15 @@ import (
 // read).
 const maxBurst = 1 << 20
 
+// newLimiter returns a limiter of bps bytes per second (0 = unlimited)
+// whose bucket starts empty: a job's first burst is not free, so a job
+// of less than a burst does not escape the limit.
 func newLimiter(bps int64) *rate.Limiter {
 	l := rate.NewLimiter(rate.Inf, maxBurst)
 	setLimit(l, bps)
+	if bps > 0 {
+		l.ReserveN(time.Now(), l.Burst())
+	}
 	return l
 }
 
