@@ -144,7 +144,7 @@ func TestHAServers(t *testing.T) {
 	}
 
 	// Three simulated clusters whose backups upload into one directory
-	// bucket at 1 MiB/s per node, with new data flushed every 5s so each
+	// bucket at 1 MiB/s per node, with 2 MiB of new data flushed every 5s so each
 	// backup has a few seconds of uploading to do.
 	openBucket := dirBuckets(t, filepath.Join(dir, "buckets"))
 	props := json.RawMessage(`{"location":["` + haLocation + `"],"rate_limit":["1"],"keyspace":["data"],"retention":1000}`)
@@ -177,7 +177,7 @@ func TestHAServers(t *testing.T) {
 			}
 			for _, c := range clusters {
 				for _, n := range c.sim.Nodes() {
-					if _, err := c.sim.WriteData(n, "data", "t", 1); err != nil {
+					if _, err := c.sim.WriteData(n, "data", "t", 2); err != nil {
 						t.Errorf("write data: %v", err)
 						return
 					}
@@ -226,7 +226,8 @@ func TestHAServers(t *testing.T) {
 				continue
 			}
 			bp := progress(c, rs[0].Owner, rs[0].ID)
-			if bp.Size > 0 && bp.Uploaded > 0 && bp.Uploaded < bp.Size/2 {
+			// At 1 MiB/s, 2 MiB left is 2s: time to kill it mid-upload.
+			if bp.Size > 0 && bp.Uploaded > 0 && bp.Size-bp.Uploaded >= 2<<20 {
 				victim, victimRun = rs[0].Owner, rs[0].ID
 				break
 			}
