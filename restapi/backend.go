@@ -38,6 +38,8 @@ type backend interface {
 	backupFiles(ctx context.Context, cluster string, q backupQuery) (any, error)
 	backupSchema(ctx context.Context, cluster string, q backupQuery) (any, error)
 	deleteSnapshots(ctx context.Context, cluster string, locations, tags []string) error
+	// deleteLocalSnapshots deletes the sm_* snapshots on the nodes.
+	deleteLocalSnapshots(ctx context.Context, cluster string) error
 }
 
 // taskFilter selects tasks in listTasks.

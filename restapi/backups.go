@@ -127,3 +127,14 @@ func (h *handler) deleteBackups(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// deleteLocalSnapshots serves DELETE backups/local_snapshots: every sm_*
+// snapshot on the cluster's nodes is deleted; 200 with no body.
+func (h *handler) deleteLocalSnapshots(w http.ResponseWriter, r *http.Request) {
+	const op = "delete local snapshots"
+	if err := h.b.deleteLocalSnapshots(r.Context(), r.PathValue("cluster_id")); err != nil {
+		h.writeError(w, r, op, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}

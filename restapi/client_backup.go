@@ -79,3 +79,10 @@ func (c *Client) DeleteSnapshots(ctx context.Context, cluster string, locations,
 	_, err := c.do(ctx, http.MethodDelete, c.url(q, "cluster", cluster, "backups"), nil, nil)
 	return err
 }
+
+// DeleteLocalSnapshots deletes every sm_* snapshot from the disks of the
+// cluster's nodes (DELETE backups/local_snapshots).
+func (c *Client) DeleteLocalSnapshots(ctx context.Context, cluster string) error {
+	_, err := c.do(ctx, http.MethodDelete, c.url(nil, "cluster", cluster, "backups", "local_snapshots"), nil, nil)
+	return err
+}

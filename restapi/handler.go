@@ -93,6 +93,7 @@ func (h *handler) routes() {
 		{"DELETE " + c + "/backups", h.deleteBackups},
 		{"GET " + c + "/backups/files", h.backupFiles},
 		{"GET " + c + "/backups/schema", h.backupSchema},
+		{"DELETE " + c + "/backups/local_snapshots", h.deleteLocalSnapshots},
 
 		{"GET " + c + "/suspended", h.getSuspended},
 		{"PUT " + c + "/suspended", h.putSuspended},

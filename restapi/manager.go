@@ -224,3 +224,7 @@ func (b managerBackend) backupSchema(ctx context.Context, cluster string, q back
 func (b managerBackend) deleteSnapshots(ctx context.Context, cluster string, locations, tags []string) error {
 	return backupErr(b.m.DeleteBackupSnapshots(ctx, cluster, locations, tags))
 }
+func (b managerBackend) deleteLocalSnapshots(ctx context.Context, cluster string) error {
+	_, err := b.m.DeleteLocalSnapshots(ctx, cluster)
+	return backupErr(err)
+}
