@@ -50,7 +50,9 @@ func (m *Manager) newBackup(opts backup.Options) error {
 	// Every run gets the cluster's retention map, so its purge applies
 	// each other backup task's own policy to that task's snapshots.
 	m.sched.Register(BackupTaskType, m.backupRunner(svc))
-	m.sched.Register(ValidateBackupTaskType, svc.ValidateRunner())
+	// A validate_backup task without locations validates those of the
+	// cluster's backup tasks.
+	m.sched.Register(ValidateBackupTaskType, m.validateRunner(svc))
 	return nil
 }
 
