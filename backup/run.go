@@ -126,9 +126,10 @@ func (r *run) setStage(ctx context.Context, st Stage) error {
 
 // resume looks for the previous run of the task (and records the newest
 // snapshot tag of the task's runs in r.lastTag); when try is set and it
-// is unfinished
-// and its snapshot is younger than AgeMax, its rows are copied into this
-// run and the run continues at its stage.
+// is unfinished, its snapshot is younger than AgeMax and still on the
+// nodes (snapshotLost), its rows are copied into this run and the run
+// continues at its stage. Otherwise the run starts over with a new
+// snapshot; this run's own rows of an abandoned snapshot are deleted.
 func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 	runs, err := r.s.st.ListRuns(ctx, r.taskID, 10)
 	if err != nil {
@@ -181,6 +182,8 @@ func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 	if err != nil || r.s.opts.Now().Sub(t) > r.s.opts.AgeMax {
 		return false, nil
 	}
+	tables := map[string]*tableRow{}
+	var keys []string // in the store's order
 	for _, p := range rows {
 		if !strings.HasPrefix(p.Key, tableRowPrefix) {
 			continue
@@ -189,11 +192,26 @@ func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 		if err := json.Unmarshal(p.Data, &tr); err != nil {
 			return false, fmt.Errorf("backup: progress row %s of %s: %w", p.Key, prev.ID, err)
 		}
-		r.tables[p.Key] = &tr
+		tables[p.Key] = &tr
+		keys = append(keys, p.Key)
+	}
+	// The snapshot must still be on the nodes (see resume.go).
+	why, err := r.snapshotLost(ctx, rr, tables)
+	if err != nil {
+		return false, err
+	}
+	if why != "" {
+		r.s.log.Warn("backup: not continuing the snapshot of an earlier run, taking a new one", "cluster", r.clusterID,
+			"task", r.taskID, "run", r.runID, "earlier_run", prev.ID, "tag", rr.SnapshotTag, "stage", rr.Stage, "reason", why)
+		return false, r.abandon(ctx, prev.ID == r.runID, tables)
+	}
+	for _, key := range keys {
+		tr := tables[key]
+		r.tables[key] = tr
 		if prev.ID == r.runID {
 			continue // the rows are this run's already
 		}
-		if err := r.putRow(ctx, p.Key, &tr); err != nil {
+		if err := r.putRow(ctx, key, tr); err != nil {
 			return false, err
 		}
 	}

@@ -496,6 +496,13 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string)
 				}
 				continue
 			case agentclient.JobSuccess:
+				// A job over a snapshot directory deleted on the node
+				// moves nothing and succeeds: the files must be in the
+				// bucket before the table is done (see resume.go).
+				if err := r.checkUploaded(ctx, h, t); err != nil {
+					_ = r.c.StatsDelete(context.WithoutCancel(ctx), h.IP, agentclient.JobGroup(jobID))
+					return fail(err)
+				}
 				// Every file that was not deduplicated is in the bucket
 				// now, whichever job (of this run or an interrupted one)
 				// moved it.
