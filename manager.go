@@ -85,6 +85,8 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	if err := m.newBackup(opts.Backup); err != nil {
 		return nil, err
 	}
+	// Timed suspensions (sctool suspend --duration).
+	sched.Register(SuspendTaskType, suspendRunner{m})
 	return m, nil
 }
 

@@ -51,6 +51,7 @@ func registry() map[string]taskType {
 		backupType(),
 		validateBackupType(),
 		healthcheckType(),
+		suspendType(),
 	} {
 		out[t.name] = t
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -254,11 +255,19 @@ func (a *app) stopCmd() *cobra.Command {
 
 func (a *app) suspendCmd() *cobra.Command {
 	var o restapi.SuspendOptions
-	var policy string
+	var (
+		policy, duration string
+		startTasks       bool
+		sched            scheduleFlags
+	)
 	cmd := &cobra.Command{
-		Use:   "suspend",
+		Use:   "suspend --cluster <id|name> [--duration] [--on-resume-start-tasks] [flags]",
 		Short: "Stop execution of all tasks",
-		Args:  cobra.NoArgs,
+		Long: "Stop execution of all tasks of a cluster (health checks go on) until resume.\n\n" +
+			"With --duration (or a schedule: --cron, --start-date) it creates a suspend task instead, as sctool\n" +
+			"does: each run suspends the cluster, waits the duration, then resumes it. Without a schedule the\n" +
+			"task runs now. It prints the task ID, suspend/<id>.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cl, err := a.requireCluster()
 			if err != nil {
@@ -271,14 +280,72 @@ func (a *app) suspendCmd() *cobra.Command {
 			default:
 				return fmt.Errorf("invalid --suspend-policy %q: want stop_running_tasks or fail_if_running_tasks", policy)
 			}
-			return a.client.Suspend(cmd.Context(), cl, o)
+			fl := cmd.Flags()
+			scheduled := fl.Changed("cron") || fl.Changed("start-date") || fl.Changed("interval")
+			if !fl.Changed("duration") && !scheduled {
+				if fl.Changed("on-resume-start-tasks") {
+					return fmt.Errorf("--on-resume-start-tasks needs --duration (a plain suspend lasts until resume; use resume --start-tasks)")
+				}
+				return a.client.Suspend(cmd.Context(), cl, o)
+			}
+			if duration == "" {
+				return fmt.Errorf("required flag \"duration\" not set: a suspend task resumes the cluster after it, e.g. --duration 1h")
+			}
+			return a.createSuspendTask(cmd, cl, &sched, suspendTaskProperties(cmd, duration, startTasks, o, policy))
 		},
 	}
 	a.clusterFlag(cmd)
+	sched.register(cmd)
 	cmd.Flags().StringVar(&o.AllowTaskType, "allow-task-type", "", "Task `type` that may run while suspended")
 	cmd.Flags().StringVar(&policy, "suspend-policy", "stop_running_tasks", "stop_running_tasks or fail_if_running_tasks")
 	cmd.Flags().BoolVar(&o.NoContinue, "no-continue", false, "Clean up after the stopped tasks (backup: delete their snapshots on the nodes); their next runs start from scratch")
+	cmd.Flags().StringVar(&duration, "duration", "", "Resume automatically after this `duration` (e.g. 30m, 2h, 1d): creates a suspend task")
+	cmd.Flags().BoolVar(&startTasks, "on-resume-start-tasks", false, "On resume, start the tasks that the suspension stopped")
 	return cmd
+}
+
+// suspendTaskProperties are the properties of the suspend task that
+// suspend --duration creates: duration and start_tasks as sctool sends
+// them, plus the suspend flags the user set.
+func suspendTaskProperties(cmd *cobra.Command, duration string, startTasks bool, o restapi.SuspendOptions, policy string) map[string]any {
+	fl := cmd.Flags()
+	props := map[string]any{"duration": duration}
+	if fl.Changed("on-resume-start-tasks") {
+		props["start_tasks"] = startTasks
+	}
+	if o.AllowTaskType != "" {
+		props["allow_task_type"] = o.AllowTaskType
+	}
+	if fl.Changed("suspend-policy") {
+		props["suspend_policy"] = policy
+	}
+	if o.NoContinue {
+		props["no_continue"] = true
+	}
+	return props
+}
+
+// createSuspendTask creates a suspend task (ad-hoc unless scheduled: the
+// start date defaults to now, so the server runs it at once) and prints
+// its ID.
+func (a *app) createSuspendTask(cmd *cobra.Command, cluster string, sched *scheduleFlags, props map[string]any) error {
+	t := restapi.TaskUpdate{Type: "suspend"}
+	if err := sched.apply(cmd, &t, true, time.Now()); err != nil {
+		return err
+	}
+	var err error
+	if t.Properties, err = json.Marshal(props); err != nil {
+		return err
+	}
+	id, err := a.client.CreateTask(cmd.Context(), cluster, t)
+	if err != nil {
+		return err
+	}
+	if ok, err := a.structured(map[string]string{"id": "suspend/" + id}); ok {
+		return err
+	}
+	a.printf("suspend/%s\n", id)
+	return nil
 }
 
 func (a *app) resumeCmd() *cobra.Command {

@@ -1,0 +1,208 @@
+package scyllaops
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scyllaops/scyllaops/scheduler"
+	"github.com/scyllaops/scyllaops/store"
+)
+
+// SuspendTaskType is the task type of a timed suspension (sctool suspend
+// --duration): a run suspends the cluster, waits the duration, then
+// resumes it.
+const SuspendTaskType = "suspend"
+
+// suspendPollInterval is how often a suspend run checks, while it waits,
+// that the suspension is still its own.
+const suspendPollInterval = time.Second
+
+// SuspendTaskProperties are the properties of a suspend task, with
+// Scylla Manager's names.
+type SuspendTaskProperties struct {
+	// Duration is how long the cluster stays suspended, a duration string
+	// like "90s", "1h30m" or "7d" (units d and w as sctool's); > 0.
+	// Required unless Resume.
+	Duration string `json:"duration,omitempty"`
+	// StartTasks: on resume, start again the tasks the suspension stopped
+	// (sctool's --on-resume-start-tasks).
+	StartTasks bool `json:"start_tasks,omitempty"`
+	// AllowTaskType keeps tasks of this type (or these comma-separated
+	// types) running while suspended; health checks always run.
+	AllowTaskType string `json:"allow_task_type,omitempty"`
+	// SuspendPolicy is "stop_running_tasks" (default) or
+	// "fail_if_running_tasks" (the run fails while other tasks run).
+	SuspendPolicy string `json:"suspend_policy,omitempty"`
+	// NoContinue: see SuspendOptions.NoContinue.
+	NoContinue bool `json:"no_continue,omitempty"`
+	// Resume makes the run resume the cluster (with StartTasks) instead
+	// of suspending it: the form of Scylla Manager's own resume task.
+	Resume bool `json:"resume,omitempty"`
+}
+
+// parseSuspendProperties decodes and checks suspend task properties
+// ("continue", which the scheduler adds to runs, is ignored); d is the
+// parsed Duration. Errors are *store.InvalidError naming the field.
+func parseSuspendProperties(raw json.RawMessage) (p SuspendTaskProperties, d time.Duration, err error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = []byte("{}")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return p, 0, store.Invalid("properties", `a JSON object of suspend properties, e.g. {"duration":"1h"}`, string(raw))
+	}
+	delete(obj, "continue")
+	b, _ := json.Marshal(obj) // re-encoding decoded JSON cannot fail
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			f = strings.Trim(f, `"`)
+			return p, 0, store.Invalid("properties."+f, "a suspend property (duration, start_tasks, allow_task_type, suspend_policy, no_continue, resume)", f)
+		}
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field != "" {
+			return p, 0, store.Invalid(te.Field, "a JSON "+suspendFieldKind(te.Field), te.Value)
+		}
+		return p, 0, store.Invalid("properties", "a JSON object of suspend properties", err.Error())
+	}
+	switch p.SuspendPolicy {
+	case "", "stop_running_tasks", "fail_if_running_tasks":
+	default:
+		return p, 0, store.Invalid("suspend_policy", "stop_running_tasks or fail_if_running_tasks", p.SuspendPolicy)
+	}
+	if p.Resume {
+		return p, 0, nil
+	}
+	if p.Duration == "" {
+		return p, 0, store.Invalid("duration", `a duration > 0 like "1h" or "30m" (how long the cluster stays suspended)`, "")
+	}
+	d, err = scheduler.ParseDuration("duration", p.Duration)
+	if err != nil {
+		return p, 0, err
+	}
+	if d <= 0 {
+		return p, 0, store.Invalid("duration", `a duration > 0 like "1h" or "30m"`, p.Duration)
+	}
+	return p, d, nil
+}
+
+func suspendFieldKind(field string) string {
+	switch field {
+	case "duration", "allow_task_type", "suspend_policy":
+		return `string (e.g. "1h")`
+	}
+	return "boolean"
+}
+
+// suspendRunner runs suspend tasks on m.
+type suspendRunner struct{ m *Manager }
+
+// ValidateProperties implements scheduler.PropertiesValidator; the
+// allowed task types must have runners.
+func (r suspendRunner) ValidateProperties(properties json.RawMessage) error {
+	p, _, err := parseSuspendProperties(properties)
+	if err != nil {
+		return err
+	}
+	return r.checkAllowed(p.AllowTaskType)
+}
+
+func (r suspendRunner) checkAllowed(allow string) error {
+	if allow == "" {
+		return nil
+	}
+	for typ := range strings.SplitSeq(allow, ",") {
+		if _, ok := r.m.sched.Runner(strings.TrimSpace(typ)); !ok {
+			return store.Invalid("allow_task_type", "task types with a registered runner, comma-separated: "+strings.Join(r.m.sched.Types(), ", "), allow)
+		}
+	}
+	return nil
+}
+
+// Run implements scheduler.Runner. It suspends the cluster with the
+// suspend type allowed (so that the suspension does not stop this run),
+// waits Duration, and resumes the cluster (with StartTasks). Details:
+//   - a cluster already suspended with the suspend type allowed (by a run
+//     of a suspend task that ended early: its Manager died, say) is not
+//     suspended again (that would forget the tasks it stopped): the
+//     duration counts from that suspension's start;
+//   - if the cluster is resumed, or suspended anew, while the run waits,
+//     the run ends DONE and leaves the cluster as it is;
+//   - a stopped run (or a Manager closing) leaves the cluster suspended:
+//     ResumeCluster (sctool resume) lifts it, or a new run of the task
+//     resumes it when its time is up.
+func (r suspendRunner) Run(ctx context.Context, clusterID, _, _ uuid.UUID, properties json.RawMessage) error {
+	p, d, err := parseSuspendProperties(properties)
+	if err != nil {
+		return scheduler.Permanent(err)
+	}
+	if p.Resume {
+		return r.m.ResumeCluster(ctx, clusterID, ResumeOptions{StartTasks: p.StartTasks})
+	}
+	cur, err := r.m.ClusterSuspended(ctx, clusterID)
+	if err != nil {
+		return err
+	}
+	if !cur.Suspended || !allowsType(cur.AllowTaskType, SuspendTaskType) {
+		allow := SuspendTaskType
+		if p.AllowTaskType != "" {
+			allow = p.AllowTaskType + "," + SuspendTaskType
+		}
+		if err := r.checkAllowed(p.AllowTaskType); err != nil {
+			return scheduler.Permanent(err)
+		}
+		o := SuspendOptions{AllowTaskType: allow, FailIfRunning: p.SuspendPolicy == "fail_if_running_tasks", NoContinue: p.NoContinue}
+		if err := r.m.SuspendCluster(ctx, clusterID, o); err != nil {
+			return err
+		}
+		if cur, err = r.m.ClusterSuspended(ctx, clusterID); err != nil {
+			return err
+		}
+		if !cur.Suspended {
+			return nil // resumed at once by someone else
+		}
+	}
+	end := cur.StartedAt.Add(d)
+	r.m.log.InfoContext(ctx, "cluster suspended by a suspend task", "cluster", clusterID, "resume_at", end)
+	for {
+		wait := min(time.Until(end), suspendPollInterval)
+		if wait <= 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(wait):
+		}
+		now, err := r.m.ClusterSuspended(ctx, clusterID)
+		if err != nil {
+			r.m.log.WarnContext(ctx, "suspend task: read the cluster's suspension", "cluster", clusterID, "err", err)
+			continue
+		}
+		if !now.Suspended || !now.StartedAt.Equal(cur.StartedAt) {
+			r.m.log.InfoContext(ctx, "suspend task: the cluster was resumed or suspended again meanwhile; leaving it as it is", "cluster", clusterID)
+			return nil
+		}
+	}
+	if err := r.m.ResumeCluster(ctx, clusterID, ResumeOptions{StartTasks: p.StartTasks}); err != nil {
+		return fmt.Errorf("scyllaops: suspend task: resume cluster: %w", err)
+	}
+	return nil
+}
+
+// allowsType reports whether the comma-separated list allow holds typ.
+func allowsType(allow, typ string) bool {
+	for a := range strings.SplitSeq(allow, ",") {
+		if strings.TrimSpace(a) == typ {
+			return true
+		}
+	}
+	return false
+}
