@@ -45,8 +45,11 @@ type stageStore struct {
 	marks  []stageMark
 	writes int
 	reads  int
-	// stageWrites counts the writes by the stage the run row was in.
-	stageWrites map[string]int
+	// stageWrites counts the writes by the stage the run row was in,
+	// stageWriteTime sums their durations (writes of different hosts
+	// overlap, so the sum can exceed the stage's wall time).
+	stageWrites    map[string]int
+	stageWriteTime map[string]time.Duration
 }
 
 type stageMark struct {
@@ -54,14 +57,14 @@ type stageMark struct {
 	at    time.Time
 }
 
-func (s *stageStore) sleep(write bool) {
+// sleep counts a call and adds the delay; a write returns the stage it
+// is counted in, for timeWrite.
+func (s *stageStore) sleep(write bool) string {
 	s.mu.Lock()
+	stage := ""
 	if write {
 		s.writes++
-		stage := "plan"
-		if n := len(s.marks); n > 0 {
-			stage = s.marks[n-1].stage
-		}
+		stage = s.stage()
 		if s.stageWrites == nil {
 			s.stageWrites = map[string]int{}
 		}
@@ -73,11 +76,35 @@ func (s *stageStore) sleep(write bool) {
 	if s.delay > 0 {
 		time.Sleep(s.delay)
 	}
+	return stage
+}
+
+// stage is the stage the run row is in ("plan" before the first row);
+// s.mu held.
+func (s *stageStore) stage() string {
+	if n := len(s.marks); n > 0 {
+		return s.marks[n-1].stage
+	}
+	return "plan"
+}
+
+// timeWrite adds the time since begin to the write time of stage.
+func (s *stageStore) timeWrite(stage string, begin time.Time) {
+	d := time.Since(begin)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stageWriteTime == nil {
+		s.stageWriteTime = map[string]time.Duration{}
+	}
+	s.stageWriteTime[stage] += d
 }
 
 func (s *stageStore) PutProgress(ctx context.Context, p *store.Progress) error {
-	s.sleep(true)
-	if err := s.benchStore.PutProgress(ctx, p); err != nil {
+	begin := time.Now()
+	stage := s.sleep(true)
+	err := s.benchStore.PutProgress(ctx, p)
+	s.timeWrite(stage, begin)
+	if err != nil {
 		return err
 	}
 	if p.Key == "run" {
@@ -106,17 +133,17 @@ func (s *stageStore) ListRuns(ctx context.Context, taskID uuid.UUID, limit int) 
 }
 
 func (s *stageStore) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (store.Lease, error) {
-	s.sleep(true)
+	defer s.timeWrite(s.sleep(true), time.Now())
 	return s.benchStore.AcquireLease(ctx, name, owner, ttl)
 }
 
 func (s *stageStore) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration) (store.Lease, error) {
-	s.sleep(true)
+	defer s.timeWrite(s.sleep(true), time.Now())
 	return s.benchStore.RenewLease(ctx, l, ttl)
 }
 
 func (s *stageStore) ReleaseLease(ctx context.Context, l store.Lease) error {
-	s.sleep(true)
+	defer s.timeWrite(s.sleep(true), time.Now())
 	return s.benchStore.ReleaseLease(ctx, l)
 }
 
@@ -155,21 +182,29 @@ func smallBackupCluster(shape string) scyllatest.Options {
 type smallRun struct {
 	// stages maps a stage name to its wall time; "total" is the whole
 	// Run, "plan" the time before the first progress row.
-	stages        map[string]time.Duration
-	writes, reads int
-	stageWrites   map[string]int
+	stages         map[string]time.Duration
+	writes, reads  int
+	stageWrites    map[string]int
+	stageWriteTime map[string]time.Duration
 }
 
 // runSmallBackup runs one backup of a fresh cluster and returns the wall
 // time of every stage and the store calls it made.
 func runSmallBackup(b *testing.B, shape string, listen bool, props string, base benchStore, delay time.Duration) smallRun {
 	b.Helper()
+	co := smallBackupCluster(shape)
+	co.Listen = listen
+	return runBackup(b, co, props, base, delay)
+}
+
+// runBackup runs one backup of a fresh cluster of shape co and returns
+// the wall time of every stage and the store calls it made.
+func runBackup(b *testing.B, co scyllatest.Options, props string, base benchStore, delay time.Duration) smallRun {
+	b.Helper()
 	root := b.TempDir()
 	if err := os.Mkdir(filepath.Join(root, "bucket"), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	co := smallBackupCluster(shape)
-	co.Listen = listen
 	co.OpenBucket = localBuckets(root)
 	co.DataDir = filepath.Join(root, "data")
 	co.Logger = slog.New(slog.DiscardHandler)
@@ -231,7 +266,7 @@ func runSmallBackup(b *testing.B, shape string, listen bool, props string, base 
 		}
 		out[m.stage] += next.Sub(m.at)
 	}
-	return smallRun{stages: out, writes: st.writes, reads: st.reads, stageWrites: st.stageWrites}
+	return smallRun{stages: out, writes: st.writes, reads: st.reads, stageWrites: st.stageWrites, stageWriteTime: st.stageWriteTime}
 }
 
 // BenchmarkSmallBackup runs one backup of a 2-node cluster with ~3–4 MiB
@@ -360,4 +395,154 @@ func openBenchCQL(b *testing.B) benchStore {
 		}
 	})
 	return st
+}
+
+// BenchmarkWideBackup backs up 200 small tables on 3 nodes (RF 3, no
+// rate limit, in-process transport) on memstore and on cqlstore (skipped
+// without SCYLLAOPS_CQL_HOSTS), with the progress writer (writer=on) and
+// with every row written at once (writer=off): 600 table rows, the shape
+// where per-table progress writes, not data, decide the run time on a
+// CQL store. It
+// reports the medians over b.N runs of the stage wall times, of the
+// store writes per stage and of their summed time (writes of different
+// hosts overlap, so that sum can exceed the wall time). For example:
+//
+//	source ~/.cache/scyllaops-ci/env.sh
+//	go test -run '^$' -bench 'WideBackup' -benchtime 3x -v ./backup/
+func BenchmarkWideBackup(b *testing.B) {
+	const nTables, nNodes = 200, 3
+	tables := make([]scyllatest.Table, nTables)
+	for i := range tables {
+		tables[i] = scyllatest.Table{Name: fmt.Sprintf("t%03d", i), SSTables: 1, DataSize: 1 << 10, IndexSize: 64}
+	}
+	props := `{"location":["localstorage:bucket"],"rate_limit":["0"],"keyspace":["ks"]}`
+	for _, v := range []struct{ store, writer string }{{"mem", "off"}, {"mem", "on"}, {"cql", "off"}, {"cql", "on"}} {
+		stName := v.store
+		b.Run("store="+v.store+"/writer="+v.writer, func(b *testing.B) {
+			b.StopTimer()
+			prev := backup.SetProgressWriter(v.writer == "on")
+			defer backup.SetProgressWriter(prev)
+			var base benchStore
+			if stName == "cql" {
+				base = openBenchCQL(b)
+			} else {
+				ms := memstore.New()
+				b.Cleanup(func() { _ = ms.Close() })
+				base = ms
+			}
+			var runs []smallRun
+			for range b.N {
+				co := scyllatest.Options{
+					Topology:  scyllatest.Topology3(nNodes),
+					Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(nNodes), Tables: tables}},
+				}
+				res := runBackup(b, co, props, base, 0)
+				runs = append(runs, res)
+				b.Logf("%s", formatStages(res.stages))
+				b.Logf("store writes by stage: %v; their summed time: %s", res.stageWrites, formatStages(res.stageWriteTime))
+			}
+			med := medianRun(runs)
+			b.Logf("median: %s", formatStages(med.stages))
+			b.Logf("median store writes by stage: %v (total %d); summed write time: %s",
+				med.stageWrites, med.writes, formatStages(med.stageWriteTime))
+			for k, x := range med.stages {
+				b.ReportMetric(float64(x.Milliseconds()), k+"-ms/op")
+			}
+			b.ReportMetric(float64(med.writes), "store-writes/op")
+		})
+	}
+}
+
+// medianRun is the per-key median of runs (the upper median for an even
+// count).
+func medianRun(runs []smallRun) smallRun {
+	med := func(xs []int64) int64 {
+		sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+		return xs[len(xs)/2]
+	}
+	durs := func(get func(smallRun) map[string]time.Duration) map[string]time.Duration {
+		keys := map[string]bool{}
+		for _, r := range runs {
+			for k := range get(r) {
+				keys[k] = true
+			}
+		}
+		out := map[string]time.Duration{}
+		for k := range keys {
+			var xs []int64
+			for _, r := range runs {
+				xs = append(xs, int64(get(r)[k]))
+			}
+			out[k] = time.Duration(med(xs))
+		}
+		return out
+	}
+	out := smallRun{
+		stages:         durs(func(r smallRun) map[string]time.Duration { return r.stages }),
+		stageWriteTime: durs(func(r smallRun) map[string]time.Duration { return r.stageWriteTime }),
+		stageWrites:    map[string]int{},
+	}
+	counts := durs(func(r smallRun) map[string]time.Duration {
+		m := map[string]time.Duration{}
+		for k, n := range r.stageWrites {
+			m[k] = time.Duration(n)
+		}
+		return m
+	})
+	for k, n := range counts {
+		out.stageWrites[k] = int(n)
+	}
+	var ws []int64
+	for _, r := range runs {
+		ws = append(ws, int64(r.writes))
+	}
+	out.writes = int(med(ws))
+	return out
+}
+
+// BenchmarkCQLPutProgress writes 600 progress rows of one run on cqlstore
+// with 1, 3 and 12 writers at once: all rows of a run share a partition,
+// so this shows whether concurrent lightweight transactions help there.
+func BenchmarkCQLPutProgress(b *testing.B) {
+	for _, par := range []int{1, 3, 12} {
+		b.Run(fmt.Sprintf("writers=%d", par), func(b *testing.B) {
+			st := openBenchCQL(b)
+			ctx := b.Context()
+			clusterID, taskID := uuid.New(), uuid.New()
+			if err := st.CreateCluster(ctx, &store.Cluster{ID: clusterID, Name: "c-" + clusterID.String(), Host: "127.0.0.1"}); err != nil {
+				b.Fatal(err)
+			}
+			if err := st.CreateTask(ctx, &store.Task{ClusterID: clusterID, ID: taskID, Type: "backup", Enabled: true}); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				runID, _ := uuid.NewUUID()
+				if err := st.CreateRun(ctx, &store.Run{ClusterID: clusterID, TaskID: taskID, ID: runID, Type: "backup", Status: store.StatusRunning, StartTime: time.Now()}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				keys := make(chan int)
+				var wg sync.WaitGroup
+				for range par {
+					wg.Go(func() {
+						for i := range keys {
+							err := st.PutProgress(ctx, &store.Progress{ClusterID: clusterID, TaskID: taskID, RunID: runID,
+								Key: fmt.Sprintf("table/h/ks/t%03d", i), Data: []byte(`{}`), UpdatedAt: time.Now()})
+							if err != nil {
+								b.Error(err)
+							}
+						}
+					})
+				}
+				for i := range 600 {
+					keys <- i
+				}
+				close(keys)
+				wg.Wait()
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/600, "ms/write")
+		})
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/internal/backupspec"
-	"github.com/scyllaops/scyllaops/store"
 )
 
 // Stage is a step of a backup run, persisted so a resumed run continues
@@ -252,18 +251,4 @@ func buildProgress(rr *runRow, tables []*tableRow) *RunProgress {
 		}
 	}
 	return p
-}
-
-// putRow writes a progress row with the run's fencing token.
-func (r *run) putRow(ctx context.Context, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("backup: marshal %s: %w", key, err)
-	}
-	err = r.s.st.PutProgress(ctx, &store.Progress{ClusterID: r.clusterID, TaskID: r.taskID, RunID: r.runID, Key: key,
-		Data: b, Fence: store.FenceFrom(ctx), UpdatedAt: r.s.opts.Now()})
-	if err != nil {
-		return fmt.Errorf("backup: save progress %s: %w", key, err)
-	}
-	return nil
 }

@@ -29,6 +29,7 @@ type run struct {
 	mu     sync.Mutex // guards row and tables
 	row    runRow
 	tables map[string]*tableRow
+	pw     *progressWriter // writes the progress rows (progress_writer.go)
 }
 
 // Run executes one backup run (the scheduler's Runner). It returns nil
@@ -45,6 +46,8 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 	}
 	r := &run{s: s, c: c, contact: contact, clusterID: clusterID, taskID: taskID, runID: runID, props: p, tables: map[string]*tableRow{}}
 	log := s.log.With("cluster", clusterID, "task", taskID, "run", runID)
+	r.pw = newProgressWriter(ctx, s.st)
+	defer r.closeProgress(log)
 
 	resumed, err := r.resume(ctx, p.ContinueRun() && !p.PurgeOnly)
 	if err != nil {
@@ -211,7 +214,7 @@ func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 		if prev.ID == r.runID {
 			continue // the rows are this run's already
 		}
-		if err := r.putRow(ctx, key, tr); err != nil {
+		if err := r.putRowAs(ctx, key, tr, writeAsync); err != nil { // stored before the run row
 			return false, err
 		}
 	}
@@ -225,11 +228,7 @@ func (r *run) resume(ctx context.Context, try bool) (bool, error) {
 
 // saveTable persists one table row.
 func (r *run) saveTable(ctx context.Context, t *tableRow) error {
-	r.mu.Lock()
-	cp := *t
-	r.mu.Unlock()
-	r.s.m.setTable(r.clusterID.String(), &cp)
-	return r.putRow(ctx, tableKey(cp.Host, cp.Keyspace, cp.Table), &cp)
+	return r.saveTableAs(ctx, t, writeAsync)
 }
 
 // hostTables returns the rows of host in unit order, tables sorted.

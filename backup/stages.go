@@ -179,7 +179,8 @@ func (r *run) manifests(ctx context.Context) error {
 			r.mu.Lock()
 			t.ManifestMoved = true
 			r.mu.Unlock()
-			if err := r.saveTable(ctx, t); err != nil {
+			// A hint: a redo finds the manifests moved.
+			if err := r.saveTableAs(ctx, t, writeLazy); err != nil {
 				return err
 			}
 		}
@@ -474,7 +475,7 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string)
 				r.mu.Unlock()
 				// The job runs now: record it even if ctx just ended, so
 				// the next run finds it.
-				if err := r.saveTable(context.WithoutCancel(ctx), t); err != nil {
+				if err := r.saveTableAs(context.WithoutCancel(ctx), t, writeNow); err != nil {
 					_ = r.c.JobStop(context.WithoutCancel(ctx), h.IP, id)
 					return err
 				}
