@@ -3,7 +3,6 @@ package scyllaops_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -50,22 +49,23 @@ func TestSuspendNoContinueBackup(t *testing.T) {
 			if err := m.StartTask(ctx, c.ID, task.ID, true); err != nil {
 				t.Fatal(err)
 			}
-			// Wait for the snapshot on every node, then hold the run: its
-			// next agent requests hang until it is stopped.
+			// Wait until the run is past its SNAPSHOT stage (a run stopped
+			// while snapshotting is never continued: its snapshot may be
+			// partial), then hold it: its next agent requests hang until it
+			// is stopped.
 			wctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			var stoppedTag string
 			for {
-				seen := map[string]bool{}
-				for k := range tags() {
-					ip, tag, _ := strings.Cut(k, " ")
-					seen[ip], stoppedTag = true, tag
-				}
-				if len(seen) == len(sim.Nodes()) {
+				_, raw, err := m.RunProgress(ctx, c.ID, task.ID, "latest")
+				var p backup.RunProgress
+				if err == nil && json.Unmarshal(raw, &p) == nil && p.SnapshotTag != "" &&
+					p.Stage != string(backup.StageInit) && p.Stage != string(backup.StageSnapshot) {
+					stoppedTag = p.SnapshotTag
 					break
 				}
 				if wctx.Err() != nil {
-					t.Fatal("no snapshot on every node")
+					t.Fatal("the run did not get past SNAPSHOT within a minute")
 				}
 				time.Sleep(5 * time.Millisecond)
 			}

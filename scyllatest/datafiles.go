@@ -2,9 +2,11 @@ package scyllatest
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -145,6 +147,9 @@ func liveFiles(dir string) ([]os.FileInfo, error) {
 			continue
 		}
 		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since the listing (a concurrent delete or compaction)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -57,6 +57,9 @@ func (c *Cluster) Snapshots(node *Node) ([]Snapshot, error) {
 			}
 			dir := filepath.Join(sdir, e.Name())
 			fis, err := liveFiles(dir)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // deleted since the listing
+			}
 			if err != nil {
 				return nil, fmt.Errorf("scyllatest: snapshots: %w", err)
 			}
