@@ -25,15 +25,18 @@ import (
 //     stored, so a stored stage still implies the rows of the stages
 //     before it (and a resumed run's copied rows);
 //   - a row whose loss would lose track of work outside the manager (an
-//     agent job just started) is written at once (writeNow);
+//     agent job just started) is written at once (writeNow), except for
+//     the job of a small table, which ends long before a takeover: a
+//     redo starts a new job that moves what is left;
 //   - at most progressWriterMaxQueued rows wait at any time (put blocks
 //     beyond that), so a crash loses at most that many table updates;
 //     each of them is idempotent to redo (a re-listed snapshot, a job
 //     re-attached or re-run on files the agent already moved);
 //   - hints (writeLazy: a Scylla manifest moved to the bucket, which a
-//     redo finds gone and skips) are not waited for at stage boundaries:
-//     they go out with the table's next row or when the run ends, which
-//     saves one write per table and stage they span.
+//     redo finds gone and skips; a deduplication that skipped nothing,
+//     which a redo decides alike) are not waited for at stage
+//     boundaries: they go out with the table's next row (its upload job)
+//     or when the run ends, which saves one write per table and hint.
 //
 // Every row carries the fence of the context it was put with, so a stale
 // run is refused by the store as before; the first error a write gets is

@@ -229,6 +229,8 @@ func TestProgressWriterNowJumpsTheQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Every writer busy, so the job row stays queued.
+	waitFor(t, "writers busy", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.busy == progressWriterConcurrency })
 	done := make(chan error, 1)
 	go func() { done <- w.put(ctx, prow("job", "1", 0), writeNow) }()
 	waitFor(t, "job row queued", func() bool {

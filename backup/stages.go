@@ -301,6 +301,23 @@ func (r *run) deduplicate(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("backup: deduplicate %s.%s on node %s: %w", t.Keyspace, t.Table, h.IP, err)
 			}
+			r.mu.Lock()
+			t.Skipped, t.SkippedCount, t.Deduplicated = d.SkippedBytes, len(d.Skip), true
+			r.mu.Unlock()
+			// The row is stored before the skipped files are deleted
+			// locally: a redo could not compare their digests any more
+			// (and would fail the run each time). If the run stops in
+			// between, the upload moves the undeleted ones again, which
+			// the bucket already has. With nothing skipped the row is a
+			// hint (a redo decides the same, the upload reads nothing of
+			// it): it goes out with the table's next row.
+			mode := writeNow
+			if len(d.Skip) == 0 {
+				mode = writeLazy
+			}
+			if err := r.saveTableAs(ctx, t, mode); err != nil {
+				return err
+			}
 			names := make([]string, 0, len(d.Skip))
 			for _, f := range d.Skip {
 				names = append(names, f.Name)
@@ -311,12 +328,6 @@ func (r *run) deduplicate(ctx context.Context) error {
 					return fmt.Errorf("backup: deduplicate %s.%s on node %s: %w", t.Keyspace, t.Table, h.IP, err)
 				}
 				names = names[n:]
-			}
-			r.mu.Lock()
-			t.Skipped, t.SkippedCount, t.Deduplicated = d.SkippedBytes, len(d.Skip), true
-			r.mu.Unlock()
-			if err := r.saveTable(ctx, t); err != nil {
-				return err
 			}
 		}
 		return nil
@@ -474,8 +485,17 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string)
 				t.JobID, t.Error, t.UploadedBase, t.Uploaded = id, "", base, base
 				r.mu.Unlock()
 				// The job runs now: record it even if ctx just ended, so
-				// the next run finds it.
-				if err := r.saveTableAs(context.WithoutCancel(ctx), t, writeNow); err != nil {
+				// the next run finds it. A small table's job ends within
+				// about a second (isSmallTable), long before another
+				// manager could take the run over, so its ID goes out
+				// with the table's next row (done, or still running after
+				// a long poll): a crash before that makes the next run
+				// start a new job, which moves what the first one left.
+				mode := writeNow
+				if isSmallTable(t.Size-t.Skipped, backupspec.LimitFor(pl.RateLimit, h.DC, DefaultRateLimit)) {
+					mode = writeLazy
+				}
+				if err := r.saveTableAs(context.WithoutCancel(ctx), t, mode); err != nil {
 					_ = r.c.JobStop(context.WithoutCancel(ctx), h.IP, id)
 					return err
 				}
