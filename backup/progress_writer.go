@@ -61,9 +61,6 @@ const (
 // progressWriter writes the progress rows of one run; see above.
 type progressWriter struct {
 	st store.ProgressStore
-	// ctx is the run's context without its cancelation: a row queued
-	// when the run ends (a job ID just recorded) is still stored.
-	ctx context.Context
 
 	mu     sync.Mutex
 	cond   *sync.Cond // on mu; broadcast on every state change
@@ -97,10 +94,13 @@ func newProgressWriter(ctx context.Context, st store.ProgressStore) *progressWri
 	if progressWriterOff.Load() {
 		return nil
 	}
-	w := &progressWriter{st: st, ctx: context.WithoutCancel(ctx), rows: map[string]*queuedRow{}}
+	w := &progressWriter{st: st, rows: map[string]*queuedRow{}}
 	w.cond = sync.NewCond(&w.mu)
+	// The run's context without its cancelation: a row queued when the
+	// run ends (a job ID just recorded) is still stored.
+	wctx := context.WithoutCancel(ctx)
 	for range progressWriterConcurrency {
-		w.wg.Go(w.work)
+		w.wg.Go(func() { w.work(wctx) })
 	}
 	return w
 }
@@ -174,7 +174,7 @@ func (w *progressWriter) enqueue(key string, e *queuedRow, urgent bool) {
 }
 
 // work stores queued rows until the writer is closed and drained.
-func (w *progressWriter) work() {
+func (w *progressWriter) work(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
@@ -196,7 +196,7 @@ func (w *progressWriter) work() {
 		w.busy++
 		p, ver := e.p, e.ver
 		w.mu.Unlock()
-		err := w.st.PutProgress(w.ctx, p)
+		err := w.st.PutProgress(ctx, p)
 		w.mu.Lock()
 		e.inflight = false
 		w.busy--
