@@ -223,7 +223,7 @@ func TestSnapshotClearedDuringOwnUpload(t *testing.T) {
 				return
 			}
 			tag.Store(r.Tag)
-			if err := e.cluster.Client().DeleteSnapshot(context.Background(), n.IP, r.Tag, ""); err != nil {
+			if err := e.cluster.Client().DeleteSnapshot(t.Context(), n.IP, r.Tag, ""); err != nil {
 				t.Error(err)
 			}
 		}
