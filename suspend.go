@@ -12,36 +12,13 @@ import (
 	"github.com/scyllaops/scyllaops/store"
 )
 
-// SuspendOptions tune SuspendCluster (Scylla Manager's query parameters).
-type SuspendOptions struct {
-	// AllowTaskType keeps tasks of this type (or these comma-separated
-	// types) running; health checks always run. "" = none.
-	AllowTaskType string
-	// FailIfRunning refuses (ErrConflict) while a task of another type
-	// runs on this Manager, instead of stopping it (the default policy
-	// stop_running_tasks).
-	FailIfRunning bool
-	// NoContinue (Scylla Manager's no_continue) cleans up after the runs
-	// the suspension stops, and their tasks' next runs start from
-	// scratch ("continue": false): for backup, the stopped runs' snapshots
-	// are deleted from the nodes and the next run takes a new one.
-	// SuspendCluster returns after the runs stopped on this Manager were
-	// cleaned; runs on other Managers are cleaned there when they stop.
-	NoContinue bool
-}
+// SuspendOptions tune SuspendCluster (Scylla Manager's query parameters
+// allow_task_type, suspend_policy and no_continue).
+type SuspendOptions = scheduler.SuspendOptions
 
-// ResumeOptions tune ResumeCluster.
-type ResumeOptions struct {
-	// StartTasks starts again, continuing their work, the tasks whose
-	// runs the suspension stopped.
-	StartTasks bool
-	// StartTasksMissedActivation starts now the tasks whose activation
-	// fell in the suspension. Without it they wait for their next
-	// activation (missed activations are skipped, as in Scylla Manager).
-	StartTasksMissedActivation bool
-	// NoContinue starts the tasks above from scratch ("continue": false).
-	NoContinue bool
-}
+// ResumeOptions tune ResumeCluster (Scylla Manager's start_tasks,
+// start_tasks_missed_activation and no_continue).
+type ResumeOptions = scheduler.ResumeOptions
 
 // SuspendDetails is a cluster's suspension state.
 type SuspendDetails struct {
@@ -68,8 +45,7 @@ func (m *Manager) SuspendCluster(ctx context.Context, clusterID uuid.UUID, o Sus
 			}
 		}
 	}
-	so := scheduler.SuspendOptions{AllowTaskType: o.AllowTaskType, FailIfRunning: o.FailIfRunning, NoContinue: o.NoContinue}
-	if err := m.sched.SuspendWithOptions(ctx, clusterID, so); err != nil {
+	if err := m.sched.SuspendWithOptions(ctx, clusterID, o); err != nil {
 		return fmt.Errorf("scyllaops: suspend cluster: %w", err)
 	}
 	return nil
@@ -85,8 +61,7 @@ func (m *Manager) ResumeCluster(ctx context.Context, clusterID uuid.UUID, o Resu
 	if _, err := m.st.GetCluster(ctx, clusterID); err != nil {
 		return fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
 	}
-	ro := scheduler.ResumeOptions{StartTasks: o.StartTasks, StartTasksMissedActivation: o.StartTasksMissedActivation, NoContinue: o.NoContinue}
-	if err := m.sched.ResumeWithOptions(ctx, clusterID, ro); err != nil {
+	if err := m.sched.ResumeWithOptions(ctx, clusterID, o); err != nil {
 		return fmt.Errorf("scyllaops: resume cluster: %w", err)
 	}
 	return nil

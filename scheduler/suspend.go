@@ -237,26 +237,32 @@ func (s *Scheduler) Suspended(ctx context.Context, clusterID uuid.UUID) (*Suspen
 // SuspendOptions tune SuspendWithOptions.
 type SuspendOptions struct {
 	// AllowTaskType keeps tasks of this type (or these comma-separated
-	// types) running; health checks always do.
+	// types) running; health checks always run. "" = none.
 	AllowTaskType string
 	// FailIfRunning refuses (store.ErrConflict) while a task of another
-	// type runs on this scheduler, instead of stopping it.
+	// type runs on this scheduler, instead of stopping it (the default
+	// policy stop_running_tasks).
 	FailIfRunning bool
-	// NoContinue: the stopped runs are cleaned (see Cleaner) and the next
-	// run of each stopped task gets "continue": false.
+	// NoContinue (Scylla Manager's no_continue) cleans up after the runs
+	// the suspension stops (see Cleaner), and their tasks' next runs start
+	// from scratch ("continue": false): for backup, the stopped runs'
+	// snapshots are deleted from the nodes and the next run takes a new
+	// one. The suspension returns after the runs stopped on this scheduler
+	// were cleaned; runs on other managers are cleaned there when they
+	// stop.
 	NoContinue bool
 }
 
 // ResumeOptions tune ResumeWithOptions.
 type ResumeOptions struct {
-	// StartTasks starts again the tasks whose runs the suspension
-	// stopped.
+	// StartTasks starts again, continuing their work, the tasks whose runs
+	// the suspension stopped.
 	StartTasks bool
 	// StartTasksMissedActivation starts now the tasks whose activation
-	// fell in the suspension; without it they wait for their next
-	// activation.
+	// fell in the suspension. Without it they wait for their next
+	// activation (missed activations are skipped, as in Scylla Manager).
 	StartTasksMissedActivation bool
-	// NoContinue starts the tasks above with "continue": false.
+	// NoContinue starts the tasks above from scratch ("continue": false).
 	NoContinue bool
 }
 
