@@ -552,14 +552,23 @@ func (r *run) uploadTable(ctx context.Context, h Host, t *tableRow, rate string)
 			break
 		}
 	}
-	if err := r.c.DeleteSnapshot(ctx, h.IP, tag, t.Keyspace, t.Table); err != nil && !isNotFound(err) {
-		return fail(err)
-	}
 	end := r.s.opts.Now().UTC()
 	r.mu.Lock()
 	t.Done, t.CompletedAt, t.Error, t.Failed = true, &end, "", 0
 	r.mu.Unlock()
-	return r.saveTable(ctx, t)
+	// The table is stored done before its snapshot is deleted: a run taken
+	// over after a crash between the two must find the table done, not a
+	// table whose snapshot is gone (resume.go would start the whole backup
+	// over). A snapshot left by such a crash goes with the PURGE stage,
+	// which deletes what is left of the run's tag on every node.
+	if err := r.saveTableAs(ctx, t, writeNow); err != nil {
+		return err
+	}
+	if err := r.c.DeleteSnapshot(ctx, h.IP, tag, t.Keyspace, t.Table); err != nil && !isNotFound(err) {
+		r.s.log.Warn("backup: delete the uploaded table's snapshot (the PURGE stage retries)", "host", h.IP,
+			"keyspace", t.Keyspace, "table", t.Table, "tag", tag, "err", err)
+	}
+	return nil
 }
 
 // moveManifests renames every node's .tmp manifest to its final name;
