@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -349,13 +351,8 @@ func BenchmarkSmallBackup(b *testing.B) {
 }
 
 func formatStages(d map[string]time.Duration) string {
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var sb strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(d)) {
 		fmt.Fprintf(&sb, "%s=%s ", k, d[k].Round(time.Millisecond))
 	}
 	return strings.TrimSpace(sb.String())

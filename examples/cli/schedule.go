@@ -3,7 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,13 +120,8 @@ func propertiesText(raw json.RawMessage) string {
 	if json.Unmarshal(raw, &m) != nil {
 		return string(raw) + "\n"
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		v, _ := json.Marshal(m[k])
 		fmt.Fprintf(&b, "- %s: %s\n", k, v)
 	}
