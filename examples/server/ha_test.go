@@ -226,8 +226,9 @@ func TestHAServers(t *testing.T) {
 				continue
 			}
 			bp := progress(c, rs[0].Owner, rs[0].ID)
-			// At 1 MiB/s, 2 MiB left is 2s: time to kill it mid-upload.
-			if bp.Size > 0 && bp.Uploaded > 0 && bp.Size-bp.Uploaded >= 2<<20 {
+			// Two nodes at 1 MiB/s each: 4 MiB left is about 2s, time to
+			// kill it mid-upload.
+			if bp.Size > 0 && bp.Uploaded > 0 && bp.Size-bp.Uploaded >= 4<<20 {
 				victim, victimRun = rs[0].Owner, rs[0].ID
 				break
 			}
