@@ -57,13 +57,14 @@ type Config struct {
 	// key). A crashed server's runs are taken over after about
 	// lease_ttl + sync_interval. Default: 10s.
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// Backup tunes the backup service.
+	Backup BackupConfig `yaml:"backup"`
 
 	// Scylla Manager keys accepted and ignored.
 	Debug              yaml.Node `yaml:"debug"`
 	ClientCacheTimeout yaml.Node `yaml:"client_cache_timeout"`
 	SSL                yaml.Node `yaml:"ssl"`
 	Healthcheck        yaml.Node `yaml:"healthcheck"`
-	Backup             yaml.Node `yaml:"backup"`
 	Restore            yaml.Node `yaml:"restore"`
 	Repair             yaml.Node `yaml:"repair"`
 	AgentClient        yaml.Node `yaml:"agent_client"`
@@ -80,6 +81,21 @@ type LoggerConfig struct {
 	Encoding    string    `yaml:"encoding"`
 	Development bool      `yaml:"development"`
 	Sampling    yaml.Node `yaml:"sampling"`
+}
+
+// BackupConfig is the "backup" section.
+type BackupConfig struct {
+	// LongPollingTimeoutSeconds is the wait of each call polling an
+	// upload job on an agent: a run's stored progress is at most this
+	// old while a job runs. Default: 10.
+	LongPollingTimeoutSeconds int `yaml:"long_polling_timeout_seconds"`
+	// AgeMax is how old the snapshot of an unfinished run may be for the
+	// next run to continue it (continue=true). Default: 24h.
+	AgeMax time.Duration `yaml:"age_max"`
+
+	// Scylla Manager keys accepted and ignored.
+	DiskSpaceFreeMinPercent yaml.Node `yaml:"disk_space_free_min_percent"`
+	PermissionCheckFilesTTL yaml.Node `yaml:"permission_check_files_ttl"`
 }
 
 // DatabaseConfig is the "database" section.
@@ -159,6 +175,12 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
+	if c.Backup.LongPollingTimeoutSeconds == 0 {
+		c.Backup.LongPollingTimeoutSeconds = 10
+	}
+	if c.Backup.AgeMax == 0 {
+		c.Backup.AgeMax = 24 * time.Hour
+	}
 	if c.Database.Port == 0 {
 		c.Database.Port = 9042
 	}
@@ -236,6 +258,12 @@ func (c Config) Validate() error {
 	if c.Database.Timeout < 0 {
 		return bad("database.timeout", "a duration > 0, e.g. 5s", c.Database.Timeout.String())
 	}
+	if c.Backup.LongPollingTimeoutSeconds < 1 || c.Backup.LongPollingTimeoutSeconds > 600 {
+		return bad("backup.long_polling_timeout_seconds", "seconds from 1 to 600, e.g. 10", fmt.Sprint(c.Backup.LongPollingTimeoutSeconds))
+	}
+	if c.Backup.AgeMax < 0 {
+		return bad("backup.age_max", "a duration > 0, e.g. 24h", c.Backup.AgeMax.String())
+	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown_timeout", "a duration > 0, e.g. 30s", c.ShutdownTimeout.String())
 	}
@@ -248,7 +276,8 @@ func (c Config) Ignored() []string {
 	var out []string
 	for k, n := range map[string]yaml.Node{
 		"debug": c.Debug, "client_cache_timeout": c.ClientCacheTimeout, "ssl": c.SSL, "healthcheck": c.Healthcheck,
-		"backup": c.Backup, "restore": c.Restore, "repair": c.Repair, "agent_client": c.AgentClient, "config_cache": c.ConfigCache,
+		"backup.disk_space_free_min_percent": c.Backup.DiskSpaceFreeMinPercent,
+		"backup.permission_check_files_ttl":  c.Backup.PermissionCheckFilesTTL, "restore": c.Restore, "repair": c.Repair, "agent_client": c.AgentClient, "config_cache": c.ConfigCache,
 	} {
 		if n.Kind != 0 {
 			out = append(out, k)
@@ -268,6 +297,7 @@ func (c Config) Redacted() map[string]any {
 		"http": c.HTTP, "https": c.HTTPS, "tls_version": c.TLSVersion, "tls_cert_file": c.TLSCertFile,
 		"tls_key_file": c.TLSKeyFile, "tls_ca_file": c.TLSCAFile, "prometheus": c.Prometheus, "data_dir": c.DataDir,
 		"owner_id": c.OwnerID, "lease_ttl": c.LeaseTTL.String(), "sync_interval": c.SyncInterval.String(),
+		"backup": map[string]any{"long_polling_timeout_seconds": c.Backup.LongPollingTimeoutSeconds, "age_max": c.Backup.AgeMax.String()},
 		"logger": map[string]any{"mode": c.Logger.Mode, "level": c.Logger.Level},
 		"database": map[string]any{
 			"hosts": c.Database.Hosts, "port": c.Database.Port, "user": c.Database.User, "password": pw,

@@ -2,20 +2,26 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseConfig(t *testing.T) {
-	c, err := ParseConfig([]byte("http: 127.0.0.1:5080\nhealthcheck:\n  max_timeout: 1s\nrepair:\n  poll_interval: 50ms\n"))
+	c, err := ParseConfig([]byte("http: 127.0.0.1:5080\nhealthcheck:\n  max_timeout: 1s\nrepair:\n  poll_interval: 50ms\n" +
+		"backup:\n  disk_space_free_min_percent: 10\n  age_max: 12h\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Prometheus != ":5090" || c.DataDir != "data" || c.TLSVersion != "TLSv1.2" || c.Database.Port != 9042 || c.Database.Keyspace != "scyllaops" {
 		t.Errorf("defaults not applied: %+v", c)
 	}
-	if got := strings.Join(sorted(c.Ignored()), ","); got != "healthcheck,repair" {
-		t.Errorf("Ignored() = %s, want healthcheck,repair", got)
+	if c.Backup.LongPollingTimeoutSeconds != 10 || c.Backup.AgeMax != 12*time.Hour {
+		t.Errorf("backup section = %+v, want long_polling_timeout_seconds 10 (default), age_max 12h", c.Backup)
+	}
+	if got := strings.Join(slices.Sorted(slices.Values(c.Ignored())), ","); got != "backup.disk_space_free_min_percent,healthcheck,repair" {
+		t.Errorf("Ignored() = %s, want backup.disk_space_free_min_percent,healthcheck,repair", got)
 	}
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"no listener", "prometheus: :5090\n", "set http or https"},
@@ -28,6 +34,8 @@ func TestParseConfig(t *testing.T) {
 		{"bad yaml", "http: [\n", "config"},
 		{"bad sync interval", "http: 127.0.0.1:5080\nsync_interval: 1ms\n", "sync_interval"},
 		{"bad proto version", "http: 127.0.0.1:5080\ndatabase:\n  proto_version: 2\n", "database.proto_version"},
+		{"bad long poll", "http: 127.0.0.1:5080\nbackup:\n  long_polling_timeout_seconds: -1\n", "backup.long_polling_timeout_seconds"},
+		{"bad age max", "http: 127.0.0.1:5080\nbackup:\n  age_max: -1h\n", "backup.age_max"},
 		{"negative db timeout", "http: 127.0.0.1:5080\ndatabase:\n  timeout: -1s\n", "database.timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,17 +45,6 @@ func TestParseConfig(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sorted(s []string) []string {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
 }
 
 func TestLoggerRedactsSecrets(t *testing.T) {

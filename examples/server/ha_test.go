@@ -78,6 +78,9 @@ func (db haDB) config(owner string) string {
 	fmt.Fprintf(&b, "http: 127.0.0.1:0\nprometheus: '-'\nowner_id: %s\nlease_ttl: %s\nsync_interval: %s\nshutdown_timeout: 30s\n",
 		owner, haLeaseTTL, haSync)
 	fmt.Fprintf(&b, "logger:\n  level: info\n")
+	// Stored upload progress at most 1s old: the test picks its victim
+	// by it.
+	fmt.Fprintf(&b, "backup:\n  long_polling_timeout_seconds: 1\n")
 	fmt.Fprintf(&b, "database:\n  hosts: [%s]\n  user: %q\n  password: %q\n  keyspace: %s\n  replication_factor: 1\n",
 		strings.Join(db.hosts, ", "), db.user, db.password, db.keyspace)
 	fmt.Fprintf(&b, "  timeout: 20s\n  proto_version: 3\n  disable_initial_host_lookup: true\n")
@@ -103,9 +106,12 @@ type haCluster struct {
 	task uuid.UUID
 }
 
-func TestHAServers(t *testing.T) {
-	bin := buildServer(t)
-	db := testDB(t)
+func TestHAServers(tt *testing.T) {
+	// t repeats its failures after the servers' logs, so that the end of
+	// the output (all a CI summary may keep) says what failed.
+	t := &recordingT{T: tt}
+	bin := buildServer(t.T)
+	db := testDB(t.T)
 	dir := t.TempDir()
 	ctx := t.Context()
 	var clusters []*haCluster
@@ -121,7 +127,7 @@ func TestHAServers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	procs := startProcs(t, bin, cfgs...)
+	procs := startProcs(t.T, bin, cfgs...)
 	byOwner := map[string]*proc{}
 	for i, p := range procs {
 		byOwner[owners[i]] = p
@@ -131,10 +137,11 @@ func TestHAServers(t *testing.T) {
 			for _, o := range owners {
 				t.Logf("last log lines of %s:\n%s", o, byOwner[o].tail(30))
 			}
+			t.Logf("failures, again:\n%s", t.failures())
 		}
 	}()
-	st := db.open(t)
-	defer func() { logRuns(t, st, clusters) }()
+	st := db.open(t.T)
+	defer func() { logRuns(t.T, st, clusters) }()
 	api := func(owner string) *restapi.Client {
 		c, err := restapi.NewClient("http://"+byOwner[owner].http, nil)
 		if err != nil {
@@ -146,11 +153,11 @@ func TestHAServers(t *testing.T) {
 	// Three simulated clusters whose backups upload into one directory
 	// bucket at 1 MiB/s per node, with 2 MiB of new data flushed every 5s so each
 	// backup has a few seconds of uploading to do.
-	openBucket := dirBuckets(t, filepath.Join(dir, "buckets"))
+	openBucket := dirBuckets(t.T, filepath.Join(dir, "buckets"))
 	props := json.RawMessage(`{"location":["` + haLocation + `"],"rate_limit":["1"],"keyspace":["data"],"retention":1000}`)
 	clusters = make([]*haCluster, haClusters)
 	for i := range clusters {
-		sim := scyllatest.New(t, scyllatest.Options{Listen: true, Topology: scyllatest.Topology3(2), OpenBucket: openBucket,
+		sim := scyllatest.New(t.T, scyllatest.Options{Listen: true, Topology: scyllatest.Topology3(2), OpenBucket: openBucket,
 			Keyspaces: []scyllatest.Keyspace{{Name: "data", Replication: scyllatest.Simple(2),
 				Tables: []scyllatest.Table{{Name: "t", SSTables: 2, DataSize: 1 << 20}}}}})
 		c := api(owners[i%haServers])
@@ -226,9 +233,10 @@ func TestHAServers(t *testing.T) {
 				continue
 			}
 			bp := progress(c, rs[0].Owner, rs[0].ID)
-			// Two nodes at 1 MiB/s each: 4 MiB left is about 2s, time to
+			// Two nodes at 1 MiB/s each, progress at most 1s old: 5 MiB
+			// left is over 1.5s, time to
 			// kill it mid-upload.
-			if bp.Size > 0 && bp.Uploaded > 0 && bp.Size-bp.Uploaded >= 4<<20 {
+			if bp.Size > 0 && bp.Uploaded > 0 && bp.Size-bp.Uploaded >= 5<<20 {
 				victim, victimRun = rs[0].Owner, rs[0].ID
 				break
 			}
@@ -447,6 +455,41 @@ func TestHAServers(t *testing.T) {
 	}
 
 	t.Logf("%d backup runs of %d tasks; by server: %v", total, len(clusters), byServer)
+}
+
+// recordingT is a testing.T that keeps its failure messages.
+type recordingT struct {
+	*testing.T
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (t *recordingT) record(msg string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.msgs = append(t.msgs, msg)
+	return msg
+}
+
+func (t *recordingT) failures() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.msgs, "\n")
+}
+
+func (t *recordingT) Errorf(format string, a ...any) {
+	t.Helper()
+	t.T.Error(t.record(fmt.Sprintf(format, a...)))
+}
+
+func (t *recordingT) Fatalf(format string, a ...any) {
+	t.Helper()
+	t.T.Fatal(t.record(fmt.Sprintf(format, a...)))
+}
+
+func (t *recordingT) Fatal(a ...any) {
+	t.Helper()
+	t.T.Fatal(t.record(fmt.Sprint(a...)))
 }
 
 // logRuns logs the runs of the tasks, oldest first.

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/boltstore"
@@ -99,7 +100,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg, OwnerID: cfg.OwnerID, LeaseTTL: cfg.LeaseTTL, SyncInterval: cfg.SyncInterval})
+	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg, OwnerID: cfg.OwnerID, LeaseTTL: cfg.LeaseTTL, SyncInterval: cfg.SyncInterval,
+		Backup: backup.Options{LongPoll: time.Duration(cfg.Backup.LongPollingTimeoutSeconds) * time.Second, AgeMax: cfg.Backup.AgeMax}})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
