@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,11 +23,28 @@ import (
 // proc is a running server process.
 type proc struct {
 	cmd  *exec.Cmd
-	http string
-	done chan struct{}
+	http string // bound API and /metrics addresses, from the "serving" line
+	prom string
+	done chan struct{} // closed when its stderr ends
 
-	mu   sync.Mutex
-	last []string // the latest log lines
+	mu      sync.Mutex
+	last    []string        // the latest log lines
+	msgs    map[string]bool // every "msg" logged
+	nonJSON []string        // log lines that are not JSON
+}
+
+// logged reports whether p logged a line with this msg.
+func (p *proc) logged(msg string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.msgs[msg]
+}
+
+// notJSON returns p's log lines that are not JSON objects.
+func (p *proc) notJSON() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.nonJSON)
 }
 
 // tail returns the last n log lines of p.
@@ -47,7 +65,7 @@ func startProc(t *testing.T, bin, cfgFile string) *proc {
 func startProcs(t *testing.T, bin string, cfgFiles ...string) []*proc {
 	t.Helper()
 	procs := make([]*proc, len(cfgFiles))
-	addrs := make([]chan string, len(cfgFiles))
+	addrs := make([]chan [2]string, len(cfgFiles))
 	for i, cfgFile := range cfgFiles {
 		cmd := exec.Command(bin, "-c", cfgFile)
 		stderr, err := cmd.StderrPipe()
@@ -57,8 +75,8 @@ func startProcs(t *testing.T, bin string, cfgFiles ...string) []*proc {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		p := &proc{cmd: cmd, done: make(chan struct{})}
-		addr := make(chan string, 1)
+		p := &proc{cmd: cmd, done: make(chan struct{}), msgs: map[string]bool{}}
+		addr := make(chan [2]string, 1)
 		go func() {
 			defer close(p.done)
 			sc := bufio.NewScanner(stderr)
@@ -69,11 +87,17 @@ func startProcs(t *testing.T, bin string, cfgFiles ...string) []*proc {
 				if len(p.last) > 400 {
 					p.last = p.last[200:]
 				}
-				p.mu.Unlock()
 				var m map[string]any
-				if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "serving" {
-					a, _ := m["http"].(string)
-					addr <- a
+				if json.Unmarshal(sc.Bytes(), &m) != nil {
+					p.nonJSON = append(p.nonJSON, sc.Text())
+				}
+				msg, _ := m["msg"].(string)
+				p.msgs[msg] = true
+				p.mu.Unlock()
+				if msg == "serving" {
+					h, _ := m["http"].(string)
+					pr, _ := m["prometheus"].(string)
+					addr <- [2]string{h, pr}
 				}
 			}
 		}()
@@ -87,7 +111,8 @@ func startProcs(t *testing.T, bin string, cfgFiles ...string) []*proc {
 	timeout := time.After(2 * time.Minute)
 	for i, p := range procs {
 		select {
-		case p.http = <-addrs[i]:
+		case a := <-addrs[i]:
+			p.http, p.prom = a[0], a[1]
 		case <-p.done:
 			t.Fatalf("server %s exited before serving:\n%s", cfgFiles[i], p.tail(20))
 		case <-timeout:

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -65,46 +63,8 @@ func TestServerProcess(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-c", cfgFile)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-	// The JSON log line "serving" carries the bound addresses.
-	lines := make(chan map[string]any, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				t.Errorf("log line is not JSON: %s", sc.Text())
-				continue
-			}
-			lines <- m
-		}
-	}()
-	var httpAddr, promAddr string
-	timeout := time.After(time.Minute)
-	for httpAddr == "" {
-		select {
-		case m, ok := <-lines:
-			if !ok {
-				t.Fatal("server exited before serving")
-			}
-			if m["msg"] == "serving" {
-				httpAddr, _ = m["http"].(string)
-				promAddr, _ = m["prometheus"].(string)
-			}
-		case <-timeout:
-			t.Fatal("no \"serving\" log line within a minute")
-		}
-	}
+	p := startProc(t, bin, cfgFile)
+	cmd, httpAddr, promAddr := p.cmd, p.http, p.prom
 
 	c, err := restapi.NewClient("http://"+httpAddr+"/api/v1", nil)
 	if err != nil {
@@ -179,17 +139,15 @@ func TestServerProcess(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	stopped := false
-	for m := range lines {
-		if m["msg"] == "stopped" {
-			stopped = true
-		}
-	}
+	<-p.done
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("server exit after SIGTERM: %v", err)
 	}
-	if !stopped {
+	if !p.logged("stopped") {
 		t.Error("no \"stopped\" log line after SIGTERM")
+	}
+	if bad := p.notJSON(); len(bad) > 0 {
+		t.Errorf("log lines that are not JSON: %q", bad)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "state.db")); err != nil {
 		t.Errorf("state.db: %v", err)
