@@ -56,6 +56,7 @@ const (
 	DefaultDeleteBatch  = 1000
 	DefaultTempGrace    = 24 * time.Hour
 	DefaultSampleFiles  = 16
+	DefaultDiskFreeMin  = 10
 	DefaultLeaseOwner   = "scyllaops"
 	uploadLeasePrefix   = "backup-upload/"
 	runRowKey           = "run"
@@ -83,6 +84,16 @@ type Options struct {
 	// younger than this is kept. Default: 24h; negative = Scylla Manager's
 	// rule (every .tmp manifest is stale).
 	TempGrace time.Duration
+	// DiskSpaceFreeMinPercent is the free space, in percent of its size,
+	// that the data: filesystem of every node must have for a run to
+	// take a snapshot (Scylla Manager's disk_space_free_min_percent): a
+	// snapshot pins sstables, so on a nearly full disk compaction could
+	// no longer free space. All nodes are checked at SNAPSHOT, after the
+	// old sm_* snapshots are deleted and before any snapshot is taken:
+	// one node below it fails the run with no snapshot on any node. A run
+	// continuing an existing snapshot does not check. Default (0): 10;
+	// negative: no check; at most 100.
+	DiskSpaceFreeMinPercent int
 	// Schema dumps the CQL schema at the SCHEMA stage. nil = no schema
 	// file is written (the system_schema tables are still backed up).
 	Schema SchemaDumper
@@ -99,6 +110,10 @@ type Options struct {
 func (o Options) Validate() error {
 	if o.AgeMax < 0 || o.LongPoll < 0 || o.LeaseTTL < 0 || o.LeaseWait < 0 {
 		return errors.New("backup: invalid Options: durations must be >= 0 (0 = default)")
+	}
+	if o.DiskSpaceFreeMinPercent > 100 {
+		return fmt.Errorf("backup: invalid Options: DiskSpaceFreeMinPercent %d: want a percentage <= 100 (0 = default %d, negative = no check)",
+			o.DiskSpaceFreeMinPercent, DefaultDiskFreeMin)
 	}
 	return nil
 }
@@ -118,6 +133,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LeaseWait == 0 {
 		o.LeaseWait = DefaultLeaseWait
+	}
+	if o.DiskSpaceFreeMinPercent == 0 {
+		o.DiskSpaceFreeMinPercent = DefaultDiskFreeMin
 	}
 	if o.TempGrace == 0 {
 		o.TempGrace = DefaultTempGrace

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -24,11 +25,14 @@ func snapshotDir(ks, table, version, tag string) string {
 	return ks + "/" + table + "-" + version + "/snapshots/" + tag
 }
 
-// snapshot deletes stale sm_* snapshots and snapshots every unit on every
-// host, system_schema last.
+// snapshot deletes stale sm_* snapshots and checks the free disk space on
+// every host, then snapshots every unit on every host, system_schema last.
+// The check passes on all hosts before any snapshot is taken, so a node
+// with a nearly full disk fails the run with no partial snapshot to clean
+// up (and pins no sstables on the other nodes either).
 func (r *run) snapshot(ctx context.Context) error {
 	pl, tag := r.row.Plan, r.row.SnapshotTag
-	return forEachHost(ctx, pl.Hosts, pl.SnapshotParallel, func(ctx context.Context, h Host) error {
+	err := forEachHost(ctx, pl.Hosts, pl.SnapshotParallel, func(ctx context.Context, h Host) error {
 		snaps, err := r.c.Snapshots(ctx, h.IP)
 		if err != nil {
 			return fmt.Errorf("backup: snapshot on node %s: %w", h.IP, err)
@@ -40,6 +44,12 @@ func (r *run) snapshot(ctx context.Context) error {
 				}
 			}
 		}
+		return r.checkDiskSpace(ctx, h.IP)
+	})
+	if err != nil {
+		return err
+	}
+	return forEachHost(ctx, pl.Hosts, pl.SnapshotParallel, func(ctx context.Context, h Host) error {
 		for _, u := range pl.Units {
 			var tables []string
 			if !u.AllTables {
@@ -52,6 +62,36 @@ func (r *run) snapshot(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// checkDiskSpace fails when the data: filesystem of host has less free
+// space than Options.DiskSpaceFreeMinPercent. Free is what an unprivileged
+// writer may use (statfs f_bavail, as Scylla sees it), out of Total.
+func (r *run) checkDiskSpace(ctx context.Context, host string) error {
+	minPct := int64(r.s.opts.DiskSpaceFreeMinPercent)
+	if minPct < 0 {
+		return nil
+	}
+	du, err := r.c.About(ctx, host, dataFs, "")
+	if err != nil {
+		return fmt.Errorf("backup: host %s: disk space of %s: %w", host, dataFs, err)
+	}
+	if du.Total <= 0 {
+		// Nothing to compare with (a filesystem that reports no size).
+		r.s.log.Warn("backup: disk space not checked: the filesystem reports no size", "host", host, "fs", dataFs)
+		return nil
+	}
+	free, total := max(du.Free, 0), du.Total
+	if total > math.MaxInt64/100 {
+		free, total = free>>20, total>>20 // MiB: keeps free*100 in range
+	}
+	// Exact comparison in integers (free/total < min/100); the message
+	// shows the percentage rounded down.
+	if free*100 < minPct*total {
+		return fmt.Errorf("backup: host %s: %d%% free on %s, below disk_space_free_min_percent %d",
+			host, free*100/total, dataFs, minPct)
+	}
+	return nil
 }
 
 func isNotFound(err error) bool { return errors.Is(err, agentclient.ErrNotFound) }

@@ -1,11 +1,17 @@
 package scyllatest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/scyllaops/scyllaops/internal/agentapi"
 )
 
 // faultTransport applies stops, partitions and latency to manager→agent
@@ -35,7 +41,44 @@ func (t *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, req.Context().Err()
 		}
 	}
-	return t.base.RoundTrip(req)
+	resp, err := t.base.RoundTrip(req)
+	if err == nil && req.URL.Path == agentapi.PathRclone+agentapi.CallOperationsAbout {
+		if n := t.c.nodeByIP(host); n != nil {
+			err = t.c.rewriteDiskFree(n, resp)
+		}
+	}
+	return resp, err
+}
+
+// rewriteDiskFree applies SetDiskFree to a successful operations/about
+// answer of the node's agent.
+func (c *Cluster) rewriteDiskFree(n *Node, resp *http.Response) error {
+	c.mu.Lock()
+	pct := n.diskFree
+	c.mu.Unlock()
+	if pct == nil || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	var du agentapi.FileSystemDetails
+	if err := json.Unmarshal(b, &du); err != nil {
+		return fmt.Errorf("scyllatest: operations/about answer of %s: %w", n.IP, err)
+	}
+	// Rounded up, so that the percentage computed back from the figures
+	// is exactly percent.
+	du.Free = (du.Total*int64(*pct) + 99) / 100
+	du.Used = du.Total - du.Free
+	if b, err = json.Marshal(du); err != nil {
+		return err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	return nil
 }
 
 // reachable returns a connection-refused error if n is stopped or
@@ -130,6 +173,24 @@ func (c *Cluster) FailNext(node *Node, method, pathPrefix string, status int) er
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	node.failRules = append(node.failRules, failRule{method: method, prefix: pathPrefix, status: status})
+	return nil
+}
+
+// SetDiskFree makes node's data: filesystem look percent% free: the
+// answers of its agent's operations/about (served by the agent's real
+// handler from statfs of the data dir) get Free = percent% of Total
+// (rounded up to a byte) and Used = the rest. A negative percent restores the real figures. In-process
+// transport only.
+func (c *Cluster) SetDiskFree(node *Node, percent int) error {
+	if percent > 100 {
+		return fmt.Errorf("scyllatest: invalid SetDiskFree percent %d: want 0..100 (negative = real figures)", percent)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	node.diskFree = nil
+	if percent >= 0 {
+		node.diskFree = &percent
+	}
 	return nil
 }
 

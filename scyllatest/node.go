@@ -52,6 +52,7 @@ type Node struct {
 	failRules      []failRule
 	latency        time.Duration
 	slowDisk       int64
+	diskFree       *int // SetDiskFree; nil = real figures
 	repairs        map[int]*repairJob
 	listen         *nodeListeners
 }

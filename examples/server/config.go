@@ -92,10 +92,42 @@ type BackupConfig struct {
 	// AgeMax is how old the snapshot of an unfinished run may be for the
 	// next run to continue it (continue=true). Default: 24h.
 	AgeMax time.Duration `yaml:"age_max"`
+	// DiskSpaceFreeMinPercent is the free space, in percent, that the
+	// data directory filesystem of every node must have for a backup to
+	// take its snapshot (all nodes are checked before any snapshot);
+	// 0 = no check. Default: 10.
+	DiskSpaceFreeMinPercent FreeMinPercent `yaml:"disk_space_free_min_percent"`
 
 	// Scylla Manager keys accepted and ignored.
-	DiskSpaceFreeMinPercent yaml.Node `yaml:"disk_space_free_min_percent"`
 	PermissionCheckFilesTTL yaml.Node `yaml:"permission_check_files_ttl"`
+}
+
+// FreeMinPercent is the value of backup.disk_space_free_min_percent; Set
+// is false while the key is absent.
+type FreeMinPercent struct {
+	Value int
+	Set   bool
+}
+
+// UnmarshalYAML decodes an integer, naming the key when the value is not
+// one (the YAML decoder's own error names only the line).
+func (p *FreeMinPercent) UnmarshalYAML(n *yaml.Node) error {
+	if err := n.Decode(&p.Value); err != nil {
+		return fmt.Errorf("invalid backup.disk_space_free_min_percent %q (line %d): want %s", n.Value, n.Line, freeMinPercentForm)
+	}
+	p.Set = true
+	return nil
+}
+
+const freeMinPercentForm = "an integer percentage from 0 to 100, e.g. 10 (0 = no check)"
+
+// backupDiskFreeMin is backup.Options.DiskSpaceFreeMinPercent for the key:
+// there 0 means the default and a negative value no check.
+func (b BackupConfig) backupDiskFreeMin() int {
+	if b.DiskSpaceFreeMinPercent.Value == 0 {
+		return -1
+	}
+	return b.DiskSpaceFreeMinPercent.Value
 }
 
 // DatabaseConfig is the "database" section.
@@ -181,6 +213,9 @@ func (c Config) withDefaults() Config {
 	if c.Backup.AgeMax == 0 {
 		c.Backup.AgeMax = 24 * time.Hour
 	}
+	if !c.Backup.DiskSpaceFreeMinPercent.Set {
+		c.Backup.DiskSpaceFreeMinPercent = FreeMinPercent{Value: 10, Set: true}
+	}
 	if c.Database.Port == 0 {
 		c.Database.Port = 9042
 	}
@@ -264,6 +299,9 @@ func (c Config) Validate() error {
 	if c.Backup.AgeMax < 0 {
 		return bad("backup.age_max", "a duration > 0, e.g. 24h", c.Backup.AgeMax.String())
 	}
+	if p := c.Backup.DiskSpaceFreeMinPercent.Value; p < 0 || p > 100 {
+		return bad("backup.disk_space_free_min_percent", freeMinPercentForm, fmt.Sprint(p))
+	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown_timeout", "a duration > 0, e.g. 30s", c.ShutdownTimeout.String())
 	}
@@ -276,8 +314,7 @@ func (c Config) Ignored() []string {
 	var out []string
 	for k, n := range map[string]yaml.Node{
 		"debug": c.Debug, "client_cache_timeout": c.ClientCacheTimeout, "ssl": c.SSL, "healthcheck": c.Healthcheck,
-		"backup.disk_space_free_min_percent": c.Backup.DiskSpaceFreeMinPercent,
-		"backup.permission_check_files_ttl":  c.Backup.PermissionCheckFilesTTL, "restore": c.Restore, "repair": c.Repair, "agent_client": c.AgentClient, "config_cache": c.ConfigCache,
+		"backup.permission_check_files_ttl": c.Backup.PermissionCheckFilesTTL, "restore": c.Restore, "repair": c.Repair, "agent_client": c.AgentClient, "config_cache": c.ConfigCache,
 	} {
 		if n.Kind != 0 {
 			out = append(out, k)
@@ -297,7 +334,8 @@ func (c Config) Redacted() map[string]any {
 		"http": c.HTTP, "https": c.HTTPS, "tls_version": c.TLSVersion, "tls_cert_file": c.TLSCertFile,
 		"tls_key_file": c.TLSKeyFile, "tls_ca_file": c.TLSCAFile, "prometheus": c.Prometheus, "data_dir": c.DataDir,
 		"owner_id": c.OwnerID, "lease_ttl": c.LeaseTTL.String(), "sync_interval": c.SyncInterval.String(),
-		"backup": map[string]any{"long_polling_timeout_seconds": c.Backup.LongPollingTimeoutSeconds, "age_max": c.Backup.AgeMax.String()},
+		"backup": map[string]any{"long_polling_timeout_seconds": c.Backup.LongPollingTimeoutSeconds, "age_max": c.Backup.AgeMax.String(),
+			"disk_space_free_min_percent": c.Backup.DiskSpaceFreeMinPercent.Value},
 		"logger": map[string]any{"mode": c.Logger.Mode, "level": c.Logger.Level},
 		"database": map[string]any{
 			"hosts": c.Database.Hosts, "port": c.Database.Port, "user": c.Database.User, "password": pw,

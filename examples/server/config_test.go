@@ -17,11 +17,31 @@ func TestParseConfig(t *testing.T) {
 	if c.Prometheus != ":5090" || c.DataDir != "data" || c.TLSVersion != "TLSv1.2" || c.Database.Port != 9042 || c.Database.Keyspace != "scyllaops" {
 		t.Errorf("defaults not applied: %+v", c)
 	}
-	if c.Backup.LongPollingTimeoutSeconds != 10 || c.Backup.AgeMax != 12*time.Hour {
-		t.Errorf("backup section = %+v, want long_polling_timeout_seconds 10 (default), age_max 12h", c.Backup)
+	if c.Backup.LongPollingTimeoutSeconds != 10 || c.Backup.AgeMax != 12*time.Hour || c.Backup.backupDiskFreeMin() != 10 {
+		t.Errorf("backup section = %+v, want long_polling_timeout_seconds 10 (default), age_max 12h, disk_space_free_min_percent 10", c.Backup)
 	}
-	if got := strings.Join(slices.Sorted(slices.Values(c.Ignored())), ","); got != "backup.disk_space_free_min_percent,healthcheck,repair" {
-		t.Errorf("Ignored() = %s, want backup.disk_space_free_min_percent,healthcheck,repair", got)
+	if got := strings.Join(slices.Sorted(slices.Values(c.Ignored())), ","); got != "healthcheck,repair" {
+		t.Errorf("Ignored() = %s, want healthcheck,repair", got)
+	}
+	// disk_space_free_min_percent: absent or empty = 10; 0 disables the
+	// check (a negative backup.Options value); other values pass through.
+	for _, tc := range []struct {
+		yaml string
+		want int
+	}{
+		{"", 10},
+		{"backup:\n  disk_space_free_min_percent:\n", 10},
+		{"backup:\n  disk_space_free_min_percent: 0\n", -1},
+		{"backup:\n  disk_space_free_min_percent: 25\n", 25},
+		{"backup:\n  disk_space_free_min_percent: 100\n", 100},
+	} {
+		c, err := ParseConfig([]byte("http: 127.0.0.1:5080\n" + tc.yaml))
+		if err != nil {
+			t.Fatalf("ParseConfig(%q): %v", tc.yaml, err)
+		}
+		if got := c.Backup.backupDiskFreeMin(); got != tc.want {
+			t.Errorf("ParseConfig(%q): backup.Options.DiskSpaceFreeMinPercent %d, want %d", tc.yaml, got, tc.want)
+		}
 	}
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"no listener", "prometheus: :5090\n", "set http or https"},
@@ -36,6 +56,9 @@ func TestParseConfig(t *testing.T) {
 		{"bad proto version", "http: 127.0.0.1:5080\ndatabase:\n  proto_version: 2\n", "database.proto_version"},
 		{"bad long poll", "http: 127.0.0.1:5080\nbackup:\n  long_polling_timeout_seconds: -1\n", "backup.long_polling_timeout_seconds"},
 		{"bad age max", "http: 127.0.0.1:5080\nbackup:\n  age_max: -1h\n", "backup.age_max"},
+		{"free min over 100", "http: 127.0.0.1:5080\nbackup:\n  disk_space_free_min_percent: 101\n", `invalid backup.disk_space_free_min_percent "101": want an integer percentage from 0 to 100`},
+		{"free min negative", "http: 127.0.0.1:5080\nbackup:\n  disk_space_free_min_percent: -1\n", `invalid backup.disk_space_free_min_percent "-1"`},
+		{"free min not int", "http: 127.0.0.1:5080\nbackup:\n  disk_space_free_min_percent: 10%\n", `invalid backup.disk_space_free_min_percent "10%" (line 3): want an integer percentage`},
 		{"negative db timeout", "http: 127.0.0.1:5080\ndatabase:\n  timeout: -1s\n", "database.timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,7 +94,8 @@ func TestSampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTP != "127.0.0.1:5080" || c.Prometheus != ":5090" || len(c.Database.Hosts) != 0 || c.Database.ReplicationFactor != 3 {
+	if c.HTTP != "127.0.0.1:5080" || c.Prometheus != ":5090" || len(c.Database.Hosts) != 0 || c.Database.ReplicationFactor != 3 ||
+		c.Backup.backupDiskFreeMin() != 10 {
 		t.Errorf("server.yaml = %+v", c)
 	}
 }
