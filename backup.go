@@ -147,26 +147,42 @@ func cmpOr(vals ...string) string {
 	return ""
 }
 
-// BackupLocations returns locations, or when empty the union of the
-// locations of the cluster's enabled backup tasks (as Scylla Manager's
-// backups API does).
+// backupLocations returns locations, or when empty the union of the
+// locations of the cluster's backup tasks (taskLocations). Scylla
+// Manager's backups API takes enabled tasks only; disabled ones are
+// included here because their snapshots are still in their buckets.
 func (m *Manager) backupLocations(ctx context.Context, clusterID uuid.UUID, locations []string) ([]string, error) {
 	if len(locations) > 0 {
 		return locations, nil
 	}
+	out, err := m.taskLocations(ctx, clusterID)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, store.Invalid("locations", "at least one location like \"s3:my-bucket\" (the cluster has no backup task to take them from)", "")
+	}
+	return out, nil
+}
+
+// taskLocations returns the union of the locations of the cluster's
+// backup tasks, enabled or disabled (a disabled task's snapshots are
+// still in its buckets), not deleted; first-seen order, no duplicates.
+// A task whose properties do not parse is skipped with a warning.
+func (m *Manager) taskLocations(ctx context.Context, clusterID uuid.UUID) ([]string, error) {
 	tasks, err := m.st.ListTasks(ctx, clusterID)
 	if err != nil {
-		return nil, fmt.Errorf("scyllaops: list tasks: %w", err)
+		return nil, fmt.Errorf("scyllaops: locations of cluster %s's backup tasks: list tasks: %w", clusterID, err)
 	}
 	var out []string
 	for _, t := range tasks {
-		if t.Type != BackupTaskType || t.Deleted || !t.Enabled {
+		if t.Type != BackupTaskType || t.ClusterID != clusterID || t.Deleted {
 			continue
 		}
-		var p struct {
-			Location []string `json:"location"`
-		}
-		if json.Unmarshal(t.Properties, &p) != nil {
+		p, err := backup.ParseProperties(t.Properties)
+		if err != nil {
+			m.log.WarnContext(ctx, "backup task properties do not parse: its locations are left out",
+				"cluster", clusterID, "task", t.ID, "err", err)
 			continue
 		}
 		for _, l := range p.Location {
@@ -174,9 +190,6 @@ func (m *Manager) backupLocations(ctx context.Context, clusterID uuid.UUID, loca
 				out = append(out, l)
 			}
 		}
-	}
-	if len(out) == 0 {
-		return nil, store.Invalid("locations", "at least one location like \"s3:my-bucket\" (the cluster has no backup task to take them from)", "")
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package scyllaops_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,22 @@ func TestPurgeBackups(t *testing.T) {
 	}
 	if _, err := m.PurgeBackups(ctx, "p", c.ID); err == nil {
 		t.Fatal("purge of an unknown task succeeded")
+	}
+
+	// Without locations, the calls take the locations of the cluster's
+	// backup tasks, disabled ones included (their snapshots are still
+	// there); a deleted task's are not taken.
+	task.Enabled = false
+	if _, err := m.UpdateTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshots(); len(got) != 1 {
+		t.Errorf("list with the task disabled: %+v, want its snapshot", got)
+	}
+	if err := m.DeleteTask(ctx, c.ID, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ListBackups(ctx, "p", nil, backup.ListFilter{}); err == nil || !strings.Contains(err.Error(), "locations") {
+		t.Errorf("list with no backup task left = %v, want an error naming locations", err)
 	}
 }

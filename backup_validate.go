@@ -49,26 +49,9 @@ func (m *Manager) withValidateLocations(ctx context.Context, clusterID uuid.UUID
 	if !ok || !emptyLocation(obj) {
 		return properties, nil
 	}
-	tasks, err := m.st.ListTasks(ctx, clusterID)
+	locs, err := m.taskLocations(ctx, clusterID)
 	if err != nil {
-		return nil, fmt.Errorf("scyllaops: locations of cluster %s's backup tasks: list tasks: %w", clusterID, err)
-	}
-	var locs []string
-	for _, t := range tasks {
-		if t.Type != BackupTaskType || t.ClusterID != clusterID || t.Deleted {
-			continue
-		}
-		p, err := backup.ParseProperties(t.Properties)
-		if err != nil {
-			m.log.WarnContext(ctx, "backup task properties do not parse: its locations are not validated",
-				"cluster", clusterID, "task", t.ID, "err", err)
-			continue
-		}
-		for _, l := range p.Location {
-			if !slices.Contains(locs, l) {
-				locs = append(locs, l)
-			}
-		}
+		return nil, err
 	}
 	if len(locs) == 0 {
 		return nil, fmt.Errorf("scyllaops: validate_backup: %w", store.Invalid(validateLocationProperty,
