@@ -136,7 +136,7 @@ func (a *Agent) nodeInfo(ctx context.Context) (*agentapi.NodeInfo, error) {
 	if ni.DataDirectory == "" {
 		ni.DataDirectory = a.opts.DataDir
 	}
-	if st, err := diskUsage(a.opts.DataDir); err == nil {
+	if st, err := a.diskUsage(a.opts.DataDir); err == nil {
 		ni.StorageSize = uint64(st.Total)
 	}
 	if raw := get("client_encryption_options"); raw != nil {
@@ -212,4 +212,17 @@ func parseEndpoints(raw json.RawMessage) map[string]agentapi.ObjectStorageEndpoi
 		return nil
 	}
 	return out
+}
+
+// diskUsage reports the filesystem holding dir: Options.DiskUsage, or
+// statfs.
+func (a *Agent) diskUsage(dir string) (agentapi.FileSystemDetails, error) {
+	if a.opts.DiskUsage == nil {
+		return diskUsage(dir)
+	}
+	total, free, used, err := a.opts.DiskUsage(dir)
+	if err != nil {
+		return agentapi.FileSystemDetails{}, err
+	}
+	return agentapi.FileSystemDetails{Total: total, Free: free, Used: used}, nil
 }

@@ -76,7 +76,7 @@ func (s *rcServer) opAbout(_ context.Context, p params, _ *job) (any, error) {
 	if !loc.local() {
 		return nil, badRequest("operations/about is supported only for data:, not %s", loc.provider)
 	}
-	st, err := diskUsage(filepath.Join(s.a.opts.DataDir, filepath.FromSlash(loc.key)))
+	st, err := s.a.diskUsage(filepath.Join(s.a.opts.DataDir, filepath.FromSlash(loc.key)))
 	if err != nil {
 		return nil, fmt.Errorf("about %s: %w", loc, err)
 	}

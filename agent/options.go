@@ -42,6 +42,14 @@ type Options struct {
 	// DataDir is the Scylla data directory, root of the jailed "data:"
 	// remote. Default: DefaultDataDir.
 	DataDir string
+	// DiskUsage reports the filesystem holding dir (DataDir or a path
+	// under it) in bytes: its size, the space Scylla may still write
+	// (statfs f_bavail) and the space in use. It answers operations/about
+	// on data: and node_info's storage_size; a backup refuses to snapshot
+	// a node with too little free space. nil = statfs of dir (Linux;
+	// other systems answer an error). The simulator passes one that
+	// reports each node's own simulated disk.
+	DiskUsage func(dir string) (total, free, used int64, err error)
 	// Storage configures the object-storage providers.
 	Storage StorageOptions
 	// OpenBucket, when set, replaces the built-in providers for every

@@ -40,8 +40,9 @@ func (e *env) assertStage(id uuid.UUID, want backup.Stage) {
 	}
 }
 
-// With a minimum of 100% no real disk qualifies (the sim's data dirs hold
-// files): the agent's real operations/about (statfs) answers, every node
+// With a minimum of 100% no disk with data qualifies (the sim's data dirs
+// hold files): the agent's operations/about answers each node's simulated
+// disk (scyllatest.Options.DiskSize, its data dir as the used part), every node
 // fails the check, the old sm_* snapshot was still deleted first, and no
 // snapshot is left on any node.
 func TestDiskSpaceFreeMinPercentFailsRun(t *testing.T) {

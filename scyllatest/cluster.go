@@ -299,6 +299,7 @@ func (c *Cluster) startNode(n *Node) error {
 		ScyllaPrometheus: promAPI,
 		ScyllaTransport:  st,
 		DataDir:          n.DataDir,
+		DiskUsage:        func(string) (int64, int64, int64, error) { return c.diskUsage(n) },
 		OpenBucket:       c.opts.OpenBucket,
 		AuthPenalty:      c.opts.AuthPenalty,
 		Version:          "scyllatest",

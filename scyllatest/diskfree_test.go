@@ -6,47 +6,51 @@ import (
 	"github.com/scyllaops/scyllaops/scyllatest"
 )
 
-// SetDiskFree rewrites the agent's real operations/about answer of one
-// node only, and a negative percent restores the real figures.
+// A node's agent reports its simulated data disk: Options.DiskSize with
+// the data directory as the used part; SetDiskFree changes one node's
+// free part only, a negative percent restores the figures; in Listen mode
+// too (through the agent's HTTPS listener).
 func TestSetDiskFree(t *testing.T) {
-	c := scyllatest.New(t, scyllatest.Options{})
-	ctx := t.Context()
-	low, other := c.Nodes()[0], c.Nodes()[1]
-	orig, err := c.Client().About(ctx, low.IP, "data:", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if orig.Total <= 0 || orig.Free <= 0 || orig.Free >= orig.Total {
-		t.Fatalf("real figures of %s: %+v", low.IP, orig)
-	}
-	if err := c.SetDiskFree(low, 7); err != nil {
-		t.Fatal(err)
-	}
-	got, err := c.Client().About(ctx, low.IP, "data:", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Total != orig.Total || got.Free*100/got.Total != 7 || got.Used != got.Total-got.Free {
-		t.Errorf("with SetDiskFree 7: %+v (real %+v)", got, orig)
-	}
-	if o, err := c.Client().About(ctx, other.IP, "data:", ""); err != nil || o.Free*100/o.Total == 7 && orig.Free*100/orig.Total != 7 {
-		t.Errorf("other node %s: %+v, %v: want its real figures", other.IP, o, err)
-	}
-	// Other remotes still get the agent's own error.
-	if _, err := c.Client().About(ctx, low.IP, "s3:bucket", ""); err == nil {
-		t.Error("About s3: succeeded")
-	}
-	if err := c.SetDiskFree(low, -1); err != nil {
-		t.Fatal(err)
-	}
-	back, err := c.Client().About(ctx, low.IP, "data:", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if back.Total != orig.Total || back.Free*100/back.Total == 7 && orig.Free*100/orig.Total != 7 {
-		t.Errorf("after SetDiskFree -1: %+v, want the real figures (%+v)", back, orig)
-	}
-	if err := c.SetDiskFree(low, 101); err == nil {
-		t.Error("SetDiskFree 101 accepted")
+	for _, listen := range []bool{false, true} {
+		c := scyllatest.New(t, scyllatest.Options{Listen: listen, DiskSize: 1 << 30})
+		ctx := t.Context()
+		low, other := c.Nodes()[0], c.Nodes()[1]
+		orig, err := c.Client().About(ctx, low.IP, "data:", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if orig.Total != 1<<30 || orig.Used <= 0 || orig.Free != orig.Total-orig.Used {
+			t.Fatalf("listen=%v: figures of %s: %+v, want Total 1 GiB, Used the data dir's bytes, Free the rest", listen, low.IP, orig)
+		}
+		if err := c.SetDiskFree(low, 7); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Client().About(ctx, low.IP, "data:", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != orig.Total || got.Free*100/got.Total != 7 || got.Used != got.Total-got.Free {
+			t.Errorf("listen=%v: with SetDiskFree 7: %+v (before %+v)", listen, got, orig)
+		}
+		if o, err := c.Client().About(ctx, other.IP, "data:", ""); err != nil || o.Free*100/o.Total < 90 {
+			t.Errorf("listen=%v: other node %s: %+v, %v: want its own figures", listen, other.IP, o, err)
+		}
+		// Other remotes still get the agent's own error.
+		if _, err := c.Client().About(ctx, low.IP, "s3:bucket", ""); err == nil {
+			t.Errorf("listen=%v: About s3: succeeded", listen)
+		}
+		if err := c.SetDiskFree(low, -1); err != nil {
+			t.Fatal(err)
+		}
+		back, err := c.Client().About(ctx, low.IP, "data:", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back != orig {
+			t.Errorf("listen=%v: after SetDiskFree -1: %+v, want %+v", listen, back, orig)
+		}
+		if err := c.SetDiskFree(low, 101); err == nil {
+			t.Errorf("listen=%v: SetDiskFree 101 accepted", listen)
+		}
 	}
 }

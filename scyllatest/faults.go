@@ -1,17 +1,14 @@
 package scyllatest
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"net"
 	"net/http"
-	"strconv"
+	"path/filepath"
 	"syscall"
 	"time"
-
-	"github.com/scyllaops/scyllaops/internal/agentapi"
 )
 
 // faultTransport applies stops, partitions and latency to manager→agent
@@ -41,44 +38,41 @@ func (t *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, req.Context().Err()
 		}
 	}
-	resp, err := t.base.RoundTrip(req)
-	if err == nil && req.URL.Path == agentapi.PathRclone+agentapi.CallOperationsAbout {
-		if n := t.c.nodeByIP(host); n != nil {
-			err = t.c.rewriteDiskFree(n, resp)
-		}
-	}
-	return resp, err
+	return t.base.RoundTrip(req)
 }
 
-// rewriteDiskFree applies SetDiskFree to a successful operations/about
-// answer of the node's agent.
-func (c *Cluster) rewriteDiskFree(n *Node, resp *http.Response) error {
+// diskUsage is node n's simulated data disk (agent.Options.DiskUsage):
+// Options.DiskSize, of which the data directory's files are used, or the
+// free share SetDiskFree set.
+func (c *Cluster) diskUsage(n *Node) (total, free, used int64, err error) {
 	c.mu.Lock()
 	pct := n.diskFree
 	c.mu.Unlock()
-	if pct == nil || resp.StatusCode != http.StatusOK {
+	total = c.opts.DiskSize
+	if pct != nil {
+		// Rounded up, so that the percentage computed back from the
+		// figures is exactly *pct.
+		free = (total*int64(*pct) + 99) / 100
+		return total, free, total - free, nil
+	}
+	err = filepath.WalkDir(n.DataDir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // deleted while walking (a snapshot cleared)
+			}
+			return err
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				used += fi.Size()
+			}
+		}
 		return nil
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	})
 	if err != nil {
-		return err
+		return 0, 0, 0, fmt.Errorf("scyllatest: disk usage of %s: %w", n.IP, err)
 	}
-	var du agentapi.FileSystemDetails
-	if err := json.Unmarshal(b, &du); err != nil {
-		return fmt.Errorf("scyllatest: operations/about answer of %s: %w", n.IP, err)
-	}
-	// Rounded up, so that the percentage computed back from the figures
-	// is exactly percent.
-	du.Free = (du.Total*int64(*pct) + 99) / 100
-	du.Used = du.Total - du.Free
-	if b, err = json.Marshal(du); err != nil {
-		return err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
-	return nil
+	return total, max(total-used, 0), used, nil
 }
 
 // reachable returns a connection-refused error if n is stopped or
@@ -176,11 +170,10 @@ func (c *Cluster) FailNext(node *Node, method, pathPrefix string, status int) er
 	return nil
 }
 
-// SetDiskFree makes node's data: filesystem look percent% free: the
-// answers of its agent's operations/about (served by the agent's real
-// handler from statfs of the data dir) get Free = percent% of Total
-// (rounded up to a byte) and Used = the rest. A negative percent restores the real figures. In-process
-// transport only.
+// SetDiskFree makes node's simulated data disk percent% free (Free =
+// percent% of Options.DiskSize, rounded up to a byte; Used = the rest), as
+// its agent reports it. A negative percent restores the figures from the
+// node's data directory.
 func (c *Cluster) SetDiskFree(node *Node, percent int) error {
 	if percent > 100 {
 		return fmt.Errorf("scyllatest: invalid SetDiskFree percent %d: want 0..100 (negative = real figures)", percent)

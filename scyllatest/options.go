@@ -20,6 +20,8 @@ const (
 	DefaultScyllaVersion = "2025.1.0-0.20250101.abcdef012345"
 	DefaultAuthToken     = "scyllatest-token"
 	DefaultSeed          = 1
+	// DefaultDiskSize is the size of a node's simulated data disk.
+	DefaultDiskSize int64 = 1 << 40
 )
 
 // Options describe a simulated cluster. The zero value is a single DC
@@ -64,6 +66,12 @@ type Options struct {
 	// DataDir is the root under which every node gets its own Scylla data
 	// directory. Default: a new temporary directory removed by Close.
 	DataDir string
+	// DiskSize is the size of every node's simulated data disk: its agent
+	// reports it for data: (operations/about, node_info storage_size),
+	// with the node's data directory as the used part, so backups see
+	// the node's disk and not the test machine's (SetDiskFree changes the
+	// free part). Default: DefaultDiskSize (1 TiB).
+	DiskSize int64
 	// OpenBucket is passed to every node's agent (agent.Options.OpenBucket).
 	OpenBucket func(ctx context.Context, provider, bucket string) (*blob.Bucket, error)
 	// Listen serves every node's Scylla REST API (10000), agent over HTTPS
@@ -260,6 +268,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AuthToken == "" {
 		o.AuthToken = DefaultAuthToken
+	}
+	if o.DiskSize == 0 {
+		o.DiskSize = DefaultDiskSize
 	}
 	if o.AuthPenalty == 0 {
 		o.AuthPenalty = -1
