@@ -59,11 +59,12 @@ type Config struct {
 	SyncInterval time.Duration `yaml:"sync_interval"`
 	// Backup tunes the backup service.
 	Backup BackupConfig `yaml:"backup"`
+	// SSL configures TLS to the database, used when database.ssl is true.
+	SSL SSLConfig `yaml:"ssl"`
 
 	// Scylla Manager keys accepted and ignored.
 	Debug              yaml.Node `yaml:"debug"`
 	ClientCacheTimeout yaml.Node `yaml:"client_cache_timeout"`
-	SSL                yaml.Node `yaml:"ssl"`
 	Healthcheck        yaml.Node `yaml:"healthcheck"`
 	Restore            yaml.Node `yaml:"restore"`
 	Repair             yaml.Node `yaml:"repair"`
@@ -130,6 +131,31 @@ func (b BackupConfig) backupDiskFreeMin() int {
 	return b.DiskSpaceFreeMinPercent.Value
 }
 
+// SSLConfig is the "ssl" section: TLS to the database (not the HTTPS API,
+// see tls_cert_file), used when database.ssl is true.
+type SSLConfig struct {
+	// CertFile is a PEM file of the CA certificates the database's
+	// certificates must be signed by. Default: the system roots.
+	CertFile string `yaml:"cert_file"`
+	// Validate verifies the database's certificate: signed by a CA of
+	// CertFile and naming the host (the name or IP in database.hosts).
+	// false encrypts without authenticating the database. Default: true.
+	Validate *bool `yaml:"validate"`
+	// UserCertFile and UserKeyFile are the PEM client certificate and
+	// key, for databases that require client certificates
+	// (require_client_auth); both or neither.
+	UserCertFile string `yaml:"user_cert_file"`
+	UserKeyFile  string `yaml:"user_key_file"`
+}
+
+// validate is Validate with its default.
+func (s SSLConfig) validate() bool { return s.Validate == nil || *s.Validate }
+
+// set reports whether any key of the section is present.
+func (s SSLConfig) set() bool {
+	return s.CertFile != "" || s.Validate != nil || s.UserCertFile != "" || s.UserKeyFile != ""
+}
+
 // DatabaseConfig is the "database" section.
 type DatabaseConfig struct {
 	// Hosts are the CQL contact points; empty: the embedded store.
@@ -155,6 +181,8 @@ type DatabaseConfig struct {
 	// hosts behind NAT. Default: false.
 	DisableInitialHostLookup bool `yaml:"disable_initial_host_lookup"`
 
+	// SSL enables TLS to the database, configured by the top-level ssl
+	// section. Default: false.
 	SSL                           bool      `yaml:"ssl"`
 	TokenAware                    yaml.Node `yaml:"token_aware"`
 	MigrateTimeout                yaml.Node `yaml:"migrate_timeout"`
@@ -305,6 +333,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown_timeout", "a duration > 0, e.g. 30s", c.ShutdownTimeout.String())
 	}
+	if (c.SSL.UserCertFile == "") != (c.SSL.UserKeyFile == "") {
+		return fmt.Errorf("config: set ssl.user_cert_file and ssl.user_key_file together (a PEM client certificate and its key), or neither")
+	}
 	return nil
 }
 
@@ -313,7 +344,7 @@ func (c Config) Validate() error {
 func (c Config) Ignored() []string {
 	var out []string
 	for k, n := range map[string]yaml.Node{
-		"debug": c.Debug, "client_cache_timeout": c.ClientCacheTimeout, "ssl": c.SSL, "healthcheck": c.Healthcheck,
+		"debug": c.Debug, "client_cache_timeout": c.ClientCacheTimeout, "healthcheck": c.Healthcheck,
 		"backup.permission_check_files_ttl": c.Backup.PermissionCheckFilesTTL, "restore": c.Restore, "repair": c.Repair, "agent_client": c.AgentClient, "config_cache": c.ConfigCache,
 	} {
 		if n.Kind != 0 {
@@ -321,6 +352,21 @@ func (c Config) Ignored() []string {
 		}
 	}
 	return out
+}
+
+// sslUnused is a warning when database TLS is configured but not used:
+// the ssl section without database.ssl (Scylla Manager ignores it too, so
+// a reused scylla-manager.yaml still loads; a database that requires TLS
+// then refuses the plaintext connection), or database.ssl without a
+// database. Empty when there is nothing to say.
+func (c Config) sslUnused() string {
+	switch {
+	case c.Database.SSL && len(c.Database.Hosts) == 0:
+		return "database.ssl ignored: no database.hosts, the embedded store is used"
+	case c.SSL.set() && !c.Database.SSL:
+		return "ssl section ignored: database.ssl is false (set database.ssl: true for TLS to the database)"
+	}
+	return ""
 }
 
 // Redacted returns the config as a log attribute value with every secret
@@ -342,5 +388,8 @@ func (c Config) Redacted() map[string]any {
 			"keyspace": c.Database.Keyspace, "local_dc": c.Database.LocalDC, "ssl": c.Database.SSL,
 			"proto_version": c.Database.ProtoVersion, "disable_initial_host_lookup": c.Database.DisableInitialHostLookup,
 		},
+		// File paths only: the key material stays in the files.
+		"ssl": map[string]any{"cert_file": c.SSL.CertFile, "validate": c.SSL.validate(), "user_cert_file": c.SSL.UserCertFile,
+			"user_key_file": c.SSL.UserKeyFile},
 	}
 }

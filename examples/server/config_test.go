@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -60,6 +62,10 @@ func TestParseConfig(t *testing.T) {
 		{"free min negative", "http: 127.0.0.1:5080\nbackup:\n  disk_space_free_min_percent: -1\n", `invalid backup.disk_space_free_min_percent "-1"`},
 		{"free min not int", "http: 127.0.0.1:5080\nbackup:\n  disk_space_free_min_percent: 10%\n", `invalid backup.disk_space_free_min_percent "10%" (line 3): want an integer percentage`},
 		{"negative db timeout", "http: 127.0.0.1:5080\ndatabase:\n  timeout: -1s\n", "database.timeout"},
+		{"client cert without key", "http: 127.0.0.1:5080\nssl:\n  user_cert_file: c.pem\n", "set ssl.user_cert_file and ssl.user_key_file together"},
+		{"client key without cert", "http: 127.0.0.1:5080\nssl:\n  user_key_file: k.pem\n", "set ssl.user_cert_file and ssl.user_key_file together"},
+		{"validate not bool", "http: 127.0.0.1:5080\nssl:\n  validate: maybe\n", "maybe"},
+		{"unknown ssl key", "http: 127.0.0.1:5080\nssl:\n  ca_file: ca.pem\n", "ca_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte(tc.yaml))
@@ -67,6 +73,49 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("ParseConfig(%q) = %v, want an error mentioning %q", tc.yaml, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseConfigSSL: the ssl section (TLS to the database) is a real
+// section, no longer ignored; it is used with database.ssl only, and
+// warned about otherwise.
+func TestParseConfigSSL(t *testing.T) {
+	c, err := ParseConfig([]byte("http: 127.0.0.1:5080\ndatabase:\n  hosts: [10.0.0.1]\n  ssl: true\n" +
+		"ssl:\n  cert_file: /etc/ca.crt\n  user_cert_file: /etc/db.crt\n  user_key_file: /etc/db.key\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SSLConfig{CertFile: "/etc/ca.crt", UserCertFile: "/etc/db.crt", UserKeyFile: "/etc/db.key"}
+	if c.SSL != want || !c.SSL.validate() || !c.Database.SSL {
+		t.Errorf("ssl = %+v (validate %v), database.ssl %v; want %+v, validate true (default), database.ssl true", c.SSL, c.SSL.validate(), c.Database.SSL, want)
+	}
+	if len(c.Ignored()) != 0 || c.sslUnused() != "" {
+		t.Errorf("Ignored() = %v, sslUnused() = %q; want none", c.Ignored(), c.sslUnused())
+	}
+	// Redacted shows the paths, which hold the key material.
+	if r := c.Redacted()["ssl"]; !reflect.DeepEqual(r, map[string]any{"cert_file": "/etc/ca.crt", "validate": true,
+		"user_cert_file": "/etc/db.crt", "user_key_file": "/etc/db.key"}) {
+		t.Errorf("Redacted()[ssl] = %v", r)
+	}
+
+	for _, tc := range []struct{ yaml, want string }{
+		{"ssl:\n  validate: false\n", "ssl section ignored: database.ssl is false"},
+		{"ssl:\n  cert_file: /etc/ca.crt\ndatabase:\n  hosts: [10.0.0.1]\n", "ssl section ignored: database.ssl is false"},
+		{"database:\n  ssl: true\n", "database.ssl ignored: no database.hosts"},
+		{"database:\n  hosts: [10.0.0.1]\n  ssl: true\n", ""},
+		{"", ""},
+	} {
+		c, err := ParseConfig([]byte("http: 127.0.0.1:5080\n" + tc.yaml))
+		if err != nil {
+			t.Fatalf("ParseConfig(%q): %v", tc.yaml, err)
+		}
+		if got := c.sslUnused(); !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {
+			t.Errorf("ParseConfig(%q): sslUnused() = %q, want %q", tc.yaml, got, tc.want)
+		}
+	}
+	c, err = ParseConfig([]byte("http: 127.0.0.1:5080\nssl:\n  validate: false\n"))
+	if err != nil || c.SSL.validate() {
+		t.Errorf("validate: false parsed as %v, %v", c.SSL.validate(), err)
 	}
 }
 
@@ -95,7 +144,26 @@ func TestSampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.HTTP != "127.0.0.1:5080" || c.Prometheus != ":5090" || len(c.Database.Hosts) != 0 || c.Database.ReplicationFactor != 3 ||
-		c.Backup.backupDiskFreeMin() != 10 {
+		c.Backup.backupDiskFreeMin() != 10 || c.Database.SSL || c.SSL.set() {
 		t.Errorf("server.yaml = %+v", c)
+	}
+	// The commented database TLS sample is valid once uncommented.
+	b, err := os.ReadFile("server.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := string(b)
+	for _, r := range [][2]string{{"\n  #ssl: true\n", "\n  ssl: true\n"}, {"\n#ssl:\n", "\nssl:\n"}, {"\n#  ", "\n  "}} {
+		if !strings.Contains(y, r[0]) {
+			t.Fatalf("server.yaml has no %q", r[0])
+		}
+		y = strings.ReplaceAll(y, r[0], r[1])
+	}
+	c, err = ParseConfig([]byte(y))
+	if err != nil {
+		t.Fatalf("server.yaml with its ssl sample uncommented: %v", err)
+	}
+	if !c.Database.SSL || c.SSL.CertFile == "" || !c.SSL.validate() || c.SSL.UserCertFile == "" || c.SSL.UserKeyFile == "" {
+		t.Errorf("server.yaml ssl sample = database.ssl %v, %+v; want all keys set, validate true", c.Database.SSL, c.SSL)
 	}
 }

@@ -59,14 +59,19 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, 
 			ProtoVersion: cfg.Database.ProtoVersion, DisableInitialHostLookup: cfg.Database.DisableInitialHostLookup,
 			Replication: map[string]string{"class": "SimpleStrategy", "replication_factor": strconv.Itoa(cfg.Database.ReplicationFactor)},
 		}
-		if cfg.Database.SSL {
-			o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		tc, err := dbTLSConfig(cfg, log)
+		if err != nil {
+			return nil, err
 		}
+		o.TLS = tc
 		st, err := cqlstore.Open(ctx, o)
+		if errors.Is(err, cqlstore.ErrTLS) {
+			return nil, fmt.Errorf("server: open database %v with TLS (database.ssl; check ssl.cert_file, ssl.user_cert_file and ssl.user_key_file): %w", hosts, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("server: open database %v: %w", hosts, err)
 		}
-		log.Info("store: CQL database", "hosts", hosts, "keyspace", cfg.Database.Keyspace)
+		log.Info("store: CQL database", "hosts", hosts, "keyspace", cfg.Database.Keyspace, "tls", tc != nil)
 		return st, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -81,12 +86,53 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, 
 	return st, nil
 }
 
+// dbTLSConfig is the TLS config of the database connection, built from
+// the ssl section; nil when database.ssl is false. It fails, naming the
+// key, on a file that cannot be read or holds no usable PEM.
+func dbTLSConfig(cfg Config, log *slog.Logger) (*tls.Config, error) {
+	if !cfg.Database.SSL {
+		return nil, nil
+	}
+	s := cfg.SSL
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.CertFile != "" {
+		b, err := os.ReadFile(s.CertFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: ssl.cert_file: %w: want a PEM file of the CA certificates that signed the database's certificates", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("server: ssl.cert_file %s: no PEM certificate found: want the PEM (-----BEGIN CERTIFICATE-----) "+
+				"CA certificates that signed the database's certificates", s.CertFile)
+		}
+		tc.RootCAs = pool
+	}
+	if !s.validate() {
+		// gocql sets no ServerName then, and Go skips all verification.
+		tc.InsecureSkipVerify = true
+		log.Warn("database TLS without certificate verification (ssl.validate: false): the connection is encrypted, " +
+			"but the database is not authenticated and ssl.cert_file is not used")
+	}
+	if s.UserCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.UserCertFile, s.UserKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: ssl.user_cert_file %s / ssl.user_key_file %s: %w: want a PEM client certificate and its PEM private key",
+				s.UserCertFile, s.UserKeyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
 // Run serves until ctx is done, then shuts down gracefully. ready, if
 // non-nil, receives the bound addresses once every listener is up.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (err error) {
 	log.Info("starting", "version", Version, "config", cfg.Redacted())
 	if ig := cfg.Ignored(); len(ig) > 0 {
 		log.Warn("scylla-manager.yaml keys not implemented, ignored", "keys", ig)
+	}
+	if w := cfg.sslUnused(); w != "" {
+		log.Warn(w)
 	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {

@@ -59,6 +59,12 @@ type Options struct {
 	// lacks columns the driver expects) and for hosts behind NAT.
 	DisableInitialHostLookup bool
 	// TLS, if non-nil, enables TLS to the database with this config.
+	// Unless InsecureSkipVerify, the server's certificate is verified
+	// against RootCAs (nil: the system roots) and, when ServerName is
+	// empty, against each host: the name or IP given in Hosts, the IP of
+	// a discovered peer. Certificates holds a client certificate for
+	// servers that require one. The handshake is bounded by
+	// ConnectTimeout; a TLS failure at Open matches ErrTLS.
 	TLS *tls.Config
 	// ProgressTTL is how long a progress row lives after its last write.
 	// Default: 180 days (as Scylla Manager). Maximum: 20 years.

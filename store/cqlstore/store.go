@@ -132,7 +132,8 @@ func connect(ctx context.Context, o Options, keyspace string, allDown func()) (*
 		c.Authenticator = gocql.PasswordAuthenticator{Username: o.Username, Password: o.Password}
 	}
 	if o.TLS != nil {
-		c.SslOpts = &gocql.SslOptions{Config: o.TLS.Clone(), EnableHostVerification: !o.TLS.InsecureSkipVerify}
+		// Not SslOpts: its handshake has no deadline (see tlsDialer).
+		c.HostDialer = newTLSDialer(o.TLS, o.ConnectTimeout)
 	}
 	// A failed connection attempt is not retried (Open should fail fast),
 	// but hosts that went down are probed every 2s (default 60s), so the
@@ -141,7 +142,7 @@ func connect(ctx context.Context, o Options, keyspace string, allDown func()) (*
 	c.ReconnectInterval = 2 * time.Second
 	sess, err := c.CreateSession()
 	if err != nil {
-		return nil, fmt.Errorf("cqlstore: connect to %s: %w", strings.Join(o.Hosts, ","), explainConnect(err))
+		return nil, fmt.Errorf("cqlstore: connect to %s: %w", strings.Join(o.Hosts, ","), explainConnect(err, o.TLS != nil))
 	}
 	if err := ctx.Err(); err != nil {
 		sess.Close()
@@ -151,10 +152,14 @@ func connect(ctx context.Context, o Options, keyspace string, allDown func()) (*
 }
 
 // explainConnect adds a hint to the driver's connection errors, whose text
-// alone does not say that credentials were refused.
-func explainConnect(err error) error {
+// alone does not say that credentials were refused or TLS failed (the
+// driver keeps only the text of the causes). withTLS: Options.TLS is set.
+func explainConnect(err error, withTLS bool) error {
 	msg := err.Error()
 	switch {
+	case withTLS && tlsFailure(msg):
+		return tlsError{fmt.Errorf("TLS failed (check Options.TLS: the server's certificate must be signed by a CA in RootCAs "+
+			"and name the host, a server requiring client certificates needs one in Certificates): %w", err)}
 	case strings.Contains(msg, "authentication") || strings.Contains(msg, "Username and/or password"):
 		return fmt.Errorf("login refused (check Options.Username/Password): %w", err)
 	case strings.Contains(msg, "no connections were made") || strings.Contains(msg, "unable to discover protocol"):
