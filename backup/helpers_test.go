@@ -31,7 +31,7 @@ func (r resolver) Client(context.Context, uuid.UUID) (*agentclient.Client, strin
 	return r.c.Client(), r.c.ContactHost(), nil
 }
 
-// hookStore calls onPut after every progress write, so tests can act at
+// hookStore calls onPut after every progress write (each row of a batch), so tests can act at
 // a precise point of a run (cancel it, stop a node).
 type hookStore struct {
 	*memstore.Store
@@ -42,6 +42,16 @@ func (h *hookStore) PutProgress(ctx context.Context, p *store.Progress) error {
 	err := h.Store.PutProgress(ctx, p)
 	if f := h.onPut.Load(); f != nil && err == nil {
 		(*f)(p)
+	}
+	return err
+}
+
+func (h *hookStore) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
+	err := h.Store.PutProgressBatch(ctx, ps)
+	if f := h.onPut.Load(); f != nil && err == nil {
+		for _, p := range ps {
+			(*f)(p)
+		}
 	}
 	return err
 }

@@ -102,14 +102,29 @@ func (s *stageStore) timeWrite(stage string, begin time.Time) {
 }
 
 func (s *stageStore) PutProgress(ctx context.Context, p *store.Progress) error {
+	return s.putProgress(ctx, []*store.Progress{p}, func() error { return s.benchStore.PutProgress(ctx, p) })
+}
+
+// PutProgressBatch counts one write per call: one transaction on
+// cqlstore.
+func (s *stageStore) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
+	return s.putProgress(ctx, ps, func() error { return s.benchStore.PutProgressBatch(ctx, ps) })
+}
+
+// putProgress counts and times one write of ps and marks the run row's
+// stage if ps holds it.
+func (s *stageStore) putProgress(_ context.Context, ps []*store.Progress, put func() error) error {
 	begin := time.Now()
 	stage := s.sleep(true)
-	err := s.benchStore.PutProgress(ctx, p)
+	err := put()
 	s.timeWrite(stage, begin)
 	if err != nil {
 		return err
 	}
-	if p.Key == "run" {
+	for _, p := range ps {
+		if p.Key != "run" {
+			continue
+		}
 		var rr struct {
 			Stage string `json:"stage"`
 		}
@@ -498,11 +513,14 @@ func medianRun(runs []smallRun) smallRun {
 }
 
 // BenchmarkCQLPutProgress writes 600 progress rows of one run on cqlstore
-// with 1, 3 and 12 writers at once: all rows of a run share a partition,
-// so this shows whether concurrent lightweight transactions help there.
+// with 1, 3 and 12 writers at once, one row per PutProgress (batch=1) or
+// up to 32 rows per PutProgressBatch (batch=32): all rows of a run share
+// a partition, so this shows whether concurrent lightweight transactions
+// help there, and what a conditional batch costs against single rows.
+// ms/write is per row.
 func BenchmarkCQLPutProgress(b *testing.B) {
-	for _, par := range []int{1, 3, 12} {
-		b.Run(fmt.Sprintf("writers=%d", par), func(b *testing.B) {
+	for _, v := range []struct{ par, batch int }{{1, 1}, {3, 1}, {12, 1}, {1, 32}, {3, 32}, {8, 32}} {
+		b.Run(fmt.Sprintf("writers=%d/batch=%d", v.par, v.batch), func(b *testing.B) {
 			st := openBenchCQL(b)
 			ctx := b.Context()
 			clusterID, taskID := uuid.New(), uuid.New()
@@ -520,23 +538,32 @@ func BenchmarkCQLPutProgress(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				keys := make(chan int)
+				batches := make(chan []*store.Progress)
 				var wg sync.WaitGroup
-				for range par {
+				for range v.par {
 					wg.Go(func() {
-						for i := range keys {
-							err := st.PutProgress(ctx, &store.Progress{ClusterID: clusterID, TaskID: taskID, RunID: runID,
-								Key: fmt.Sprintf("table/h/ks/t%03d", i), Data: []byte(`{}`), UpdatedAt: time.Now()})
+						for ps := range batches {
+							var err error
+							if len(ps) == 1 {
+								err = st.PutProgress(ctx, ps[0])
+							} else {
+								err = st.PutProgressBatch(ctx, ps)
+							}
 							if err != nil {
 								b.Error(err)
 							}
 						}
 					})
 				}
-				for i := range 600 {
-					keys <- i
+				for i := 0; i < 600; i += v.batch {
+					var ps []*store.Progress
+					for j := i; j < min(i+v.batch, 600); j++ {
+						ps = append(ps, &store.Progress{ClusterID: clusterID, TaskID: taskID, RunID: runID,
+							Key: fmt.Sprintf("table/h/ks/t%03d", j), Data: []byte(`{}`), UpdatedAt: time.Now()})
+					}
+					batches <- ps
 				}
-				close(keys)
+				close(batches)
 				wg.Wait()
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/600, "ms/write")

@@ -16,9 +16,12 @@ import (
 // writes (a fenced lightweight transaction each on cqlstore, several ms)
 // leave the per-host loops of the stages: a stage queues its table rows
 // and goes on with the next agent call while progressWriterConcurrency
-// writers store them. All rows of a run share one partition on cqlstore,
-// where a few concurrent transactions still go faster than one at a time
-// (BenchmarkCQLPutProgress).
+// writers store them, each taking up to progressWriterBatch queued rows
+// at once (writeNow rows first) and storing them with one
+// PutProgressBatch: one conditional batch on cqlstore, which costs about
+// what one row's transaction does. All rows of a run share one partition
+// on cqlstore, where a few concurrent transactions still go faster than
+// one at a time (BenchmarkCQLPutProgress, BenchmarkWideBackup).
 //
 // Crash safety is that of the synchronous writes it replaces:
 //   - the run row (its stage) is written only after every queued row is
@@ -28,22 +31,25 @@ import (
 //     agent job just started) is written at once (writeNow), except for
 //     the job of a small table, which ends long before a takeover: a
 //     redo starts a new job that moves what is left;
-//   - at most progressWriterMaxQueued rows wait at any time (put blocks
-//     beyond that), so a crash loses at most that many table updates;
-//     each of them is idempotent to redo (a re-listed snapshot, a job
-//     re-attached or re-run on files the agent already moved);
+//   - at most progressWriterMaxQueued rows are queued or being written at
+//     any time (put blocks beyond that), so a crash loses at most that
+//     many table updates; each of them is idempotent to redo (a
+//     re-listed snapshot, a job re-attached or re-run on files the agent
+//     already moved);
 //   - hints (writeLazy: a Scylla manifest moved to the bucket, which a
 //     redo finds gone and skips; a deduplication that skipped nothing,
 //     which a redo decides alike) are not waited for at stage
 //     boundaries: they go out with the table's next row (its upload job)
 //     or when the run ends, which saves one write per table and hint.
 //
-// Every row carries the fence of the context it was put with, so a stale
-// run is refused by the store as before; the first error a write gets is
-// returned by every later put, wait and flush, and stops the writer.
+// Every row carries the fence of the context it was put with (a batch
+// holds rows of one fence only), so a stale run is refused by the store
+// as before; the first error a write gets is returned by every later
+// put, wait and flush, and stops the writer.
 const (
 	progressWriterConcurrency = 8
 	progressWriterMaxQueued   = 256
+	progressWriterBatch       = 32
 )
 
 // writeMode says when a row must be stored.
@@ -66,7 +72,8 @@ type progressWriter struct {
 	cond   *sync.Cond // on mu; broadcast on every state change
 	rows   map[string]*queuedRow
 	queue  []string // keys to write, each at most once
-	busy   int      // writes in flight
+	busy   int      // batches in flight
+	rowsIn int      // rows in flight (in those batches)
 	err    error    // first write error; sticky
 	closed bool
 	wg     sync.WaitGroup
@@ -111,7 +118,7 @@ func (w *progressWriter) put(ctx context.Context, p *store.Progress, mode writeM
 	defer w.mu.Unlock()
 	// Back-pressure bounds what a crash can lose. A lazy row does not
 	// count: it is only a hint.
-	for w.err == nil && !w.closed && mode != writeLazy && len(w.queue) >= progressWriterMaxQueued {
+	for w.err == nil && !w.closed && mode != writeLazy && len(w.queue)+w.rowsIn >= progressWriterMaxQueued {
 		if ctx.Err() != nil {
 			return fmt.Errorf("backup: save progress %s: %w", p.Key, context.Cause(ctx))
 		}
@@ -173,10 +180,15 @@ func (w *progressWriter) enqueue(key string, e *queuedRow, urgent bool) {
 	w.cond.Broadcast()
 }
 
-// work stores queued rows until the writer is closed and drained.
+// work stores queued rows, up to progressWriterBatch at a time, until the
+// writer is closed and drained.
 func (w *progressWriter) work(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	type taken struct {
+		e   *queuedRow
+		ver int64
+	}
 	for {
 		for len(w.queue) == 0 && !w.closed {
 			w.cond.Wait()
@@ -184,30 +196,53 @@ func (w *progressWriter) work(ctx context.Context) {
 		if len(w.queue) == 0 {
 			return // closed and drained
 		}
-		key := w.queue[0]
-		w.queue = w.queue[1:]
-		e := w.rows[key]
-		e.queued = false
 		if w.err != nil {
-			w.cond.Broadcast()
-			continue // drop: the run is failing anyway
-		}
-		e.inflight, e.urgent = true, false
-		w.busy++
-		p, ver := e.p, e.ver
-		w.mu.Unlock()
-		err := w.st.PutProgress(ctx, p)
-		w.mu.Lock()
-		e.inflight = false
-		w.busy--
-		if err != nil {
-			if w.err == nil {
-				w.err = fmt.Errorf("backup: save progress %s: %w", key, err)
+			// Drop: the run is failing anyway.
+			for _, key := range w.queue {
+				w.rows[key].queued = false
 			}
-		} else {
-			e.written = ver
-			if e.ver > ver && !e.lazy {
-				w.enqueue(key, e, e.urgent)
+			w.queue = w.queue[:0]
+			w.cond.Broadcast()
+			continue
+		}
+		// The head of the queue (writeNow rows first) and the rows after
+		// it with the same fence.
+		fence := w.rows[w.queue[0]].p.Fence
+		var rows []*store.Progress
+		var batch []taken
+		n := 0
+		for ; n < len(w.queue) && len(rows) < progressWriterBatch; n++ {
+			e := w.rows[w.queue[n]]
+			if e.p.Fence != fence {
+				break
+			}
+			e.queued, e.inflight, e.urgent = false, true, false
+			rows = append(rows, e.p)
+			batch = append(batch, taken{e, e.ver})
+		}
+		w.queue = w.queue[n:]
+		w.busy++
+		w.rowsIn += len(rows)
+		w.mu.Unlock()
+		err := w.st.PutProgressBatch(ctx, rows)
+		w.mu.Lock()
+		w.busy--
+		w.rowsIn -= len(rows)
+		for i, b := range batch {
+			b.e.inflight = false
+			if err != nil {
+				continue
+			}
+			b.e.written = b.ver
+			if b.e.ver > b.ver && !b.e.lazy {
+				w.enqueue(rows[i].Key, b.e, b.e.urgent)
+			}
+		}
+		if err != nil && w.err == nil {
+			if len(rows) == 1 {
+				w.err = fmt.Errorf("backup: save progress %s: %w", rows[0].Key, err)
+			} else {
+				w.err = fmt.Errorf("backup: save progress %s and %d more rows: %w", rows[0].Key, len(rows)-1, err)
 			}
 		}
 		w.cond.Broadcast()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,33 +17,51 @@ import (
 
 // gateStore is a ProgressStore whose writes wait for gate (when set) and
 // that refuses rows with a fence below minFence, as a store does for a
-// stale run.
+// stale run, and batches that store.CheckProgressBatch refuses.
 type gateStore struct {
 	gate     chan struct{}
 	minFence int64
 
-	mu     sync.Mutex
-	rows   map[string]string
-	writes map[string]int
-	calls  int
+	mu      sync.Mutex
+	rows    map[string]string
+	writes  map[string]int
+	calls   int
+	batches [][]string // the keys of every call, in call order
 }
 
 func newGateStore() *gateStore {
 	return &gateStore{rows: map[string]string{}, writes: map[string]int{}}
 }
 
-func (s *gateStore) PutProgress(_ context.Context, p *store.Progress) error {
+func (s *gateStore) PutProgress(ctx context.Context, p *store.Progress) error {
+	return s.PutProgressBatch(ctx, []*store.Progress{p})
+}
+
+func (s *gateStore) PutProgressBatch(_ context.Context, ps []*store.Progress) error {
 	if s.gate != nil {
 		<-s.gate
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
-	if p.Fence < s.minFence {
-		return fmt.Errorf("fence %d < %d: %w", p.Fence, s.minFence, store.ErrLeaseLost)
+	var keys []string
+	for _, p := range ps {
+		keys = append(keys, p.Key)
 	}
-	s.rows[p.Key] = string(p.Data)
-	s.writes[p.Key]++
+	s.batches = append(s.batches, keys)
+	if len(ps) == 0 {
+		return errors.New("gateStore: empty batch")
+	}
+	if err := store.CheckProgressBatch(ps); err != nil {
+		return err
+	}
+	if ps[0].Fence < s.minFence {
+		return fmt.Errorf("fence %d < %d: %w", ps[0].Fence, s.minFence, store.ErrLeaseLost)
+	}
+	for _, p := range ps {
+		s.rows[p.Key] = string(p.Data)
+		s.writes[p.Key]++
+	}
 	return nil
 }
 
@@ -57,8 +76,22 @@ func (s *gateStore) row(key string) (string, int) {
 	return s.rows[key], s.writes[key]
 }
 
+// prow returns a row of one fixed run.
 func prow(key, data string, fence int64) *store.Progress {
-	return &store.Progress{Key: key, Data: []byte(data), Fence: fence}
+	return &store.Progress{TaskID: uuid.UUID{1}, RunID: uuid.UUID{2}, Key: key, Data: []byte(data), Fence: fence}
+}
+
+// fillWriters puts progressWriterConcurrency rows "busy<i>" one at a time,
+// each taken by a writer of its own (blocked on st.gate), so the rows put
+// next stay queued.
+func fillWriters(t *testing.T, w *progressWriter) {
+	t.Helper()
+	for i := range progressWriterConcurrency {
+		if err := w.put(t.Context(), prow(fmt.Sprint("busy", i), "x", 0), writeAsync); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "write in flight", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.busy == i+1 })
+	}
 }
 
 // waitFor polls cond for up to 5s.
@@ -188,14 +221,13 @@ func TestProgressWriterBoundsQueuedRows(t *testing.T) {
 	st.gate = make(chan struct{})
 	w := newProgressWriter(t.Context(), st)
 	ctx := t.Context()
-	// progressWriterConcurrency rows in flight, then a full queue.
-	n := progressWriterConcurrency + progressWriterMaxQueued
-	for i := range n {
+	// progressWriterConcurrency rows in flight, then a full queue: rows
+	// in flight count against the bound.
+	fillWriters(t, w)
+	n := progressWriterMaxQueued
+	for i := progressWriterConcurrency; i < n; i++ {
 		if err := w.put(ctx, prow(fmt.Sprint(i), "x", 0), writeAsync); err != nil {
 			t.Fatal(err)
-		}
-		if i < progressWriterConcurrency {
-			waitFor(t, "write in flight", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.busy == i+1 })
 		}
 	}
 	blocked := make(chan error, 1)
@@ -224,13 +256,13 @@ func TestProgressWriterNowJumpsTheQueue(t *testing.T) {
 	st.gate = make(chan struct{})
 	w := newProgressWriter(t.Context(), st)
 	ctx := t.Context()
-	for i := range progressWriterConcurrency + 3 {
+	// Every writer busy, so the rows put next stay queued.
+	fillWriters(t, w)
+	for i := range 3 {
 		if err := w.put(ctx, prow(fmt.Sprint(i), "x", 0), writeAsync); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Every writer busy, so the job row stays queued.
-	waitFor(t, "writers busy", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.busy == progressWriterConcurrency })
 	done := make(chan error, 1)
 	go func() { done <- w.put(ctx, prow("job", "1", 0), writeNow) }()
 	waitFor(t, "job row queued", func() bool {
@@ -250,5 +282,90 @@ func TestProgressWriterNowJumpsTheQueue(t *testing.T) {
 	}
 	if err := w.close(); err != nil {
 		t.Fatal(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, b := range st.batches {
+		if i := slices.Index(b, "job"); i > 0 {
+			t.Errorf("batch %v holds the writeNow row at %d, want it first", b, i)
+		}
+	}
+}
+
+func TestProgressWriterBatchesQueuedRows(t *testing.T) {
+	st := newGateStore()
+	st.gate = make(chan struct{})
+	w := newProgressWriter(t.Context(), st)
+	ctx := t.Context()
+	fillWriters(t, w)
+	// 100 rows queued behind busy writers go out as 32+32+32+4 once the
+	// writers are free; a key put twice is written once, with its newest
+	// data.
+	const queued = 100
+	for i := range queued {
+		if err := w.put(ctx, prow(fmt.Sprint(i), "old", 0), writeAsync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.put(ctx, prow("7", "new", 0), writeAsync); err != nil {
+		t.Fatal(err)
+	}
+	close(st.gate)
+	if err := w.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if want := progressWriterConcurrency + (queued+progressWriterBatch-1)/progressWriterBatch; st.calls != want {
+		t.Errorf("%d store calls for %d busy + %d queued rows, want %d: %v", st.calls, progressWriterConcurrency, queued, want, st.batches)
+	}
+	for _, b := range st.batches {
+		if len(b) > progressWriterBatch {
+			t.Errorf("batch of %d rows, want at most %d", len(b), progressWriterBatch)
+		}
+	}
+	if len(st.rows) != queued+progressWriterConcurrency {
+		t.Errorf("%d rows stored, want %d", len(st.rows), queued+progressWriterConcurrency)
+	}
+	for k, n := range st.writes {
+		if n != 1 {
+			t.Errorf("row %s written %d times, want once", k, n)
+		}
+	}
+	if st.rows["7"] != "new" {
+		t.Errorf("row 7 = %q, want the newest put", st.rows["7"])
+	}
+}
+
+func TestProgressWriterBatchHoldsOneFence(t *testing.T) {
+	st := newGateStore()
+	st.gate = make(chan struct{})
+	w := newProgressWriter(t.Context(), st)
+	ctx := t.Context()
+	fillWriters(t, w)
+	for i, fence := range []int64{0, 0, 1, 1, 0} {
+		if err := w.put(ctx, prow(fmt.Sprint(i), "x", fence), writeAsync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(st.gate)
+	// gateStore refuses a batch of mixed fences (CheckProgressBatch).
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var got [][]string
+	for _, b := range st.batches {
+		if !strings.HasPrefix(b[0], "busy") {
+			got = append(got, b)
+		}
+	}
+	slices.SortFunc(got, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+	if want := "[[0 1] [2 3] [4]]"; fmt.Sprint(got) != want {
+		t.Errorf("batches of the queued rows = %v, want %s", got, want)
 	}
 }

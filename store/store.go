@@ -119,6 +119,21 @@ type ProgressStore interface {
 	// exist (ErrNotFound). ErrLeaseLost if p.Fence is lower than the run's
 	// Fence.
 	PutProgress(ctx context.Context, p *Progress) error
+	// PutProgressBatch creates or replaces the rows ps of one run, all or
+	// none, with the errors of PutProgress: ErrNotFound if the run does
+	// not exist, ErrLeaseLost if the rows' Fence is lower than the run's;
+	// either way no row of ps is stored. The rows must share RunID, TaskID
+	// and Fence and have distinct Keys (see CheckProgressBatch); otherwise
+	// an error wrapping ErrInvalid names the first offending field
+	// ("progress[3].fence") and nothing is written. An empty ps stores
+	// nothing and returns nil. The store does not keep ps or its rows.
+	//
+	// A driver may bound what one transaction holds: it then stores a
+	// large ps as consecutive chunks, each all or none, in order, and
+	// stops at the first chunk that fails (the chunks before it stay
+	// stored). cqlstore does so (64 rows or 256 KiB per chunk, see its
+	// doc); memstore and boltstore store any ps at once.
+	PutProgressBatch(ctx context.Context, ps []*Progress) error
 	// ListProgress returns copies of the rows of a run ordered by Key.
 	ListProgress(ctx context.Context, runID uuid.UUID) ([]*Progress, error)
 	// DeleteProgress removes every row of a run.

@@ -1,6 +1,10 @@
 package store
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,6 +98,44 @@ func CheckProgress(p *Progress) error {
 	}
 	if p.Key == "" {
 		return Invalid("progress.key", "a non-empty row key, e.g. \"10.0.0.1/ks/t\"", "")
+	}
+	return nil
+}
+
+// CheckProgressBatch validates the rows of one PutProgressBatch call:
+// each as CheckProgress, all with the RunID, TaskID and Fence of the
+// first, no Key twice. The error names the row by its index, e.g.
+// "progress[2].fence". An empty batch is valid.
+func CheckProgressBatch(ps []*Progress) error {
+	keys := make(map[string]int, len(ps))
+	for i, p := range ps {
+		if err := CheckProgress(p); err != nil {
+			var ie *InvalidError
+			if errors.As(err, &ie) {
+				// "progress.key" -> "progress[i].key"
+				field := fmt.Sprintf("progress[%d]", i) + strings.TrimPrefix(ie.Field, "progress")
+				return Invalid(field, ie.Want, ie.Got)
+			}
+			return err
+		}
+		first := ps[0]
+		switch {
+		case p.RunID != first.RunID:
+			return Invalid(fmt.Sprintf("progress[%d].run_id", i),
+				fmt.Sprintf("the run_id of progress[0] (%s): a batch holds the rows of one run", first.RunID), p.RunID.String())
+		case p.TaskID != first.TaskID:
+			return Invalid(fmt.Sprintf("progress[%d].task_id", i),
+				fmt.Sprintf("the task_id of progress[0] (%s): a batch holds the rows of one run", first.TaskID), p.TaskID.String())
+		case p.Fence != first.Fence:
+			return Invalid(fmt.Sprintf("progress[%d].fence", i),
+				fmt.Sprintf("the fence of progress[0] (%d): a batch is written under one fencing token", first.Fence),
+				strconv.FormatInt(p.Fence, 10))
+		}
+		if j, dup := keys[p.Key]; dup {
+			return Invalid(fmt.Sprintf("progress[%d].key", i),
+				fmt.Sprintf("a key not in the batch already (progress[%d] has it)", j), p.Key)
+		}
+		keys[p.Key] = i
 	}
 	return nil
 }

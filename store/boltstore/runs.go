@@ -166,6 +166,37 @@ func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	})
 }
 
+// PutProgressBatch implements store.ProgressStore: one bbolt transaction
+// stores every row or none.
+func (s *Store) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := store.CheckProgressBatch(ps); err != nil {
+		return invalid(err)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		p := ps[0]
+		r, err := getRun(tx, p.TaskID, p.RunID)
+		if err != nil {
+			return err
+		}
+		if p.Fence < r.Fence {
+			return fmt.Errorf("progress of run %s: fence %d < run's %d: %w", p.RunID, p.Fence, r.Fence, store.ErrLeaseLost)
+		}
+		b := tx.Bucket(bProgress)
+		for _, p := range ps {
+			if err := putJSON(b, progressKey(p.RunID, p.Key), encodeProgress(p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // ListProgress implements store.ProgressStore.
 func (s *Store) ListProgress(ctx context.Context, runID uuid.UUID) ([]*store.Progress, error) {
 	out := make([]*store.Progress, 0)

@@ -41,8 +41,11 @@
 //     UPDATE ... IF fence = ?, which also serves as "if exists";
 //   - progress rows live in one partition per run whose static column
 //     fence mirrors the run's fence, so PutProgress is
-//     UPDATE ... IF fence = ? within that partition. UpdateRun raises
-//     that fence before it writes a run with a higher fence.
+//     UPDATE ... IF fence = ? within that partition, and PutProgressBatch
+//     one conditional BEGIN BATCH of such UPDATEs, applied or refused
+//     whole (a batch larger than 64 rows or 256 KiB is split into chunks,
+//     each atomic; see PutProgressBatch). UpdateRun raises that fence
+//     before it writes a run with a higher fence.
 //
 // Cassandra 2.1.0 accepts only equality in IF conditions, so a fenced
 // write is an optimistic loop: it assumes the stored fence equals the

@@ -269,52 +269,6 @@ func (s *Store) ListUnfinishedRuns(ctx context.Context) ([]*store.Run, error) {
 	return out, nil
 }
 
-// PutProgress implements store.ProgressStore.
-func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	if err := store.CheckProgress(p); err != nil {
-		return fmt.Errorf("cqlstore: %w", err)
-	}
-	what := fmt.Sprintf("put progress %s of run %s", p.Key, p.RunID)
-	ttl := int64(ceilSeconds(s.opts.ProgressTTL))
-	expect := p.Fence
-	for range maxFenceTries {
-		m := map[string]any{}
-		// The partition's fence is only compared, never raised here: it
-		// is the run's fence, which only UpdateRun changes.
-		applied, err := s.query(ctx, "UPDATE run_progress USING TTL ? SET cluster_id = ?, task_id = ?, data = ?, "+
-			"row_fence = ?, updated_at = ? WHERE run_id = ? AND key = ? IF fence = ?",
-			ttl, gocql.UUID(p.ClusterID), gocql.UUID(p.TaskID), []byte(p.Data), p.Fence, p.UpdatedAt,
-			gocql.UUID(p.RunID), p.Key, expect).MapScanCAS(m)
-		if err != nil {
-			return s.dbErr(what, err)
-		}
-		if applied {
-			return nil
-		}
-		expect, err = casFence(m, p.Fence, what)
-		if errors.Is(err, store.ErrNotFound) {
-			// No fence row: either no run, or CreateRun stopped before
-			// writing it.
-			r, gerr := s.getRun(ctx, p.TaskID, p.RunID)
-			if gerr != nil {
-				return gerr
-			}
-			if ierr := s.initRunFence(ctx, p.RunID, r.Fence); ierr != nil {
-				return ierr
-			}
-			expect = r.Fence
-			continue
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("cqlstore: %s: contended: %w", what, store.ErrLeaseLost)
-}
-
 // ListProgress implements store.ProgressStore.
 func (s *Store) ListProgress(ctx context.Context, runID uuid.UUID) ([]*store.Progress, error) {
 	if err := s.begin(ctx); err != nil {

@@ -275,6 +275,41 @@ func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	return nil
 }
 
+// PutProgressBatch implements store.ProgressStore: the rows are stored
+// under one lock hold, so readers see all of them or none.
+func (s *Store) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := store.CheckProgressBatch(ps); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	p := ps[0]
+	r, ok := s.runs[p.TaskID][p.RunID]
+	if !ok {
+		return notFound("run", p.RunID)
+	}
+	if p.Fence < r.Fence {
+		return fmt.Errorf("memstore: progress of run %s: fence %d < run's %d: %w", p.RunID, p.Fence, r.Fence, store.ErrLeaseLost)
+	}
+	m := s.progress[p.RunID]
+	if m == nil {
+		m = make(map[string]*store.Progress, len(ps))
+		s.progress[p.RunID] = m
+	}
+	for _, p := range ps {
+		m[p.Key] = cloneProgress(p)
+	}
+	return nil
+}
+
 // ListProgress implements store.ProgressStore.
 func (s *Store) ListProgress(ctx context.Context, runID uuid.UUID) ([]*store.Progress, error) {
 	if err := s.begin(ctx); err != nil {

@@ -12,10 +12,10 @@
 //
 // The suite runs named subtests (NotFound, Conflict, ListOrder,
 // Validation, EventTTL, EventQuery, LeaseAcquireRenewRelease,
-// LeaseExpiryAndSteal, StaleFenceRefused, Cascade, CopySemantics,
-// ConcurrentWriters, CanceledContext, UseAfterClose, Secrets), each on a
-// fresh store from Harness.New, so `go test -run 'Conformance/Lease'`
-// selects a part.
+// LeaseExpiryAndSteal, StaleFenceRefused, ProgressBatch, Cascade,
+// CopySemantics, ConcurrentWriters, CanceledContext, UseAfterClose,
+// Secrets), each on a fresh store from Harness.New, so
+// `go test -run 'Conformance/Lease'` selects a part.
 //
 // Expiry is tested with the real clock: the suite gives a lease or an
 // event Harness.ShortTTL and waits for it to disappear, allowing

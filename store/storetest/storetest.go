@@ -65,6 +65,7 @@ func (h Harness) Run(t *testing.T) {
 		{"LeaseAcquireRenewRelease", testLeaseAcquireRenewRelease},
 		{"LeaseExpiryAndSteal", testLeaseExpiryAndSteal},
 		{"StaleFenceRefused", testStaleFenceRefused},
+		{"ProgressBatch", testProgressBatch},
 		{"Cascade", testCascade},
 		{"CopySemantics", testCopySemantics},
 		{"ConcurrentWriters", testConcurrentWriters},
@@ -218,6 +219,15 @@ func (f *fixture) newProgress(r *store.Run, key string, fence int64) *store.Prog
 		Fence:     fence,
 		UpdatedAt: f.base,
 	}
+}
+
+// newProgresses returns new rows of r, one per key.
+func (f *fixture) newProgresses(r *store.Run, fence int64, keys ...string) []*store.Progress {
+	out := make([]*store.Progress, len(keys))
+	for i, k := range keys {
+		out[i] = f.newProgress(r, k, fence)
+	}
+	return out
 }
 
 func (f *fixture) progress(r *store.Run, key string, fence int64) *store.Progress {
