@@ -479,7 +479,7 @@ func (t *recordingT) failures() string {
 
 func (t *recordingT) Errorf(format string, a ...any) {
 	t.Helper()
-	t.T.Error(t.record(fmt.Sprintf(format, a...)))
+	t.Error(t.record(fmt.Sprintf(format, a...)))
 }
 
 func (t *recordingT) Fatalf(format string, a ...any) {

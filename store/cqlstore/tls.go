@@ -62,7 +62,7 @@ func (d *tlsDialer) DialHost(ctx context.Context, host *gocql.HostInfo) (*gocql.
 			err = fmt.Errorf("no answer within the connect timeout (%s): %w", d.timeout, err)
 		}
 		// The driver keeps only the text of this error: tlsFailure
-		// recognises it by this prefix.
+		// recognizes it by this prefix.
 		return nil, fmt.Errorf("%s %s: %w", tlsHandshakePrefix, addr, err)
 	}
 	return dh, nil
