@@ -178,9 +178,9 @@ func TestServerDatabaseTLS(t *testing.T) {
 }
 
 // runServer runs the server in-process until the test ends and returns
-// its addresses and a function returning its JSON log so far. Unlike
-// startServer, the log outlives the test: the driver may log a moment
-// after the store is closed.
+// its addresses and a function returning its JSON log so far. The log
+// is a buffer, not the test's output, because it outlives the test: the
+// database driver may log a moment after the store is closed.
 func runServer(t *testing.T, cfg Config) (Addrs, func() string) {
 	t.Helper()
 	var w lockedBuffer

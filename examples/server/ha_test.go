@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/internal/testenv"
@@ -53,22 +52,7 @@ func testDB(t *testing.T) haDB {
 	hosts, user, password := testenv.CQL(t)
 	db := haDB{hosts: hosts, user: user, password: password,
 		keyspace: fmt.Sprintf("ha_servers_%d_%d", os.Getpid(), time.Now().Unix()%100000)}
-	t.Cleanup(func() {
-		c := gocql.NewCluster(db.hosts...)
-		c.ProtoVersion, c.DisableInitialHostLookup, c.Timeout = 3, true, 30*time.Second
-		if db.user != "" {
-			c.Authenticator = gocql.PasswordAuthenticator{Username: db.user, Password: db.password}
-		}
-		s, err := c.CreateSession()
-		if err != nil {
-			t.Logf("drop keyspace %s: %v", db.keyspace, err)
-			return
-		}
-		defer s.Close()
-		if err := s.Query(fmt.Sprintf("DROP KEYSPACE IF EXISTS %q", db.keyspace)).Exec(); err != nil {
-			t.Logf("drop keyspace %s: %v", db.keyspace, err)
-		}
-	})
+	t.Cleanup(func() { dropTestKeyspace(t, db.hosts, db.user, db.password, db.keyspace) })
 	return db
 }
 

@@ -1,78 +1,27 @@
 package main
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"log/slog"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/scyllaops/scyllaops/internal/testenv"
 )
 
-// testCA makes a CA and a client certificate it signs, written as PEM
-// files; it returns the CA path and the client identity.
+// testCA makes a CA and a client certificate it signs; it returns the
+// CA written as a PEM file and the client identity.
 func testCA(t *testing.T) (caFile string, client tls.Certificate) {
 	t.Helper()
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
+	ca := testenv.NewCA(t, "test ca")
+	caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, ca.PEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	caFile = filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cliKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	cliTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "sctool"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	cliDER, err := x509.CreateCertificate(rand.Reader, cliTmpl, caCert, &cliKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return caFile, tls.Certificate{Certificate: [][]byte{cliDER}, PrivateKey: cliKey}
-}
-
-// startServer runs the server in-process until the test ends.
-func startServer(t *testing.T, cfg Config) Addrs {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	addrs := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})), func(a Addrs) { addrs <- a })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	select {
-	case a := <-addrs:
-		return a
-	case err := <-done:
-		t.Fatalf("Run ended early: %v", err)
-	}
-	return Addrs{}
+	return caFile, ca.ClientCert(t, "sctool")
 }
 
 func TestHTTPSWithMTLS(t *testing.T) {
@@ -81,7 +30,7 @@ func TestHTTPSWithMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startServer(t, cfg)
+	a, _ := runServer(t, cfg)
 	url := "https://" + a.HTTPS + "/api/v1/clusters"
 
 	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
@@ -132,7 +81,7 @@ func TestHTTPSWithConfiguredCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startServer(t, cfg)
+	a, _ := runServer(t, cfg)
 	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)

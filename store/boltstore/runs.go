@@ -154,16 +154,7 @@ func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	if err := store.CheckProgress(p); err != nil {
 		return invalid(err)
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		r, err := getRun(tx, p.TaskID, p.RunID)
-		if err != nil {
-			return err
-		}
-		if p.Fence < r.Fence {
-			return fmt.Errorf("progress of run %s: fence %d < run's %d: %w", p.RunID, p.Fence, r.Fence, store.ErrLeaseLost)
-		}
-		return putJSON(tx.Bucket(bProgress), progressKey(p.RunID, p.Key), encodeProgress(p))
-	})
+	return s.putProgress(ctx, []*store.Progress{p})
 }
 
 // PutProgressBatch implements store.ProgressStore: one bbolt transaction
@@ -178,6 +169,12 @@ func (s *Store) PutProgressBatch(ctx context.Context, ps []*store.Progress) erro
 	if len(ps) == 0 {
 		return nil
 	}
+	return s.putProgress(ctx, ps)
+}
+
+// putProgress stores checked rows of one run with one fence in one
+// transaction.
+func (s *Store) putProgress(ctx context.Context, ps []*store.Progress) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		p := ps[0]
 		r, err := getRun(tx, p.TaskID, p.RunID)

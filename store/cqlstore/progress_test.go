@@ -20,22 +20,8 @@ func TestProgressBatchRestoresMissingFence(t *testing.T) {
 	o := testOptions(t)
 	s := openStore(t, o)
 	ctx := t.Context()
-	c := &store.Cluster{ID: uuid.New(), Name: "nofence"}
-	if err := s.CreateCluster(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	tk := &store.Task{ClusterID: c.ID, ID: uuid.New(), Type: "backup"}
-	if err := s.CreateTask(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
-	id, err := uuid.NewUUID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &store.Run{ClusterID: c.ID, TaskID: tk.ID, ID: id, Type: "backup", Status: store.StatusRunning, Fence: 3}
-	if err := s.CreateRun(ctx, r); err != nil {
-		t.Fatal(err)
-	}
+	r := createRun(t, s, "nofence", "", 3)
+	id := r.ID
 	admin := adminSession(t, o)
 	defer admin.Close()
 	if err := admin.Query(fmt.Sprintf("DELETE FROM %q.run_progress WHERE run_id = ?", o.Keyspace), gocql.UUID(id)).Exec(); err != nil {
@@ -44,7 +30,7 @@ func TestProgressBatchRestoresMissingFence(t *testing.T) {
 	batch := func(fence int64, keys ...string) []*store.Progress {
 		var out []*store.Progress
 		for _, k := range keys {
-			out = append(out, &store.Progress{ClusterID: c.ID, TaskID: tk.ID, RunID: id, Key: k,
+			out = append(out, &store.Progress{ClusterID: r.ClusterID, TaskID: r.TaskID, RunID: id, Key: k,
 				Data: json.RawMessage(fmt.Sprintf(`{"fence":%d}`, fence)), Fence: fence})
 		}
 		return out
@@ -86,26 +72,12 @@ func TestProgressBatchRestoresMissingFence(t *testing.T) {
 func TestProgressBatchTakeover(t *testing.T) {
 	s := openStore(t, testOptions(t))
 	ctx := t.Context()
-	c := &store.Cluster{ID: uuid.New(), Name: "takeover"}
-	if err := s.CreateCluster(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	tk := &store.Task{ClusterID: c.ID, ID: uuid.New(), Type: "backup"}
-	if err := s.CreateTask(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
-	id, err := uuid.NewUUID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &store.Run{ClusterID: c.ID, TaskID: tk.ID, ID: id, Type: "backup", Status: store.StatusRunning, Owner: "old", Fence: 1}
-	if err := s.CreateRun(ctx, r); err != nil {
-		t.Fatal(err)
-	}
+	r := createRun(t, s, "takeover", "old", 1)
+	id := r.ID
 	batch := func(fence int64, keys ...string) []*store.Progress {
 		var out []*store.Progress
 		for _, k := range keys {
-			out = append(out, &store.Progress{ClusterID: c.ID, TaskID: tk.ID, RunID: id, Key: k,
+			out = append(out, &store.Progress{ClusterID: r.ClusterID, TaskID: r.TaskID, RunID: id, Key: k,
 				Data: json.RawMessage(fmt.Sprintf(`"holder %d"`, fence)), Fence: fence})
 		}
 		return out
@@ -142,3 +114,27 @@ func TestProgressBatchTakeover(t *testing.T) {
 }
 
 func errorsIsLeaseLost(err error) bool { return errors.Is(err, store.ErrLeaseLost) }
+
+// createRun stores a cluster named name, a backup task of it and a
+// RUNNING run of the task held by owner with fence.
+func createRun(t *testing.T, s store.Store, name, owner string, fence int64) *store.Run {
+	t.Helper()
+	ctx := t.Context()
+	c := &store.Cluster{ID: uuid.New(), Name: name}
+	if err := s.CreateCluster(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	tk := &store.Task{ClusterID: c.ID, ID: uuid.New(), Type: "backup"}
+	if err := s.CreateTask(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	id, err := uuid.NewUUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Run{ClusterID: c.ID, TaskID: tk.ID, ID: id, Type: "backup", Status: store.StatusRunning, Owner: owner, Fence: fence}
+	if err := s.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

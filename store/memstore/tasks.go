@@ -255,24 +255,7 @@ func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	if err := store.CheckProgress(p); err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	r, ok := s.runs[p.TaskID][p.RunID]
-	if !ok {
-		return notFound("run", p.RunID)
-	}
-	if p.Fence < r.Fence {
-		return fmt.Errorf("memstore: progress of run %s: fence %d < run's %d: %w", p.RunID, p.Fence, r.Fence, store.ErrLeaseLost)
-	}
-	m := s.progress[p.RunID]
-	if m == nil {
-		m = make(map[string]*store.Progress)
-		s.progress[p.RunID] = m
-	}
-	m[p.Key] = cloneProgress(p)
-	return nil
+	return s.putProgress(ctx, []*store.Progress{p})
 }
 
 // PutProgressBatch implements store.ProgressStore: the rows are stored
@@ -287,6 +270,11 @@ func (s *Store) PutProgressBatch(ctx context.Context, ps []*store.Progress) erro
 	if len(ps) == 0 {
 		return nil
 	}
+	return s.putProgress(ctx, ps)
+}
+
+// putProgress stores checked rows of one run with one fence.
+func (s *Store) putProgress(ctx context.Context, ps []*store.Progress) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
