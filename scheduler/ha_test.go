@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
@@ -141,8 +142,10 @@ func TestHACrashTakeover(t *testing.T) {
 				}
 			})
 		}
+		regs := map[string]*prometheus.Registry{}
 		opts := func(owner string) scheduler.Options {
-			return scheduler.Options{OwnerID: owner, SyncInterval: 10 * time.Second, LeaseTTL: 30 * time.Second}
+			regs[owner] = prometheus.NewRegistry()
+			return scheduler.Options{OwnerID: owner, SyncInterval: 10 * time.Second, LeaseTTL: 30 * time.Second, Registerer: regs[owner]}
 		}
 		// "dead" starts first so it wins the 01:00 activation.
 		dead := e.start(opts("dead"), map[string]scheduler.Runner{"backup": runner("dead")})
@@ -205,6 +208,24 @@ func TestHACrashTakeover(t *testing.T) {
 		}
 		if !aborted {
 			t.Error("no ABORTED event naming the dead owner")
+		}
+		// The survivor that took the run over counted it.
+		takeovers := map[string]float64{}
+		for owner, reg := range regs {
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, mf := range mfs {
+				if mf.GetName() == "scyllaops_scheduler_run_takeovers_total" {
+					for _, m := range mf.GetMetric() {
+						takeovers[owner] += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		if takeovers["a"]+takeovers["b"] != 1 || takeovers["dead"] != 0 {
+			t.Errorf("scyllaops_scheduler_run_takeovers_total by manager = %v, want 1 on a or b", takeovers)
 		}
 		// Exactly one run per activation.
 		acts := map[time.Time]int{}

@@ -11,6 +11,7 @@ type metrics struct {
 	total       *prometheus.CounterVec
 	lastSuccess *prometheus.GaugeVec
 	suspended   *prometheus.GaugeVec
+	takeovers   *prometheus.CounterVec
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -32,5 +33,11 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Namespace: "scylla_manager", Subsystem: "scheduler", Name: "suspended",
 			Help: "1 if the cluster is suspended, else 0.",
 		}, []string{"cluster"}),
+		// Not a Scylla Manager metric: one manager has no one to take
+		// over from.
+		takeovers: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "scyllaops", Subsystem: "scheduler", Name: "run_takeovers_total",
+			Help: "Runs this manager took over from a holder that lost its leases (a dead or cut-off manager), by the status it gave them before resuming.",
+		}, []string{"cluster", "type", "status"}),
 	}
 }

@@ -208,6 +208,7 @@ func (s *Scheduler) recover(ctx context.Context, t *store.Task, last *store.Run,
 	if err := s.st.UpdateRun(ctx, r); err != nil {
 		return last, err
 	}
+	s.m.takeovers.WithLabelValues(t.ClusterID.String(), t.Type, string(r.Status)).Inc()
 	s.log.Info("took over run", "task", t.ID, "run", r.ID, "from", prev, "status", r.Status)
 	s.event(ctx, r, "run_status", "warning", "run "+string(r.Status)+": "+r.Cause, map[string]string{"status": string(r.Status), "previous_owner": prev})
 	return r, nil
