@@ -16,6 +16,7 @@ import (
 	"github.com/scyllaops/scyllaops/healthcheck"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/store/storemetrics"
 )
 
 // ErrClosed is returned by every Manager method after Close.
@@ -62,6 +63,15 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	opts = opts.withDefaults()
+	if opts.Registerer != nil {
+		// Count and time every store call (scyllaops_store_*); the
+		// Manager and its services see only the wrapper.
+		w, err := storemetrics.Wrap(st, opts.Registerer)
+		if err != nil {
+			return nil, fmt.Errorf("scyllaops: %w", err)
+		}
+		st = w
+	}
 	m := &Manager{
 		st:        st,
 		transport: transport,
@@ -115,7 +125,9 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// Store returns the store the Manager was created with.
+// Store returns the store the Manager was created with, wrapped by
+// storemetrics when Options.Registerer is set (calls through it are
+// counted too; storemetrics.Store.Unwrap returns the original).
 func (m *Manager) Store() store.Store { return m.st }
 
 func (m *Manager) check(ctx context.Context) error {

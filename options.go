@@ -22,8 +22,15 @@ type Options struct {
 	// Logger receives the Manager's structured logs. Default: discard.
 	Logger *slog.Logger
 	// Registerer receives the Manager's Prometheus collectors, named as
-	// Scylla Manager names them (scylla_manager_*). Default: collectors
-	// are created but not registered.
+	// Scylla Manager names them (scylla_manager_*), plus the store's, which
+	// Scylla Manager does not have: when Registerer is set, the Manager
+	// wraps its store with storemetrics.Wrap, adding
+	// scyllaops_store_requests_total{op,result} and
+	// scyllaops_store_request_duration_seconds{op} (see package
+	// storemetrics). One Manager per Registerer; give Managers sharing a
+	// registry their own prometheus.WrapRegistererWith. Default:
+	// collectors are created but not registered, and the store is not
+	// wrapped.
 	Registerer prometheus.Registerer
 	// OwnerID names this Manager in leases and runs; it must be unique
 	// among Managers sharing a store. Default: "<hostname>-<pid>-<random>".

@@ -129,7 +129,7 @@ func TestServerProcess(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"go_goroutines", "process_cpu_seconds_total", "scylla_manager_healthcheck_rest_status{", "scylla_manager_healthcheck_cql_rtt_ms{", "scylla_manager_scheduler_run_total{"} {
+	for _, want := range []string{"go_goroutines", "process_cpu_seconds_total", "scylla_manager_healthcheck_rest_status{", "scylla_manager_healthcheck_cql_rtt_ms{", "scylla_manager_scheduler_run_total{", "scyllaops_store_requests_total{"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
