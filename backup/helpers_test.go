@@ -47,7 +47,7 @@ func (h *hookStore) PutProgress(ctx context.Context, p *store.Progress) error {
 }
 
 func (h *hookStore) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
-	err := h.Store.PutProgressBatch(ctx, ps)
+	err := h.Store.PutProgressBatch(ctx, ps) // *memstore.Store: a store.ProgressBatcher
 	if f := h.onPut.Load(); f != nil && err == nil {
 		for _, p := range ps {
 			(*f)(p)

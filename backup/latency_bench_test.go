@@ -108,7 +108,7 @@ func (s *stageStore) PutProgress(ctx context.Context, p *store.Progress) error {
 // PutProgressBatch counts one write per call: one transaction on
 // cqlstore.
 func (s *stageStore) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
-	return s.putProgress(ctx, ps, func() error { return s.benchStore.PutProgressBatch(ctx, ps) })
+	return s.putProgress(ctx, ps, func() error { return store.PutProgressBatch(ctx, s.benchStore, ps) })
 }
 
 // putProgress counts and times one write of ps and marks the run row's
@@ -547,7 +547,7 @@ func BenchmarkCQLPutProgress(b *testing.B) {
 							if len(ps) == 1 {
 								err = st.PutProgress(ctx, ps[0])
 							} else {
-								err = st.PutProgressBatch(ctx, ps)
+								err = store.PutProgressBatch(ctx, st, ps)
 							}
 							if err != nil {
 								b.Error(err)

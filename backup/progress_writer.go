@@ -227,7 +227,7 @@ func (w *progressWriter) work(ctx context.Context) {
 		w.busy++
 		w.rowsIn += len(rows)
 		w.mu.Unlock()
-		err := w.st.PutProgressBatch(ctx, rows)
+		err := store.PutProgressBatch(ctx, w.st, rows)
 		w.mu.Lock()
 		w.busy--
 		w.rowsIn -= len(rows)

@@ -119,6 +119,18 @@ type ProgressStore interface {
 	// exist (ErrNotFound). ErrLeaseLost if p.Fence is lower than the run's
 	// Fence.
 	PutProgress(ctx context.Context, p *Progress) error
+	// ListProgress returns copies of the rows of a run ordered by Key.
+	ListProgress(ctx context.Context, runID uuid.UUID) ([]*Progress, error)
+	// DeleteProgress removes every row of a run.
+	DeleteProgress(ctx context.Context, runID uuid.UUID) error
+}
+
+// ProgressBatcher is an optional capability of a ProgressStore: storing
+// many rows of a run in one transaction (on cqlstore one conditional
+// batch instead of one lightweight transaction per row). memstore,
+// boltstore and cqlstore have it; callers use the PutProgressBatch
+// function, which falls back to PutProgress row by row.
+type ProgressBatcher interface {
 	// PutProgressBatch creates or replaces the rows ps of one run, all or
 	// none, with the errors of PutProgress: ErrNotFound if the run does
 	// not exist, ErrLeaseLost if the rows' Fence is lower than the run's;
@@ -134,10 +146,27 @@ type ProgressStore interface {
 	// stored). cqlstore does so (64 rows or 256 KiB per chunk, see its
 	// doc); memstore and boltstore store any ps at once.
 	PutProgressBatch(ctx context.Context, ps []*Progress) error
-	// ListProgress returns copies of the rows of a run ordered by Key.
-	ListProgress(ctx context.Context, runID uuid.UUID) ([]*Progress, error)
-	// DeleteProgress removes every row of a run.
-	DeleteProgress(ctx context.Context, runID uuid.UUID) error
+}
+
+// PutProgressBatch stores the rows ps of one run with s's PutProgressBatch
+// when s is a ProgressBatcher. Otherwise it checks ps as one
+// (CheckProgressBatch) and stores the rows one by one with PutProgress, in
+// order, stopping at the first error: not all or none, but as the rows
+// share one run and fence, an unknown run or a stale fence fails on the
+// first row and stores nothing.
+func PutProgressBatch(ctx context.Context, s ProgressStore, ps []*Progress) error {
+	if b, ok := s.(ProgressBatcher); ok {
+		return b.PutProgressBatch(ctx, ps)
+	}
+	if err := CheckProgressBatch(ps); err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if err := s.PutProgress(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EventStore is an append-only log of what happened, with a TTL per event.

@@ -19,7 +19,10 @@ import (
 	"github.com/scyllaops/scyllaops/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store           = (*Store)(nil)
+	_ store.ProgressBatcher = (*Store)(nil)
+)
 
 // Bucket names.
 var (

@@ -157,7 +157,7 @@ func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	return s.putProgress(ctx, []*store.Progress{p})
 }
 
-// PutProgressBatch implements store.ProgressStore: one bbolt transaction
+// PutProgressBatch implements store.ProgressBatcher: one bbolt transaction
 // stores every row or none.
 func (s *Store) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
 	if err := ctx.Err(); err != nil {

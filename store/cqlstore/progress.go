@@ -49,7 +49,7 @@ func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	return s.putProgress(ctx, []*store.Progress{p}, fmt.Sprintf("put progress %s of run %s", p.Key, p.RunID))
 }
 
-// PutProgressBatch implements store.ProgressStore. Rows beyond 64, or
+// PutProgressBatch implements store.ProgressBatcher. Rows beyond 64, or
 // beyond 256 KiB of keys and data, are stored in chunks of that size, in
 // order: each chunk is one conditional batch, all or none, and the first
 // chunk that fails ends the call with its error, the chunks before it

@@ -27,7 +27,10 @@ import (
 //go:embed schema/*.cql
 var schemaFS embed.FS
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store           = (*Store)(nil)
+	_ store.ProgressBatcher = (*Store)(nil)
+)
 
 // Store is a store.Store on a CQL database. Create it with Open.
 type Store struct {

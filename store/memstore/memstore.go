@@ -13,7 +13,10 @@ import (
 	"github.com/scyllaops/scyllaops/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store           = (*Store)(nil)
+	_ store.ProgressBatcher = (*Store)(nil)
+)
 
 // Store is an in-memory store.Store. The zero value is not usable; call
 // New.

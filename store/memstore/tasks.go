@@ -258,7 +258,7 @@ func (s *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	return s.putProgress(ctx, []*store.Progress{p})
 }
 
-// PutProgressBatch implements store.ProgressStore: the rows are stored
+// PutProgressBatch implements store.ProgressBatcher: the rows are stored
 // under one lock hold, so readers see all of them or none.
 func (s *Store) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
 	if err := ctx.Err(); err != nil {

@@ -130,7 +130,10 @@ type Store struct {
 	ops [numOps]opSeries
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store           = (*Store)(nil)
+	_ store.ProgressBatcher = (*Store)(nil)
+)
 
 // Wrap returns s wrapped so that its calls are counted and timed (see the
 // package doc for the metrics). It registers the collectors on reg (nil:
@@ -295,10 +298,11 @@ func (w *Store) PutProgress(ctx context.Context, p *store.Progress) error {
 	return observeErr(w, opPutProgress, func() error { return w.s.PutProgress(ctx, p) })
 }
 
-// PutProgressBatch forwards to the wrapped store (one call, one count,
-// however many chunks the driver splits ps into).
+// PutProgressBatch forwards to the wrapped store's PutProgressBatch, or
+// its row-by-row fallback when it is not a store.ProgressBatcher (one
+// call, one count, however many chunks or rows the store writes).
 func (w *Store) PutProgressBatch(ctx context.Context, ps []*store.Progress) error {
-	return observeErr(w, opPutProgressBatch, func() error { return w.s.PutProgressBatch(ctx, ps) })
+	return observeErr(w, opPutProgressBatch, func() error { return store.PutProgressBatch(ctx, w.s, ps) })
 }
 
 // ListProgress forwards to the wrapped store.

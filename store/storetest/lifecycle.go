@@ -199,7 +199,7 @@ func (f *fixture) methods(ctx context.Context, w world) map[string]func() error 
 		"ListRuns":           func() error { return ignore(s.ListRuns(ctx, tk.ID, 0)) },
 		"ListUnfinishedRuns": func() error { return ignore(s.ListUnfinishedRuns(ctx)) },
 		"PutProgress":        func() error { return s.PutProgress(ctx, f.newProgress(r, "new", 1)) },
-		"PutProgressBatch":   func() error { return s.PutProgressBatch(ctx, f.newProgresses(r, 1, "new1", "new2")) },
+		"PutProgressBatch":   func() error { return store.PutProgressBatch(ctx, s, f.newProgresses(r, 1, "new1", "new2")) },
 		"ListProgress":       func() error { return ignore(s.ListProgress(ctx, r.ID)) },
 		"DeleteProgress":     func() error { return s.DeleteProgress(ctx, r.ID) },
 		"AppendEvent":        func() error { return s.AppendEvent(ctx, f.newEvent(c.ID, nowMS())) },

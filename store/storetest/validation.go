@@ -116,17 +116,17 @@ func testValidation(t *testing.T, h Harness) {
 		{"PutProgress(nil run)", func() error { return s.PutProgress(ctx, row(func(x *store.Progress) { x.RunID = uuid.Nil })) }},
 		{"PutProgress(nil task)", func() error { return s.PutProgress(ctx, row(func(x *store.Progress) { x.TaskID = uuid.Nil })) }},
 		{"PutProgress(empty key)", func() error { return s.PutProgress(ctx, row(func(x *store.Progress) { x.Key = "" })) }},
-		{"PutProgressBatch(nil row)", func() error { return s.PutProgressBatch(ctx, []*store.Progress{row(noop), nil}) }},
+		{"PutProgressBatch(nil row)", func() error { return store.PutProgressBatch(ctx, s, []*store.Progress{row(noop), nil}) }},
 		{"PutProgressBatch(empty key)", func() error {
-			return s.PutProgressBatch(ctx, []*store.Progress{row(noop), row(func(x *store.Progress) { x.Key = "" })})
+			return store.PutProgressBatch(ctx, s, []*store.Progress{row(noop), row(func(x *store.Progress) { x.Key = "" })})
 		}},
 		{"PutProgressBatch(two runs)", func() error {
-			return s.PutProgressBatch(ctx, []*store.Progress{row(noop), f.newProgress(w.runs[1], "other-run", 1)})
+			return store.PutProgressBatch(ctx, s, []*store.Progress{row(noop), f.newProgress(w.runs[1], "other-run", 1)})
 		}},
 		{"PutProgressBatch(two fences)", func() error {
-			return s.PutProgressBatch(ctx, []*store.Progress{row(noop), row(func(x *store.Progress) { x.Key = "k2"; x.Fence = 2 })})
+			return store.PutProgressBatch(ctx, s, []*store.Progress{row(noop), row(func(x *store.Progress) { x.Key = "k2"; x.Fence = 2 })})
 		}},
-		{"PutProgressBatch(key twice)", func() error { return s.PutProgressBatch(ctx, []*store.Progress{row(noop), row(noop)}) }},
+		{"PutProgressBatch(key twice)", func() error { return store.PutProgressBatch(ctx, s, []*store.Progress{row(noop), row(noop)}) }},
 
 		{"AppendEvent(nil)", func() error { return s.AppendEvent(ctx, nil) }},
 		{"AppendEvent(v4 ID)", func() error { return s.AppendEvent(ctx, event(func(x *store.Event) { x.ID = v4 })) }},
