@@ -124,6 +124,7 @@ func (r *run) index(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("backup: index %s on node %s: %w", u.Keyspace, h.IP, err)
 			}
+			found := map[string]bool{}
 			for _, d := range dirs {
 				table, version, ok := backupspec.ParseTableDir(d.Name)
 				if !ok || !want[table] {
@@ -137,6 +138,7 @@ func (r *run) index(ctx context.Context) error {
 				if len(files) == 0 {
 					continue // no snapshot in this (older) table directory
 				}
+				found[table] = true
 				t := &tableRow{Host: h.IP, Keyspace: u.Keyspace, Table: table, Version: version}
 				var drop []string
 				for _, f := range files {
@@ -162,9 +164,60 @@ func (r *run) index(ctx context.Context) error {
 					return err
 				}
 			}
+			if err := r.checkIndexed(ctx, h.IP, u, found); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+// checkIndexed fails when a table of unit u that still exists on host has
+// no snapshot there: Scylla writes a snapshot directory (at least its
+// manifest.json) for every table it snapshots, so the snapshot was
+// cleared since SNAPSHOT (`nodetool clearsnapshot`), and a run that went
+// on would end DONE without that table. A table dropped since the plan
+// is left out with a warning.
+func (r *run) checkIndexed(ctx context.Context, host string, u Unit, found map[string]bool) error {
+	var missing []string
+	for _, t := range u.Tables {
+		if !found[t] {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	names, err := r.c.TableNames(ctx, host)
+	if err != nil {
+		return fmt.Errorf("backup: index %s on node %s: %w", u.Keyspace, host, err)
+	}
+	exists := map[string]bool{}
+	for _, n := range names {
+		if n.Keyspace == u.Keyspace {
+			exists[n.Table] = true
+		}
+	}
+	var gone, dropped []string
+	for _, t := range missing {
+		if exists[t] {
+			gone = append(gone, u.Keyspace+"."+t)
+		} else {
+			dropped = append(dropped, u.Keyspace+"."+t)
+		}
+	}
+	if len(dropped) > 0 {
+		r.s.log.Warn("backup: tables dropped since the run was planned are not backed up", "host", host, "tables", dropped)
+	}
+	if len(gone) > 0 {
+		what := strings.Join(gone[:min(len(gone), 5)], ", ")
+		if len(gone) > 5 {
+			what += fmt.Sprintf(" and %d more tables", len(gone)-5)
+		}
+		return fmt.Errorf("backup: snapshot %s of %s on node %s is gone (cleared while the backup ran?); "+
+			"the run cannot back it up: run the backup again", r.row.SnapshotTag, what, host)
+	}
+	return nil
 }
 
 func (r *run) schemaPath() string {
