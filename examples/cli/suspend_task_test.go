@@ -2,11 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,37 +15,25 @@ import (
 // prints its ID; without --duration or a schedule it stays a plain
 // suspend; a schedule without --duration is refused naming the flag.
 func TestSuspendDurationCreatesTask(t *testing.T) {
-	var (
-		mu     sync.Mutex
-		bodies []string // "METHOD path body"
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, r.Method+" "+r.URL.Path+" "+string(b))
-		mu.Unlock()
+	f, rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/cluster/prod/tasks" {
 			w.Header().Set("Location", "/api/v1/cluster/prod/task/suspend/0b7e7a2e-0000-4000-8000-000000000001")
 			w.WriteHeader(http.StatusCreated)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	f := &fixture{t: t, url: srv.URL + "/api/v1"}
+	})
 	last := func() (method, path string, body map[string]any) {
 		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
-		if len(bodies) == 0 {
+		reqs := rec.take()
+		if len(reqs) == 0 {
 			t.Fatal("no request")
 		}
-		parts := strings.SplitN(bodies[len(bodies)-1], " ", 3)
-		bodies = nil
-		if strings.HasPrefix(parts[2], "{") {
-			if err := json.Unmarshal([]byte(parts[2]), &body); err != nil {
-				t.Fatalf("body %s: %v", parts[2], err)
+		r := reqs[len(reqs)-1]
+		if strings.HasPrefix(r.Body, "{") {
+			if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+				t.Fatalf("body %s: %v", r.Body, err)
 			}
 		}
-		return parts[0], parts[1], body
+		return r.Method, r.Path, body
 	}
 
 	before := time.Now().Add(-time.Second)

@@ -1,34 +1,19 @@
 package main
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
-	"sync"
 	"testing"
 )
 
 // The suspend and resume flags reach the API as Scylla Manager's query
 // parameters (PUT /cluster/{id}/suspended, body true or false).
 func TestSuspendResumeFlags(t *testing.T) {
-	var (
-		mu  sync.Mutex
-		got []string // "body query"
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f, rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPut || r.URL.Path != "/api/v1/cluster/prod/suspended" {
 			http.Error(w, `{"message":"unexpected `+r.Method+" "+r.URL.Path+`"}`, http.StatusNotFound)
-			return
 		}
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = append(got, strings.TrimSpace(string(b))+" "+r.URL.RawQuery)
-		mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	f := &fixture{t: t, url: srv.URL + "/api/v1"}
+	})
 	for _, tc := range []struct {
 		args []string
 		body string
@@ -40,16 +25,13 @@ func TestSuspendResumeFlags(t *testing.T) {
 			url.Values{"start_tasks": {"false"}, "start_tasks_missed_activation": {"true"}, "no_continue": {"true"}}},
 		{[]string{"resume", "-c", "prod", "--start-tasks"}, "false", url.Values{"start_tasks": {"true"}}},
 	} {
-		mu.Lock()
-		got = nil
-		mu.Unlock()
+		rec.take()
 		f.ok(tc.args...)
-		mu.Lock()
+		got := rec.take()
 		if len(got) != 1 {
 			t.Fatalf("sctool %v: %d requests, want 1", tc.args, len(got))
 		}
-		body, raw, _ := strings.Cut(got[0], " ")
-		mu.Unlock()
+		body, raw := got[0].Body, got[0].Query
 		q, err := url.ParseQuery(raw)
 		if err != nil {
 			t.Fatal(err)
