@@ -96,14 +96,9 @@ func dbTLSConfig(cfg Config, log *slog.Logger) (*tls.Config, error) {
 	s := cfg.SSL
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CertFile != "" {
-		b, err := os.ReadFile(s.CertFile)
+		pool, err := loadCAPool("ssl.cert_file", s.CertFile, "the CA certificates that signed the database's certificates")
 		if err != nil {
-			return nil, fmt.Errorf("server: ssl.cert_file: %w: want a PEM file of the CA certificates that signed the database's certificates", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("server: ssl.cert_file %s: no PEM certificate found: want the PEM (-----BEGIN CERTIFICATE-----) "+
-				"CA certificates that signed the database's certificates", s.CertFile)
+			return nil, err
 		}
 		tc.RootCAs = pool
 	}
@@ -280,13 +275,9 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	if cfg.TLSCAFile != "" {
-		pem, err := os.ReadFile(cfg.TLSCAFile)
+		pool, err := loadCAPool("tls_ca_file", cfg.TLSCAFile, "the CA certificates that sign the API clients' certificates")
 		if err != nil {
-			return nil, fmt.Errorf("server: tls_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("server: tls_ca_file %s: no PEM certificate found", cfg.TLSCAFile)
+			return nil, err
 		}
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
@@ -317,4 +308,18 @@ func selfSigned() (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("server: self-signed certificate: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// loadCAPool reads the PEM CA certificates of the config key from path;
+// its errors name the key and what the file must hold (what).
+func loadCAPool(key, path, what string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("server: %s: %w: want a PEM file of %s", key, err, what)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("server: %s %s: no PEM certificate found: want the PEM (-----BEGIN CERTIFICATE-----) %s", key, path, what)
+	}
+	return pool, nil
 }
