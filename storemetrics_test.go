@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
@@ -64,24 +65,9 @@ func TestStoreMetricsRegisterer(t *testing.T) {
 // scyllaops_store_requests_total gathered from reg.
 func storeCounter(t *testing.T, reg prometheus.Gatherer, op, result string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, n := testenv.MetricSum(t, reg, "scyllaops_store_requests_total", map[string]string{"op": op, "result": result})
+	if n == 0 {
+		t.Fatalf("no scyllaops_store_requests_total{op=%q,result=%q}", op, result)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "scyllaops_store_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			if l["op"] == op && l["result"] == result {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no scyllaops_store_requests_total{op=%q,result=%q}", op, result)
-	return 0
+	return v
 }

@@ -18,6 +18,7 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/scyllaops/scyllaops/agent"
+	"github.com/scyllaops/scyllaops/internal/testenv"
 )
 
 // scyllaStub answers every request with its path, so proxying is visible.
@@ -96,26 +97,11 @@ func TestAuthHeader(t *testing.T) {
 // counterValue returns one series of scylla_manager_agent_http_status_code.
 func counterValue(t *testing.T, reg *prometheus.Registry, method, path, code string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, n := testenv.MetricSum(t, reg, "scylla_manager_agent_http_status_code", map[string]string{"method": method, "path": path, "code": code})
+	if n == 0 {
+		t.Fatalf("no series %s %s %s", method, path, code)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "scylla_manager_agent_http_status_code" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			if l["method"] == method && l["path"] == path && l["code"] == code {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no series %s %s %s", method, path, code)
-	return 0
+	return v
 }
 
 func TestAuthPenalty(t *testing.T) {

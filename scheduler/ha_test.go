@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 )
@@ -212,17 +213,7 @@ func TestHACrashTakeover(t *testing.T) {
 		// The survivor that took the run over counted it.
 		takeovers := map[string]float64{}
 		for owner, reg := range regs {
-			mfs, err := reg.Gather()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, mf := range mfs {
-				if mf.GetName() == "scyllaops_scheduler_run_takeovers_total" {
-					for _, m := range mf.GetMetric() {
-						takeovers[owner] += m.GetCounter().GetValue()
-					}
-				}
-			}
+			takeovers[owner], _ = testenv.MetricSum(t, reg, "scyllaops_scheduler_run_takeovers_total", nil)
 		}
 		if takeovers["a"]+takeovers["b"] != 1 || takeovers["dead"] != 0 {
 			t.Errorf("scyllaops_scheduler_run_takeovers_total by manager = %v, want 1 on a or b", takeovers)
