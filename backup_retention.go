@@ -1,7 +1,6 @@
 package scyllaops
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -98,10 +97,8 @@ func (m *Manager) backupRunner(svc *backup.Service) scheduler.Runner {
 // that are not a JSON object are returned unchanged: the backup service
 // refuses them with its own error.
 func (m *Manager) withRetentionMap(ctx context.Context, clusterID uuid.UUID, properties json.RawMessage) (json.RawMessage, error) {
-	var obj map[string]json.RawMessage
-	if len(bytes.TrimSpace(properties)) == 0 {
-		obj = map[string]json.RawMessage{}
-	} else if err := json.Unmarshal(properties, &obj); err != nil || obj == nil {
+	obj, ok := propertiesObject(properties)
+	if !ok {
 		return properties, nil
 	}
 	tasks, err := m.st.ListTasks(ctx, clusterID)
