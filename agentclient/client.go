@@ -3,7 +3,6 @@ package agentclient
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,18 +117,16 @@ type Client struct {
 }
 
 // New returns a Client sending requests through transport. A nil transport
-// means TCP+TLS with certificate verification skipped (agents use
-// self-signed certificates, as with Scylla Manager).
+// means a new NewTransport(): TCP+TLS with certificate verification skipped
+// (agents use self-signed certificates, as with Scylla Manager) and an
+// idle connection kept per agent.
 func New(transport http.RoundTripper, opts Options) (*Client, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
 	if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // agents use self-signed certs; auth is the bearer token
-		t.MaxIdleConnsPerHost = 8
-		transport = t
+		transport = NewTransport()
 	}
 	c := &Client{opts: opts, log: opts.Logger.With("component", "agentclient")}
 	if opts.AuthToken == "" {
