@@ -23,13 +23,13 @@ const (
 	// DefaultNodeInfoTimeout is the deadline of one node_info fetch.
 	DefaultNodeInfoTimeout = 5 * time.Second
 	// DefaultSpread is the longest window over which a scheduled round
-	// (Run) spreads the pings of its nodes: a quarter of the one-minute
+	// (Run) spreads the pings of its nodes: a third of the one-minute
 	// schedule of the default tasks.
-	DefaultSpread = 15 * time.Second
+	DefaultSpread = 20 * time.Second
 	// SpreadPerNode is the share of the window each node adds: a round of
 	// n nodes is spread over min(Spread, n × SpreadPerNode), so a small
 	// cluster's round stays short.
-	SpreadPerNode = 20 * time.Millisecond
+	SpreadPerNode = 50 * time.Millisecond
 	// DefaultRoundParallel bounds the pings in flight of one scheduled
 	// round (Run) when Options.Parallel is 0.
 	DefaultRoundParallel = 32
@@ -64,7 +64,7 @@ type Options struct {
 	// moment of the i-th of n equal slots of min(Spread, n ×
 	// SpreadPerNode), so that a fleet is not pinged in one burst at the
 	// top of every minute. Keep it well below the tasks' interval.
-	// Negative: no spreading. Default: DefaultSpread (15s).
+	// Negative: no spreading. Default: DefaultSpread (20s).
 	Spread time.Duration
 	// Dialer opens the TCP connections of the CQL and Alternator pings
 	// (the REST ping goes through the agent client). Default: a
