@@ -93,8 +93,8 @@ func newAgentFleet(t *testing.T, n int) *agentFleet {
 }
 
 // TestDefaultTransportKeepsAConnectionPerAgent pings 150 agents over the
-// default TCP+TLS transport in three rounds: only the first round may
-// handshake. Before the idle pool was sized to the fleet (the clone of
+// default TCP+TLS transport in four rounds: only the first round
+// handshakes. Before the idle pool was sized to the fleet (the clone of
 // http.DefaultTransport kept 100 idle connections in all), every later
 // round handshook again with the agents beyond the first 100.
 func TestDefaultTransportKeepsAConnectionPerAgent(t *testing.T) {
@@ -119,9 +119,15 @@ func TestDefaultTransportKeepsAConnectionPerAgent(t *testing.T) {
 	if got := round(); got != agents {
 		t.Fatalf("first round: %d TLS handshakes, want one per agent (%d)", got, agents)
 	}
-	for i := 2; i <= 3; i++ {
-		if got := round(); got != 0 {
-			t.Errorf("round %d: %d TLS handshakes, want 0 (idle connections were dropped)", i, got)
+	// net/http drops a connection whose request write it has not seen
+	// confirmed within 50 ms, which a loaded machine can cause now and
+	// then: allow a few. The old pool (http.DefaultTransport's cap of 100
+	// idle connections in all) handshook again with about 145 of the 150
+	// agents every round.
+	const slack = agents / 30
+	for i := 2; i <= 4; i++ {
+		if got := round(); got > slack {
+			t.Errorf("round %d: %d TLS handshakes, want about 0 (at most %d): idle connections were dropped", i, got, slack)
 		}
 	}
 }
