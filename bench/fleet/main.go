@@ -102,7 +102,12 @@ func runSize(cfg config, n int) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	simCfg, _ := json.Marshal(simConfig{Nodes: n, PerCluster: cfg.perCluster})
+	dataDir, err := os.MkdirTemp("", "scyllaops-bench-fleet-sim-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dataDir)
+	simCfg, _ := json.Marshal(simConfig{Nodes: n, PerCluster: cfg.perCluster, DataDir: dataDir})
 	sim := exec.Command(exe)
 	sim.Env = append(os.Environ(), roleEnv+"=sim:"+string(simCfg))
 	sim.Stderr = os.Stderr

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/scyllaops/scyllaops/scyllatest"
 )
 
 type simConfig struct {
-	Nodes      int `json:"nodes"`
-	PerCluster int `json:"per_cluster"`
+	Nodes      int    `json:"nodes"`
+	PerCluster int    `json:"per_cluster"`
+	DataDir    string `json:"data_dir"`
 }
 
 // simCluster is one simulated cluster as the Manager adds it.
@@ -32,8 +35,20 @@ func runSim(cfgJSON string) (err error) {
 	}
 	var clusters []*scyllatest.Cluster
 	defer func() {
-		for _, c := range clusters {
-			err = errors.Join(err, c.Close())
+		// Closing thousands of nodes can wait long on connections the
+		// Manager left open; the parent removes DataDir anyway.
+		done := make(chan error, 1)
+		go func() {
+			var errs error
+			for _, c := range clusters {
+				errs = errors.Join(errs, c.Close())
+			}
+			done <- errs
+		}()
+		select {
+		case cerr := <-done:
+			err = errors.Join(err, cerr)
+		case <-time.After(20 * time.Second):
 		}
 	}()
 	enc := json.NewEncoder(os.Stdout)
@@ -44,6 +59,7 @@ func runSim(cfgJSON string) (err error) {
 			Topology:  []scyllatest.DC{{Name: "dc1", Racks: []scyllatest.Rack{{Name: "rack1", Nodes: n}}}},
 			Keyspaces: []scyllatest.Keyspace{},
 			Seed:      uint64(i + 1),
+			DataDir:   filepath.Join(cfg.DataDir, fmt.Sprint(i+1)),
 			Listen:    true,
 		})
 		if err != nil {
