@@ -356,8 +356,17 @@ func (c *Client) getJSON(ctx context.Context, host string, cl call, out any) err
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return &HostError{Host: host, Op: cl.op, Err: fmt.Errorf("decode answer: %w", err)}
 	}
+	// Read to the end (a newline, a chunked body's last chunk): net/http
+	// reuses a connection only when its body was read to EOF, and closes
+	// it otherwise, so that every call would open (and TLS-handshake) a
+	// new one.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	return nil
 }
+
+// maxDrain bounds what getJSON reads past the JSON value to keep the
+// connection.
+const maxDrain = 64 << 10
 
 type timeoutKey struct{}
 

@@ -149,7 +149,15 @@ func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 	defer r.mu.Unlock()
 	if rec.Level >= slog.LevelWarn {
 		r.warns++
-		fmt.Fprintf(os.Stderr, "manager log: %s %s\n", rec.Level, rec.Message)
+		var b strings.Builder
+		rec.Attrs(func(a slog.Attr) bool {
+			switch a.Key {
+			case "mode", "nodes", "failed", "statuses", "first_error":
+				fmt.Fprintf(&b, " %s=%q", a.Key, a.Value.String())
+			}
+			return true
+		})
+		fmt.Fprintf(os.Stderr, "manager log: %s %s%s\n", rec.Level, rec.Message, b.String())
 	}
 	if rec.Message != "health check done" {
 		return nil
