@@ -47,6 +47,7 @@ type config struct {
 	sizes      []int
 	rounds     int
 	perCluster int
+	cpuProfile string
 }
 
 func parseFlags() (config, error) {
@@ -55,6 +56,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&sizes, "nodes", "500,1000,2000", "comma-separated fleet sizes (nodes in all)")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds measured after the first (one per minute; medians need >= 3)")
 	flag.IntVar(&c.perCluster, "per-cluster", 250, "nodes per simulated cluster (1..250, the Listen mode limit)")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the Manager's CPU profile of the later rounds to this file (of the last size)")
 	flag.Parse()
 	for s := range strings.SplitSeq(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -146,7 +148,7 @@ func runSize(cfg config, n int) (result, error) {
 	go func() { _, _ = io.Copy(io.Discard, simOut) }()
 	fmt.Printf("%d nodes: %d simulated clusters up in %s\n", n, len(clusters), time.Since(start).Round(time.Millisecond))
 
-	mgrCfg, _ := json.Marshal(managerConfig{Clusters: clusters, Rounds: cfg.rounds})
+	mgrCfg, _ := json.Marshal(managerConfig{Clusters: clusters, Rounds: cfg.rounds, CPUProfile: cfg.cpuProfile})
 	mgr := exec.Command(exe)
 	mgr.Env = append(os.Environ(), roleEnv+"=manager:"+string(mgrCfg))
 	mgr.Stderr = os.Stderr

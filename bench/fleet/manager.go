@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +24,9 @@ import (
 )
 
 type managerConfig struct {
-	Clusters []simCluster `json:"clusters"`
-	Rounds   int          `json:"rounds"`
+	Clusters   []simCluster `json:"clusters"`
+	Rounds     int          `json:"rounds"`
+	CPUProfile string       `json:"cpu_profile"`
 }
 
 // runManager runs a Manager over boltstore, adds the clusters, waits for
@@ -81,6 +83,17 @@ func runManager(cfgJSON string) error {
 		res.RoundSeconds = append(res.RoundSeconds, rd.longest.Seconds())
 		if i == 0 {
 			cpuStart, tStart = cpuTime(), time.Now()
+			if cfg.CPUProfile != "" {
+				f, err := os.Create(cfg.CPUProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 		}
 	}
 	cpu := cpuTime() - cpuStart
