@@ -202,8 +202,10 @@ func (b *pipeBody) Close() error {
 // Connection pool of NewTransport.
 const (
 	// DefaultMaxIdleConnsPerHost is the number of idle connections kept
-	// per agent.
-	DefaultMaxIdleConnsPerHost = 8
+	// per agent: at least the parallel calls one contact agent serves in
+	// a discovery (16 DC/rack lookups), so that none is closed and
+	// handshaken again at the next one.
+	DefaultMaxIdleConnsPerHost = 16
 	// DefaultIdleConnTimeout is how long an idle agent connection is
 	// kept: longer than the one-minute schedule of the health checks, so
 	// that each round finds the connection of the last one.
