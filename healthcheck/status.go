@@ -326,6 +326,9 @@ type nodeView struct {
 const (
 	maxContacts   = 3
 	placeParallel = 16
+	// placeTimeouts is the DC and rack lookups' budget, in contact
+	// timeouts.
+	placeTimeouts = 5
 )
 
 // discover asks up to maxContacts agents (the one that answered last
@@ -404,6 +407,7 @@ func (h *API) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.C
 		h.mu.Lock()
 		t.contact = won.contact
 		h.mu.Unlock()
+		h.place(ctx, cl, won.contact, t, &won.v)
 		return won.v
 	}
 
@@ -443,7 +447,6 @@ func (h *API) discoverFrom(ctx context.Context, cl *agentclient.Client, contact 
 	}
 	v := topoView{nodes: make([]nodeView, 0, len(ids))}
 	h.mu.Lock()
-	var unplaced []int
 	for host, id := range ids {
 		n := nodeView{host: host, hostID: id, state: 'N', live: slices.Contains(live, host)}
 		switch {
@@ -454,15 +457,33 @@ func (h *API) discoverFrom(ctx context.Context, cl *agentclient.Client, contact 
 		}
 		if p, ok := t.place[host]; ok {
 			n.dc, n.rack = p[0], p[1]
-		} else {
-			unplaced = append(unplaced, len(v.nodes))
 		}
 		v.nodes = append(v.nodes, n)
 	}
 	h.mu.Unlock()
+	slices.SortFunc(v.nodes, func(a, b nodeView) int { return compareAddr(a.host, b.host) })
+	return v, nil
+}
 
-	// DC and rack of nodes not seen before; a node whose placement cannot
-	// be read now is reported without it and asked again next time.
+// place asks contact, the agent that won the discovery, for the DC and
+// rack of the nodes of v not seen before, within placeTimeouts contact
+// timeouts. It runs after the hedged race, not in it: a fleet's first
+// lookups (two per node) take longer than the hedge delay, and inside the
+// race they made every contact repeat them and, cut at the contact
+// timeout, start over at every round. A node whose placement cannot be
+// read now is reported without it and asked again next time.
+func (h *API) place(ctx context.Context, cl *agentclient.Client, contact string, t *clusterTopo, v *topoView) {
+	var unplaced []int
+	for i := range v.nodes {
+		if v.nodes[i].dc == "" {
+			unplaced = append(unplaced, i)
+		}
+	}
+	if len(unplaced) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, placeTimeouts*h.contactTimeout)
+	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(placeParallel)
 	for _, i := range unplaced {
@@ -484,6 +505,4 @@ func (h *API) discoverFrom(ctx context.Context, cl *agentclient.Client, contact 
 		})
 	}
 	_ = g.Wait()
-	slices.SortFunc(v.nodes, func(a, b nodeView) int { return compareAddr(a.host, b.host) })
-	return v, nil
 }
