@@ -66,18 +66,23 @@ func (h *handler) listTasks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// decodeTask reads a TaskUpdate body into a task record.
-func decodeTask(r *http.Request) (store.Task, error) {
+// decodeTask reads a TaskUpdate body into a task record. pathType is the
+// {task_type} of the path ("" on create): a body without "type" takes it,
+// as sctool's update and dry run send none.
+func decodeTask(r *http.Request, pathType string) (store.Task, error) {
 	var in TaskUpdate
 	if err := decodeJSON(r, &in, false); err != nil {
 		return store.Task{}, err
+	}
+	if strings.TrimSpace(in.Type) == "" {
+		in.Type = pathType
 	}
 	return fromTaskUpdate(in)
 }
 
 func (h *handler) createTask(w http.ResponseWriter, r *http.Request) {
 	const op = "create task"
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, "")
 	if err != nil {
 		h.writeError(w, r, op, err)
 		return
@@ -98,7 +103,7 @@ func (h *handler) taskTarget(w http.ResponseWriter, r *http.Request) {
 		h.noRoute(w, r)
 		return
 	}
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, typ)
 	if err != nil {
 		h.writeError(w, r, op, err)
 		return
@@ -148,7 +153,7 @@ func (h *handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, op, err)
 		return
 	}
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, cur.Type)
 	if err != nil {
 		h.writeError(w, r, op, err)
 		return
