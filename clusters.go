@@ -155,6 +155,9 @@ func (m *Manager) connect(ctx context.Context, host string, port int, token stri
 	if m.opts.SkipConnectivityCheck {
 		return []string{host}, nil
 	}
+	if err := m.probeAgent(ctx, host, port, token); err != nil {
+		return nil, err
+	}
 	cl, err := m.agentClient(port, token)
 	if err != nil {
 		return nil, err
