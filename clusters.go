@@ -146,6 +146,7 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	if err := m.addDefaultTasks(ctx, sc, c.WithoutRepair); err != nil {
 		return undo(err)
 	}
+	m.metrics.setClusterName(c.ID, c.Name)
 	m.log.InfoContext(ctx, "cluster added", "cluster", c.ID, "name", c.Name, "hosts", len(hosts))
 	return m.GetCluster(ctx, c.ID.String())
 }
@@ -339,6 +340,7 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 	if err := m.st.UpdateCluster(ctx, sc); err != nil {
 		return Cluster{}, fmt.Errorf("scyllaops: update cluster: %w", err)
 	}
+	m.metrics.setClusterName(sc.ID, sc.Name)
 	if err := m.putSecrets(ctx, old.ID, &c, false); err != nil {
 		return Cluster{}, err
 	}
@@ -381,6 +383,7 @@ func (m *Manager) DeleteCluster(ctx context.Context, idOrName string, what Delet
 	if err := m.st.DeleteCluster(ctx, sc.ID); err != nil {
 		return fmt.Errorf("scyllaops: delete cluster: %w", err)
 	}
+	m.metrics.forgetCluster(sc.ID)
 	m.log.InfoContext(ctx, "cluster deleted", "cluster", sc.ID, "name", sc.Name)
 	return nil
 }

@@ -21,6 +21,8 @@ func (m *Manager) addDefaultTasks(ctx context.Context, c *store.Cluster, without
 func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) {
 	m.stopClusterTasks(ctx, clusterID)
 	m.hc.forget(clusterID)
+	m.sched.ForgetCluster(clusterID)
+	m.backup.ForgetCluster(clusterID)
 }
 
 func sortStrings(s []string) { slices.Sort(s) }

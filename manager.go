@@ -46,6 +46,8 @@ type Manager struct {
 	hc     *healthChecker       // the "healthcheck" runner (status.go)
 	hooks  *webhooks            // webhook.go
 	backup *backup.Service      // the "backup" runner (backup.go)
+	// metrics: cluster names and server version (cluster_metrics.go)
+	metrics *managerMetrics
 }
 
 type clientKey struct {
@@ -78,6 +80,7 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		opts:      opts,
 		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
 		clients:   make(map[clientKey]*agentclient.Client),
+		metrics:   newManagerMetrics(opts.Registerer, opts.ServerVersion),
 	}
 	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
 	sched, err := scheduler.New(st, scheduler.Options{
@@ -107,6 +110,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
+	m.loadClusterNames(ctx)
 	var wg sync.WaitGroup
 	schedDone := make(chan struct{})
 	wg.Go(func() { m.hooks.run(ctx, schedDone) })

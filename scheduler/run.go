@@ -368,10 +368,14 @@ func (s *Scheduler) writeEnd(ctx context.Context, t *store.Task, end *store.Run,
 		s.event(ctx, end, "run_failed", "error", "run failed: "+end.Cause, attrs)
 	}
 	l := []string{t.ClusterID.String(), t.Type, t.ID.String()}
-	s.m.total.WithLabelValues(append(l, string(end.Status))...).Inc()
-	if end.Status == store.StatusDone {
-		s.m.lastSuccess.WithLabelValues(l...).Set(float64(end.EndTime.Unix()))
+	s.mu.Lock()
+	if !s.forgotten[t.ClusterID] { // a deleted cluster keeps no series
+		s.m.total.WithLabelValues(append(l, string(end.Status))...).Inc()
+		if end.Status == store.StatusDone {
+			s.m.lastSuccess.WithLabelValues(l...).Set(float64(end.EndTime.Unix()))
+		}
 	}
+	s.mu.Unlock()
 	if s.opts.OnRunEnd != nil {
 		s.opts.OnRunEnd(RunEnd{Run: *cloneRun(end), TaskName: t.Name, Final: final})
 	}
@@ -391,7 +395,12 @@ func (s *Scheduler) finish(ctx context.Context, a *activeRun, end *store.Run) {
 			delete(s.locks, n)
 		}
 	}
-	s.m.indicator.WithLabelValues(t.ClusterID.String(), t.Type, t.ID.String()).Set(0)
+	if s.forgotten[t.ClusterID] {
+		s.m.indicator.DeleteLabelValues(t.ClusterID.String(), t.Type, t.ID.String())
+		end = nil // not replanned: its cluster is gone
+	} else {
+		s.m.indicator.WithLabelValues(t.ClusterID.String(), t.Type, t.ID.String()).Set(0)
+	}
 	if end != nil {
 		if e, ok := s.tasks[t.ID]; ok {
 			s.setTaskLocked(e.task, end, time.Now())
