@@ -66,13 +66,14 @@ type taskSummary struct {
 
 // backupQuery is the query of the backup listing endpoints.
 type backupQuery struct {
-	locations      []string
+	locations   []string
+	queryTaskID uuid.UUID
+	keyspace    []string
+	minDate     time.Time
+	maxDate     time.Time
+	snapshotTag string
+
 	// queryCluster is query_cluster_id as sent: a cluster UUID or the
 	// name of a cluster this manager knows (sctool passes -c as typed).
 	queryCluster string
-	queryTaskID    uuid.UUID
-	keyspace       []string
-	minDate        time.Time
-	maxDate        time.Time
-	snapshotTag    string
 }
