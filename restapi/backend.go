@@ -66,14 +66,11 @@ type taskSummary struct {
 
 // backupQuery is the query of the backup listing endpoints.
 type backupQuery struct {
-	locations   []string
-	queryTaskID uuid.UUID
-	keyspace    []string
-	minDate     time.Time
-	maxDate     time.Time
-	snapshotTag string
-
-	// queryCluster is query_cluster_id as sent: a cluster UUID or the
-	// name of a cluster this manager knows (sctool passes -c as typed).
-	queryCluster string
+	locations    []string
+	queryCluster string // query_cluster_id as sent: a cluster UUID or name
+	queryTaskID  uuid.UUID
+	keyspace     []string
+	minDate      time.Time
+	maxDate      time.Time
+	snapshotTag  string
 }

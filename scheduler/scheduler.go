@@ -34,23 +34,19 @@ type Scheduler struct {
 	stopped atomic.Bool // Run returned
 	crash   atomic.Bool // test hook: die without cleanup
 
-	mu        sync.Mutex
-	runners   map[string]Runner
-	tasks     map[uuid.UUID]*entry        // by task ID
-	active    map[uuid.UUID]*activeRun    // by task ID
-	locks     map[string]uuid.UUID        // lock name -> task ID, local runs
-	suspended map[uuid.UUID]*SuspendState // by cluster ID
-	skipped   map[uuid.UUID][]Skipped     // by cluster ID: past suspensions
-	clusters  map[uuid.UUID]bool          // seen at the last sync
-
-	// forgotten are clusters deleted through ForgetCluster: the end of a
-	// run still stopping there records no series. Cleared when a sync no
-	// longer sees the cluster and none of its runs is active.
-	forgotten  map[uuid.UUID]bool
-	suspendGen uint64                // bumped by local Suspend/Resume
-	triggers   map[uuid.UUID]trigger // manual starts, by task ID
-	perCluster map[uuid.UUID]int     // local runs per cluster
-	wg         sync.WaitGroup        // run goroutines
+	mu         sync.Mutex
+	runners    map[string]Runner
+	tasks      map[uuid.UUID]*entry        // by task ID
+	active     map[uuid.UUID]*activeRun    // by task ID
+	locks      map[string]uuid.UUID        // lock name -> task ID, local runs
+	suspended  map[uuid.UUID]*SuspendState // by cluster ID
+	skipped    map[uuid.UUID][]Skipped     // by cluster ID: past suspensions
+	clusters   map[uuid.UUID]bool          // seen at the last sync
+	forgotten  map[uuid.UUID]bool          // deleted clusters (ForgetCluster)
+	suspendGen uint64                      // bumped by local Suspend/Resume
+	triggers   map[uuid.UUID]trigger       // manual starts, by task ID
+	perCluster map[uuid.UUID]int           // local runs per cluster
+	wg         sync.WaitGroup              // run goroutines
 }
 
 // entry is what the scheduler knows about one task.
