@@ -265,6 +265,23 @@ func (m *Manager) taskItem(ctx context.Context, t *store.Task, susp *scheduler.S
 			}
 		}
 	}
+	if last != nil && last.ID == fixed {
+		// A reused record stands for many runs: its counts row says how
+		// many ended DONE or ERROR.
+		c, ok, err := scheduler.ReadRunCounts(ctx, m.st, fixed)
+		if err != nil {
+			return item, err
+		}
+		if ok {
+			item.SuccessCount, item.ErrorCount = c.Done, c.Error
+			if !c.LastDone.IsZero() {
+				item.LastSuccess = &c.LastDone
+			}
+			if !c.LastError.IsZero() {
+				item.LastError = &c.LastError
+			}
+		}
+	}
 	if last != nil {
 		item.Status, item.Cause, item.Retry = last.Status, last.Cause, last.Attempt
 	}

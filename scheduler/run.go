@@ -348,6 +348,9 @@ func (s *Scheduler) writeEnd(ctx context.Context, t *store.Task, end *store.Run,
 		s.log.Warn("record run end", "task", t.ID, "run", end.ID, "status", end.Status, "err", err)
 		return
 	}
+	if s.reuseRunID(t) {
+		s.countRun(ctx, end)
+	}
 	if end.Status == store.StatusError && s.reuseRunID(t) {
 		// The one record is overwritten by the next run: keep the
 		// failure in the history under a fresh ID.
