@@ -353,12 +353,12 @@ func (m *Manager) defaultTasks(c *store.Cluster, withoutRepair bool) []store.Tas
 	if _, ok := m.sched.Runner(scheduler.TypeHealthcheck); ok {
 		for _, mode := range []string{"cql", "rest", "alternator"} {
 			out = append(out, store.Task{ClusterID: c.ID, Type: scheduler.TypeHealthcheck, Name: mode, Enabled: true,
-				Schedule: store.Schedule{Cron: DefaultHealthcheckCron}, Properties: json.RawMessage(`{"mode":"` + mode + `"}`)})
+				Schedule: store.Schedule{Cron: DefaultHealthcheckCron, Timezone: "UTC"}, Properties: json.RawMessage(`{"mode":"` + mode + `"}`)})
 		}
 	}
 	if _, ok := m.sched.Runner(scheduler.TypeRepair); ok && !withoutRepair {
 		out = append(out, store.Task{ClusterID: c.ID, Type: scheduler.TypeRepair, Name: "all-weekly", Enabled: true,
-			Schedule: store.Schedule{Cron: DefaultRepairCron, NumRetries: DefaultRepairRetries}, Properties: json.RawMessage(`{}`)})
+			Schedule: store.Schedule{Cron: DefaultRepairCron, NumRetries: DefaultRepairRetries, Timezone: "UTC"}, Properties: json.RawMessage(`{}`)})
 	}
 	return out
 }

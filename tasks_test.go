@@ -125,6 +125,9 @@ func TestDefaultTasks(t *testing.T) {
 	var got []string
 	for _, it := range items {
 		got = append(got, fmt.Sprintf("%s/%s %s %s", it.Type, it.Name, it.Schedule.Cron, it.Properties))
+		if it.Schedule.Timezone != "UTC" {
+			t.Errorf("%s/%s: timezone %q, want UTC (sctool shows it)", it.Type, it.Name, it.Schedule.Timezone)
+		}
 		if it.Status != store.StatusNew || it.NextActivation == nil || !it.NextActivation.After(time.Now()) || it.NextActivation.After(time.Now().Add(time.Minute)) {
 			t.Errorf("%s/%s: status %s next %v, want NEW and within a minute", it.Type, it.Name, it.Status, it.NextActivation)
 		}
