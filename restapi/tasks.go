@@ -87,6 +87,10 @@ func (h *handler) createTask(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, op, err)
 		return
 	}
+	if err := h.checkTarget(r, t); err != nil {
+		h.writeError(w, r, op, err)
+		return
+	}
 	created, err := h.b.createTask(r.Context(), r.PathValue("cluster_id"), t)
 	if err != nil {
 		h.writeError(w, r, op, err)
@@ -118,6 +122,18 @@ func (h *handler) taskTarget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, target)
+}
+
+// checkTarget computes the dry-run target of a task whose type has one,
+// as Scylla Manager validates task properties on create and update: a
+// task that could never run (a location the nodes cannot reach, no
+// matching keyspace, an unknown DC) is a 400 before anything is stored.
+func (h *handler) checkTarget(r *http.Request, t store.Task) error {
+	if tt, ok := h.types[t.Type]; !ok || !tt.target {
+		return nil
+	}
+	_, err := h.b.target(r.Context(), r.PathValue("cluster_id"), t)
+	return err
 }
 
 // pathTask resolves {task_type}/{task_id}: the task must exist and have
@@ -163,6 +179,10 @@ func (h *handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t.ClusterID, t.ID = cur.ClusterID, cur.ID
+	if err := h.checkTarget(r, t); err != nil {
+		h.writeError(w, r, op, err)
+		return
+	}
 	updated, err := h.b.updateTask(r.Context(), r.PathValue("cluster_id"), t)
 	if err != nil {
 		h.writeError(w, r, op, err)
