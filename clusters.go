@@ -149,6 +149,14 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	if err := m.addDefaultTasks(ctx, sc, c.WithoutRepair); err != nil {
 		return undo(err)
 	}
+	if !m.opts.SkipConnectivityCheck {
+		// The first view (known hosts with their DCs, racks, tokens);
+		// a failure here is not the cluster's: the periodic refresh
+		// tries again.
+		if _, _, err := m.refreshTopology(ctx, c.ID); err != nil {
+			m.log.WarnContext(ctx, "first topology discovery failed", "cluster", c.ID, "err", err)
+		}
+	}
 	m.log.InfoContext(ctx, "cluster added", "cluster", c.ID, "name", c.Name, "hosts", len(hosts))
 	return m.GetCluster(ctx, c.ID.String())
 }
@@ -484,6 +492,7 @@ func (m *Manager) addDefaultTasks(ctx context.Context, c *store.Cluster, without
 func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) {
 	m.stopClusterTasks(ctx, clusterID)
 	m.hc.Forget(clusterID)
+	m.topo.Forget(clusterID)
 }
 
 func sortStrings(s []string) { slices.Sort(s) }
