@@ -140,12 +140,17 @@ func (m *Manager) Backup() *backup.API { return m.backup }
 // health-check tasks.
 func (m *Manager) Healthcheck() *healthcheck.API { return m.hc }
 
-// Run runs the scheduler until ctx is done. It returns only after every
+// Run runs the scheduler until ctx is done (with
+// Options.DisableScheduler it only waits for ctx). It returns only after every
 // goroutine it started has exited; the runs it was executing stay
 // resumable (another Manager, or this one started again, resumes them).
 func (m *Manager) Run(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
+	}
+	if m.opts.DisableScheduler {
+		<-ctx.Done()
+		return nil
 	}
 	var wg sync.WaitGroup
 	schedDone := make(chan struct{})
