@@ -150,6 +150,14 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 		return undo(err)
 	}
 	m.metrics.setClusterName(c.ID, c.Name)
+	if !m.opts.SkipConnectivityCheck {
+		// The first view (known hosts with their DCs, racks, tokens);
+		// a failure here is not the cluster's: the periodic refresh
+		// tries again.
+		if _, _, err := m.refreshTopology(ctx, c.ID); err != nil {
+			m.log.WarnContext(ctx, "first topology discovery failed", "cluster", c.ID, "err", err)
+		}
+	}
 	m.log.InfoContext(ctx, "cluster added", "cluster", c.ID, "name", c.Name, "hosts", len(hosts))
 	return m.GetCluster(ctx, c.ID.String())
 }
@@ -492,6 +500,7 @@ func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) 
 	m.hc.Forget(clusterID)
 	m.sched.ForgetCluster(clusterID)
 	m.backup.Service().ForgetCluster(clusterID)
+	m.topo.Forget(clusterID)
 }
 
 func sortStrings(s []string) { slices.Sort(s) }
