@@ -172,6 +172,14 @@ func (s *rcServer) opList(w http.ResponseWriter, r *http.Request, p params) {
 	if prefix != "" {
 		prefix += "/"
 	}
+	// Like rclone, each Path is relative to fs, so it starts with a
+	// non-empty remote: fsPrefix is the key of fs itself.
+	fsPrefix := ""
+	if fs, _ := p.str("fs"); fs != "" {
+		if fl, ferr := parseLocation(fs, ""); ferr == nil && fl.key != "" {
+			fsPrefix = fl.key + "/"
+		}
+	}
 	lo := &blob.ListOptions{Prefix: prefix}
 	if !recurse {
 		lo.Delimiter = "/"
@@ -197,7 +205,7 @@ func (s *rcServer) opList(w http.ResponseWriter, r *http.Request, p params) {
 			keep = (!newest || !v) && (!versioned || v)
 		}
 		if keep {
-			item := agentapi.ListItem{Path: rel, Name: path.Base(rel), Size: obj.Size, IsDir: obj.IsDir}
+			item := agentapi.ListItem{Path: strings.TrimSuffix(strings.TrimPrefix(obj.Key, fsPrefix), "/"), Name: path.Base(rel), Size: obj.Size, IsDir: obj.IsDir}
 			if obj.IsDir {
 				item.Size = -1
 			} else if !noModTime {

@@ -335,10 +335,16 @@ func statusError(resp *http.Response) *StatusError {
 	se := &StatusError{Code: resp.StatusCode, Body: string(bytes.TrimSpace(b))}
 	var m struct {
 		Message string `json:"message"`
+		Error   string `json:"error"` // rclone's rc errors
 	}
-	if json.Unmarshal(b, &m) == nil && m.Message != "" {
+	switch {
+	case json.Unmarshal(b, &m) != nil:
+		se.Message = se.Body
+	case m.Message != "":
 		se.Message = m.Message
-	} else {
+	case m.Error != "":
+		se.Message = m.Error
+	default:
 		se.Message = se.Body
 	}
 	return se
