@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -38,21 +37,6 @@ func isVersioned(name string) bool {
 		}
 	}
 	return true
-}
-
-// removeEmptyDirs removes dir and its empty sub-directories, deepest
-// first; non-empty ones stay.
-func removeEmptyDirs(dir string) {
-	var dirs []string
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		_ = os.Remove(dirs[i])
-	}
 }
 
 // open returns the bucket and location named by p[fsKey], p[remoteKey].
@@ -342,7 +326,7 @@ func (s *rcServer) opPurge(ctx context.Context, p params, j *job) (any, error) {
 		j.deletes.Add(1)
 	}
 	if loc.local() {
-		removeEmptyDirs(filepath.Join(s.a.opts.DataDir, filepath.FromSlash(loc.key)))
+		removeEmptyDirs(b, loc.key)
 	}
 	return nil, nil
 }
@@ -413,7 +397,7 @@ func (s *rcServer) opCheckPermissions(ctx context.Context, p params, _ *job) (an
 		return nil, fail("delete", err)
 	}
 	if loc.local() {
-		removeEmptyDirs(filepath.Join(s.a.opts.DataDir, filepath.FromSlash(dir)))
+		removeEmptyDirs(b, dir)
 	}
 	return struct{}{}, nil
 }
