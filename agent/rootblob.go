@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -107,12 +109,26 @@ func (b *rootBucket) stat(key string) (os.FileInfo, error) {
 	return fi, nil
 }
 
+// Attributes reports size and time and, in Metadata[MetaCRC32C], the
+// CRC32C stored with the file when it was written by the agent.
 func (b *rootBucket) Attributes(_ context.Context, key string) (*driver.Attributes, error) {
-	fi, err := b.stat(key)
+	f, err := b.root.Open(osPath(key))
 	if err != nil {
 		return nil, err
 	}
-	return &driver.Attributes{Size: fi.Size(), ModTime: fi.ModTime(), ContentType: "application/octet-stream"}, nil
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory: %w", key, fs.ErrNotExist)
+	}
+	a := &driver.Attributes{Size: fi.Size(), ModTime: fi.ModTime(), ContentType: "application/octet-stream"}
+	if sum := fileCRC32C(f); sum != "" {
+		a.Metadata = map[string]string{metaCRC32C: sum}
+	}
+	return a, nil
 }
 
 // ListPaged walks the directory of the prefix (symlinked directories are
@@ -244,19 +260,29 @@ func (b *rootBucket) NewTypedWriter(ctx context.Context, key, _ string, _ *drive
 	if err != nil {
 		return nil, err
 	}
-	return &rootWriter{ctx: ctx, b: b, f: f, tmp: tmp, key: key}, nil
+	return &rootWriter{ctx: ctx, b: b, f: f, tmp: tmp, key: key, crc: crc32.New(castagnoli)}, nil
 }
 
+// rootWriter computes the CRC32C of what it writes, in the same pass, and
+// stores it with the file (an extended attribute, where the file system
+// has them), so that a later upload of the same name and size is decided
+// by checksum without reading the destination.
 type rootWriter struct {
 	ctx      context.Context
 	b        *rootBucket
 	f        *os.File
 	tmp, key string
+	crc      hash.Hash32
 }
 
-func (w *rootWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+func (w *rootWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	_, _ = w.crc.Write(p[:n])
+	return n, err
+}
 
 func (w *rootWriter) Close() error {
+	setFileCRC32C(w.f, hex.EncodeToString(w.crc.Sum(nil)))
 	err := w.f.Close()
 	if err == nil {
 		err = w.ctx.Err()

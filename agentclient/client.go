@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -115,6 +116,8 @@ type Client struct {
 	log   *slog.Logger
 	retry *retryablehttp.Client
 	plain *http.Client // no retries: streamed bodies
+	// limits holds a *hostLimits per host (see agentWideLimits).
+	limits sync.Map
 }
 
 // New returns a Client sending requests through transport. A nil transport

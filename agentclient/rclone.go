@@ -280,19 +280,33 @@ func (c *Client) FileInfo(ctx context.Context, host, fs, remote string) (FileInf
 
 // MoveDir starts a job uploading the local directory o.SrcFs:o.SrcRemote
 // to o.DstFs:o.DstRemote, deleting local files once uploaded, and returns
-// the job id. o.Suffix versions overwritten remote files.
+// the job id. o.Suffix versions overwritten remote files. Against Scylla
+// Manager's agent, o.BandwidthRate and o.Transfers are set agent-wide
+// once per host instead of per job (see IsRcloneAgentVersion).
 func (c *Client) MoveDir(ctx context.Context, host string, o SyncOptions) (int64, error) {
+	var err error
+	if o.BandwidthRate, o.Transfers, err = c.agentWideLimits(ctx, host, o.BandwidthRate, o.Transfers); err != nil {
+		return 0, err
+	}
 	return c.rcAsync(ctx, host, agentapi.CallSyncMoveDir, o)
 }
 
 // CopyDir is MoveDir without deleting local files.
 func (c *Client) CopyDir(ctx context.Context, host string, o SyncOptions) (int64, error) {
+	var err error
+	if o.BandwidthRate, o.Transfers, err = c.agentWideLimits(ctx, host, o.BandwidthRate, o.Transfers); err != nil {
+		return 0, err
+	}
 	return c.rcAsync(ctx, host, agentapi.CallSyncCopyDir, o)
 }
 
 // CopyPaths starts a job downloading o.Paths into the local directory
-// o.DstFs:o.DstRemote and returns the job id.
+// o.DstFs:o.DstRemote and returns the job id. Limits as with MoveDir.
 func (c *Client) CopyPaths(ctx context.Context, host string, o CopyPathsOptions) (int64, error) {
+	var err error
+	if o.BandwidthRate, o.Transfers, err = c.agentWideLimits(ctx, host, o.BandwidthRate, o.Transfers); err != nil {
+		return 0, err
+	}
 	return c.rcAsync(ctx, host, agentapi.CallSyncCopyPaths, o)
 }
 

@@ -23,13 +23,22 @@ import (
 // 500 "job not found" / 404 for unknown jobs, and core/bwlimit refusing
 // an empty rate.
 type rcloneAgent struct {
-	files map[string]int64 // "bucket/key" -> size
+	files   map[string]int64 // "bucket/key" -> size
+	version string           // of GET /version; default "3.13.0"
 
 	mu     sync.Mutex
 	bodies map[string][]string // call -> raw request bodies
 }
 
 func (a *rcloneAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/version" {
+		v := a.version
+		if v == "" {
+			v = "3.13.0"
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"version": v})
+		return
+	}
 	call := strings.TrimPrefix(r.URL.Path, "/agent/rclone/")
 	b, _ := io.ReadAll(r.Body)
 	a.mu.Lock()
@@ -81,6 +90,10 @@ func (a *rcloneAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rate = "off"
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"rate": rate, "bytesPerSecond": -1, "bytesPerSecondRx": -1, "bytesPerSecondTx": -1})
+	case "sync/movedir", "sync/copydir", "sync/copypaths":
+		_ = json.NewEncoder(w).Encode(map[string]int{"jobid": len(a.calls(call))})
+	case "core/transfers":
+		_ = json.NewEncoder(w).Encode(in)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"message":"Not found","status":404}`)
@@ -157,3 +170,44 @@ func TestRcloneAgentBwLimitQuery(t *testing.T) {
 }
 
 func secs(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// TestRcloneAgentLimitsAgentWide: Scylla Manager's agent applies
+// bandwidth_rate and transfers to every running job, so against it they
+// are set once per host (core/bwlimit, core/transfers) and not sent per
+// job; against ours they stay per job.
+func TestRcloneAgentLimitsAgentWide(t *testing.T) {
+	for _, tc := range []struct {
+		version   string
+		agentWide bool
+	}{{"3.13.0", true}, {"3.12.1-0.20240515.5d3a2b1c", true}, {"scyllaops-agent-0.1.0", false}, {"", false}} {
+		ra := &rcloneAgent{version: tc.version}
+		if tc.version == "" {
+			ra.version = "test"
+		}
+		c := newTestClient(t, ra, agentclient.Options{RetryMax: -1})
+		o := agentclient.SyncOptions{SrcFs: "data:", SrcRemote: "ks/t", DstFs: "s3:b", DstRemote: "x", BandwidthRate: "100M", Transfers: 2}
+		for range 3 {
+			if _, err := c.MoveDir(t.Context(), "h1", o); err != nil {
+				t.Fatalf("%s: MoveDir: %v", tc.version, err)
+			}
+		}
+		if _, err := c.CopyPaths(t.Context(), "h1", agentclient.CopyPathsOptions{SrcFs: "s3:b", DstFs: "data:", Paths: []string{"a"}, BandwidthRate: "100M", Transfers: 2}); err != nil {
+			t.Fatalf("%s: CopyPaths: %v", tc.version, err)
+		}
+		jobs := append(ra.calls("sync/movedir"), ra.calls("sync/copypaths")...)
+		bw, tr := ra.calls("core/bwlimit"), ra.calls("core/transfers")
+		perJob := 0
+		for _, b := range jobs {
+			if strings.Contains(b, "bandwidth_rate") || strings.Contains(b, `"transfers"`) {
+				perJob++
+			}
+		}
+		if tc.agentWide {
+			if len(bw) != 1 || !strings.Contains(bw[0], `"rate":"100M"`) || len(tr) != 1 || !strings.Contains(tr[0], `"transfers":2`) || perJob != 0 {
+				t.Errorf("%s: bwlimit %q, transfers %q, %d of %d jobs with per-job limits; want one agent-wide setting each and none per job", tc.version, bw, tr, perJob, len(jobs))
+			}
+		} else if len(bw) != 0 || len(tr) != 0 || perJob != len(jobs) {
+			t.Errorf("%s: bwlimit %q, transfers %q, %d of %d jobs with per-job limits; want per-job limits only", tc.version, bw, tr, perJob, len(jobs))
+		}
+	}
+}
