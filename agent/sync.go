@@ -57,13 +57,23 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		}
 		return want, nil
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := dst.NewWriter(wctx, key, &blob.WriterOptions{
+	wo := &blob.WriterOptions{
 		ContentType:    "application/octet-stream",
 		BufferSize:     uploadPartSize,
 		MaxConcurrency: uploadConcurrency,
-	})
+	}
+	if f := localFile(r); f != nil && want >= 0 && !s.buckets.isLocal(dst) {
+		// Stored with the object for the unchanged-file rule (local
+		// destinations store theirs as they write).
+		sum, err := fileCRC32CSum(f, want)
+		if err != nil {
+			return 0, err
+		}
+		wo.Metadata = map[string]string{metaCRC32C: sum}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := dst.NewWriter(wctx, key, wo)
 	if err != nil {
 		return 0, err
 	}
@@ -147,7 +157,7 @@ func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey str
 	if !srcLocal {
 		return true, false, nil
 	}
-	if index != nil && da.Metadata == nil && len(da.MD5) == 0 {
+	if index != nil && da.Metadata == nil {
 		// Listings carry no metadata: fetch the stored checksum.
 		if full, err := dst.Attributes(ctx, dstKey); err == nil {
 			da = full
