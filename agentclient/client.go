@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -114,6 +115,8 @@ type Client struct {
 	log   *slog.Logger
 	retry *retryablehttp.Client
 	plain *http.Client // no retries: streamed bodies
+	// limits holds a *hostLimits per host (see agentWideLimits).
+	limits sync.Map
 }
 
 // New returns a Client sending requests through transport. A nil transport
@@ -332,10 +335,16 @@ func statusError(resp *http.Response) *StatusError {
 	se := &StatusError{Code: resp.StatusCode, Body: string(bytes.TrimSpace(b))}
 	var m struct {
 		Message string `json:"message"`
+		Error   string `json:"error"` // rclone's rc errors
 	}
-	if json.Unmarshal(b, &m) == nil && m.Message != "" {
+	switch {
+	case json.Unmarshal(b, &m) != nil:
+		se.Message = se.Body
+	case m.Message != "":
 		se.Message = m.Message
-	} else {
+	case m.Error != "":
+		se.Message = m.Error
+	default:
 		se.Message = se.Body
 	}
 	return se
