@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg, OwnerID: cfg.OwnerID, LeaseTTL: cfg.LeaseTTL, SyncInterval: cfg.SyncInterval,
-		DisableScheduler: !cfg.HasRole(RoleScheduler),
+		DisableScheduler: !cfg.HasRole(RoleScheduler), ServerVersion: Version,
 		Backup: backup.Options{LongPoll: time.Duration(cfg.Backup.LongPollingTimeoutSeconds) * time.Second, AgeMax: cfg.Backup.AgeMax,
 			DiskSpaceFreeMinPercent: cfg.Backup.backupDiskFreeMin()}})
 	if err != nil {
