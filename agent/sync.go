@@ -117,6 +117,10 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 // and GCS use, computed by the CPU's CRC instruction (cheap next to MD5).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// checkers is the number of files whose destination is checked at once
+// by sync/copydir and sync/movedir (rclone's agent default: 100).
+const checkers = 32
+
 // metaCRC32C is the metadata key of a file's CRC32C (8 hex digits) stored
 // with it by the agent.
 const metaCRC32C = "crc32c"
@@ -207,7 +211,7 @@ func (b *buckets) isLocal(bk *blob.Bucket) bool {
 // <name><suffix> (a versioned file). It reports whether the file was
 // skipped.
 func (s *rcServer) transfer(ctx context.Context, j *job, src *blob.Bucket, srcKey string, sa *blob.Attributes, dst *blob.Bucket, dstKey, suffix string, srcLoc *location) (skipped bool, err error) {
-	return s.transferIndexed(ctx, j, src, srcKey, sa, dst, dstKey, suffix, srcLoc, nil)
+	return s.transferIndexed(ctx, j, src, srcKey, sa, dst, dstKey, suffix, srcLoc, nil, nil)
 }
 
 // dstIndex maps the keys of a destination listing to their attributes.
@@ -240,8 +244,11 @@ func indexDst(ctx context.Context, dst *blob.Bucket, prefix string) (dstIndex, e
 	}
 }
 
-// transferIndexed is transfer with an optional index of the destination.
-func (s *rcServer) transferIndexed(ctx context.Context, j *job, src *blob.Bucket, srcKey string, sa *blob.Attributes, dst *blob.Bucket, dstKey, suffix string, srcLoc *location, index dstIndex) (skipped bool, err error) {
+// transferIndexed is transfer with an optional index of the destination
+// and an optional semaphore of transfers: the check (sameContent) runs
+// outside it, so many checks (a HEAD and a cheap checksum each) overlap
+// while at most cap(sem) files are copied.
+func (s *rcServer) transferIndexed(ctx context.Context, j *job, src *blob.Bucket, srcKey string, sa *blob.Attributes, dst *blob.Bucket, dstKey, suffix string, srcLoc *location, index dstIndex, sem chan struct{}) (skipped bool, err error) {
 	ts, end := j.startTransfer(srcKey, sa.Size)
 	defer func() { end(skipped, err) }()
 	exists, same, err := s.sameContent(ctx, src, srcKey, sa, srcLoc != nil && srcLoc.local(), dst, dstKey, index)
@@ -250,6 +257,14 @@ func (s *rcServer) transferIndexed(ctx context.Context, j *job, src *blob.Bucket
 	}
 	if same {
 		return true, nil
+	}
+	if sem != nil {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return false, context.Cause(ctx)
+		}
+		defer func() { <-sem }()
 	}
 	if exists && suffix != "" {
 		if err := s.versionCopy(ctx, j, dst, dstKey, suffix, -1); err != nil {
@@ -393,7 +408,10 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 		total  int64
 		first  atomic.Pointer[error]
 	)
-	g.SetLimit(o.transfers)
+	// Checks run checkers at a time, copies o.transfers at a time (like
+	// rclone's checkers and transfers).
+	g.SetLimit(max(o.transfers, checkers))
+	sem := make(chan struct{}, o.transfers)
 	// One listing of the destination instead of one check per file: a
 	// second backup of unchanged files then costs two listings.
 	dstPrefix := o.dstLoc.key
@@ -423,7 +441,7 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 		dstKey := joinKey(o.dstLoc.key, srcKey[len(prefix):])
 		sa := &blob.Attributes{Size: obj.Size, ModTime: obj.ModTime, MD5: obj.MD5}
 		g.Go(func() error {
-			_, err := s.transferIndexed(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc, index)
+			_, err := s.transferIndexed(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc, index, sem)
 			if err == nil && move {
 				// The file is in the destination. A source already gone
 				// was moved by another job of the same directory (e.g.
