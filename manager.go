@@ -49,6 +49,8 @@ type Manager struct {
 	topo   *topology.Tracker    // topology.go: each cluster's last view and known hosts
 	hc     *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
 	backup *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
+	// metrics: cluster names and server version (cluster_metrics.go)
+	metrics *managerMetrics
 }
 
 type clientKey struct {
@@ -84,6 +86,7 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		opts:      opts,
 		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
 		clients:   make(map[clientKey]*agentclient.Client),
+		metrics:   newManagerMetrics(opts.Registerer, opts.ServerVersion),
 	}
 	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
 	m.topo = topology.NewTracker(topologyStore{m}, opts.Discovery, m.log)
@@ -151,6 +154,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
+	m.loadClusterNames(ctx)
 	if m.opts.DisableScheduler {
 		<-ctx.Done()
 		return nil

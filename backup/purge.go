@@ -38,22 +38,39 @@ func (m *remoteManifest) files() []string {
 }
 
 // readManifests lists and reads the manifests of a cluster (uuid.Nil:
-// of every cluster) in loc through host. Unparseable names are ignored.
+// of every cluster) in loc through host. Names that are not manifest paths
+// are skipped, counted and logged at warn with a few examples (a listing
+// whose paths are all unparseable, e.g. joined wrongly, is not silent).
 func (s *Service) readManifests(ctx context.Context, c *agentclient.Client, host string, loc backupspec.Location, clusterID uuid.UUID) ([]*remoteManifest, error) {
 	root := backupspec.MetaDir
 	if clusterID != uuid.Nil {
 		root = backupspec.MetaClusterDir(clusterID)
 	}
-	var infos []backupspec.ManifestInfo
+	var (
+		infos    []backupspec.ManifestInfo
+		skipped  int
+		examples []string
+	)
 	opt := &agentclient.ListOpt{Recurse: true, FilesOnly: true, NoModTime: true, NoMimeType: true}
 	err := c.List(ctx, host, agentclient.ListOptions{Fs: loc.RemoteName(), Remote: root, Opt: opt}, func(it agentclient.ListItem) error {
-		if info, err := backupspec.ParseManifestPath(path.Join(root, it.Path)); err == nil {
-			infos = append(infos, info)
+		p := path.Join(root, it.Path)
+		info, err := backupspec.ParseManifestPath(p)
+		if err != nil {
+			skipped++
+			if len(examples) < 3 {
+				examples = append(examples, p)
+			}
+			return nil
 		}
+		infos = append(infos, info)
 		return nil
 	})
 	if err != nil && !isNotFound(err) {
 		return nil, fmt.Errorf("backup: list manifests in %s from node %s: %w", loc, host, err)
+	}
+	if skipped > 0 {
+		s.log.WarnContext(ctx, "backup: files under the manifest directory that are not manifests were skipped",
+			"location", loc.String(), "host", host, "skipped", skipped, "manifests", len(infos), "examples", examples)
 	}
 	out := make([]*remoteManifest, 0, len(infos))
 	for _, info := range infos {
