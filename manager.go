@@ -56,6 +56,9 @@ type Manager struct {
 type clientKey struct {
 	port  int
 	token string
+	// once: no retries (discovery: the hedge moves to the next host
+	// instead of retrying a dead one).
+	once bool
 }
 
 // New returns a Manager over st that reaches agents through transport
@@ -190,13 +193,20 @@ func (m *Manager) check(ctx context.Context) error {
 // agentClient returns the agent client of a cluster (one per agent port
 // and auth token, shared).
 func (m *Manager) agentClient(port int, token string) (*agentclient.Client, error) {
-	k := clientKey{port: port, token: token}
+	return m.agentClientKey(clientKey{port: port, token: token})
+}
+
+func (m *Manager) agentClientKey(k clientKey) (*agentclient.Client, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c, ok := m.clients[k]; ok {
 		return c, nil
 	}
-	c, err := agentclient.New(m.transport, agentclient.Options{AuthToken: token, Port: port, Logger: m.opts.Logger})
+	o := agentclient.Options{AuthToken: k.token, Port: k.port, Logger: m.opts.Logger}
+	if k.once {
+		o.RetryMax = -1
+	}
+	c, err := agentclient.New(m.transport, o)
 	if err != nil {
 		return nil, fmt.Errorf("scyllaops: agent client: %w", err)
 	}

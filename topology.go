@@ -54,7 +54,20 @@ func (m *Manager) RefreshTopology(ctx context.Context, idOrName string) (*topolo
 }
 
 func (m *Manager) refreshTopology(ctx context.Context, id uuid.UUID) (*topology.Cluster, []topology.Change, error) {
-	cl, hosts, err := m.ClusterClient(ctx, id)
+	_, hosts, err := m.ClusterClient(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := m.st.GetCluster(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scyllaops: cluster %s: %w", id, err)
+	}
+	token, err := m.secret(ctx, id, store.SecretAuthToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Without retries: a dead host is the hedge's to skip.
+	cl, err := m.agentClientKey(clientKey{port: sc.Port, token: string(token), once: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/internal/backupspec"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // NodeSnapshots are the snapshot tags DeleteLocalSnapshots deleted on one
@@ -38,7 +39,7 @@ func (s *Service) DeleteLocalSnapshots(ctx context.Context, clusterID uuid.UUID)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := c.HostIDMap(ctx, contact)
+	ns, err := topology.ListNodes(ctx, c, contact, topology.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("backup: delete local snapshots: list nodes: %w", err)
 	}
@@ -46,9 +47,9 @@ func (s *Service) DeleteLocalSnapshots(ctx context.Context, clusterID uuid.UUID)
 		mu  sync.Mutex
 		out []NodeSnapshots
 	)
-	hosts := make([]Host, 0, len(ids))
-	for _, ip := range sortedMapKeys(ids) {
-		hosts = append(hosts, Host{IP: ip, HostID: ids[ip]})
+	hosts := make([]Host, 0, len(ns))
+	for _, n := range ns {
+		hosts = append(hosts, Host{IP: n.IP, HostID: n.HostID, DC: n.DC, Rack: n.Rack})
 	}
 	err = forEachHost(ctx, hosts, nil, func(ctx context.Context, h Host) error {
 		snaps, err := c.Snapshots(ctx, h.IP)
