@@ -14,6 +14,7 @@ import (
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
@@ -42,10 +43,11 @@ type Manager struct {
 	mu      sync.Mutex
 	clients map[clientKey]*agentclient.Client
 
-	sched  *scheduler.Scheduler // tasks.go, runs.go, suspend.go
-	hc     *healthChecker       // the "healthcheck" runner (status.go)
-	hooks  *webhooks            // webhook.go
-	backup *backup.Service      // the "backup" runner (backup.go)
+	sched   *scheduler.Scheduler // tasks.go, runs.go, suspend.go
+	hc      *healthChecker       // the "healthcheck" runner (status.go)
+	hooks   *webhooks            // webhook.go
+	backup  *backup.Service      // the "backup" runner (backup.go)
+	restore *restore.Service     // the "restore" runner (restore.go)
 }
 
 type clientKey struct {
@@ -93,6 +95,9 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	}
 	sched.Register(healthcheck.TaskType, m.hc.svc)
 	if err := m.newBackup(opts.Backup); err != nil {
+		return nil, err
+	}
+	if err := m.newRestore(opts.Restore); err != nil {
 		return nil, err
 	}
 	// Timed suspensions (sctool suspend --duration).

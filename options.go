@@ -13,6 +13,7 @@ import (
 
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -70,6 +71,9 @@ type Options struct {
 	// Backup tunes the backup service (age_max, long-poll, leases).
 	// Logger and Registerer default to the Manager's.
 	Backup backup.Options
+	// Restore tunes the restore service. Logger and Registerer default to
+	// the Manager's; CQL to the cluster's nodes with its credentials.
+	Restore restore.Options
 }
 
 // Defaults of Options.
