@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -44,7 +45,13 @@ func (r *run) data(ctx context.Context) error {
 		}
 		byHost[b.Host] = append(byHost[b.Host], i)
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// A host's failure does not stop the others: what they restore
+	// stays restored, and the failing host's batch is resumed later.
+	var (
+		g    errgroup.Group
+		mu   sync.Mutex
+		errs []error
+	)
 	if r.props.Parallel > 0 {
 		g.SetLimit(r.props.Parallel)
 	}
@@ -59,16 +66,20 @@ func (r *run) data(ctx context.Context) error {
 				}
 			}
 			for _, i := range order {
-				if err := r.restoreBatch(gctx, i); err != nil {
+				if err := r.restoreBatch(ctx, i); err != nil {
 					r.s.m.state.With(r.stateLabels(h)).Set(stateError)
-					return err
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return nil
 				}
 			}
 			r.s.m.state.With(r.stateLabels(h)).Set(stateIdle)
 			return nil
 		})
 	}
-	return g.Wait()
+	_ = g.Wait()
+	return errors.Join(errs...)
 }
 
 func slicesAny(bs []bool) bool {

@@ -1,0 +1,147 @@
+package scyllaops_test
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/scyllaops/scyllaops/restore"
+	"github.com/scyllaops/scyllaops/scyllatest"
+	"github.com/scyllaops/scyllaops/store"
+)
+
+// TestRestoreResumesFailedLoad: a load&stream that fails on one node ends
+// the run in ERROR with the other nodes' batches restored; the next run
+// continues it: it loads what is left, nothing twice, downloads nothing
+// again (the downloaded bytes of both runs add up to the snapshot's
+// size) and ends DONE at 100 %.
+func TestRestoreResumesFailedLoad(t *testing.T) {
+	e := newRestoreEnv(t, nil)
+	want := e.bucketDataCRCs(t)
+	task, err := e.restoreTask(t, e.tablesProps(e.tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := e.dst.Nodes()[1]
+	if err := e.dst.FailNext(failing, http.MethodPost, "/storage_service/sstables/", http.StatusInternalServerError); err != nil {
+		t.Fatal(err)
+	}
+	run := runOnce(t, e.md, e.cd.ID, task.ID)
+	if run.Status != store.StatusError || !strings.Contains(run.Cause, failing.IP) {
+		t.Fatalf("first run %s (%s), want ERROR naming %s", run.Status, run.Cause, failing.IP)
+	}
+	first := len(e.dst.LoadedSSTables())
+	if first == 0 || first == len(want) {
+		t.Fatalf("first run loaded %d of %d sstables, want some", first, len(want))
+	}
+	run = runOnce(t, e.md, e.cd.ID, task.ID)
+	if run.Status != store.StatusDone {
+		t.Fatalf("resumed run %s: %s", run.Status, run.Cause)
+	}
+	recs := e.dst.LoadedSSTables()
+	if d := cmp.Diff(want, loadedCRCs(recs)); d != "" {
+		t.Fatalf("loaded sstables over both runs (-snapshot +loaded):\n%s", d)
+	}
+	checkLanded(t, e.dst, recs)
+	p := restoreProgress(t, e.md, e.cd.ID, task.ID)
+	var downloaded int64
+	for _, h := range p.Hosts {
+		downloaded += h.DownloadedBytes
+	}
+	if p.Stage != restore.StageDone || p.Restored != p.Size || downloaded != p.Size {
+		t.Fatalf("progress: stage %s size %d restored %d downloaded by hosts %d", p.Stage, p.Size, p.Restored, downloaded)
+	}
+}
+
+// TestRestoreMissingFile: a file of the snapshot missing from the bucket
+// fails the run naming it; once it is back the next run ends DONE.
+func TestRestoreMissingFile(t *testing.T) {
+	e := newRestoreEnv(t, nil)
+	task, err := e.restoreTask(t, e.tablesProps(e.tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim string
+	_ = filepath.WalkDir(filepath.Join(e.buckets, "b1", "backup", "sst"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && victim == "" && strings.HasSuffix(p, "-Data.db") && strings.Contains(p, "/keyspace/ks/") {
+			victim = p
+		}
+		return err
+	})
+	hidden := victim + ".hidden"
+	if err := os.Rename(victim, hidden); err != nil {
+		t.Fatal(err)
+	}
+	run := runOnce(t, e.md, e.cd.ID, task.ID)
+	rel := strings.TrimPrefix(victim, filepath.Join(e.buckets, "b1")+"/")
+	if run.Status != store.StatusError || !strings.Contains(run.Cause, rel) {
+		t.Fatalf("run %s (%s), want ERROR naming %s", run.Status, run.Cause, rel)
+	}
+	if n := len(e.dst.LoadedSSTables()); n != 0 {
+		t.Fatalf("%d sstables loaded from an incomplete bucket", n)
+	}
+	if err := os.Rename(hidden, victim); err != nil {
+		t.Fatal(err)
+	}
+	if run := runOnce(t, e.md, e.cd.ID, task.ID); run.Status != store.StatusDone {
+		t.Fatalf("run after the file is back: %s (%s)", run.Status, run.Cause)
+	}
+}
+
+// TestRestoreRefusesIncompleteSnapshot: a snapshot with a node whose
+// manifest was never finished (.tmp) is refused, naming the node.
+func TestRestoreRefusesIncompleteSnapshot(t *testing.T) {
+	e := newRestoreEnv(t, nil)
+	var manifest string
+	_ = filepath.WalkDir(filepath.Join(e.buckets, "b1", "backup", "meta"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && manifest == "" && strings.HasSuffix(p, "_manifest.json.gz") {
+			manifest = p
+		}
+		return err
+	})
+	if err := os.Rename(manifest, manifest+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	node := filepath.Base(filepath.Dir(manifest))
+	_, err := e.restoreTask(t, e.tablesProps(e.tag))
+	if !errors.Is(err, restore.ErrIncompleteSnapshot) || !strings.Contains(err.Error(), node) {
+		t.Fatalf("err = %v, want an incomplete snapshot naming node %s", err, node)
+	}
+}
+
+// TestRestoreSchemaIntoEmptyCluster applies the snapshot's schema file to
+// a cluster without the keyspace; a second run changes nothing.
+func TestRestoreSchemaIntoEmptyCluster(t *testing.T) {
+	e := newRestoreEnv(t, nil)
+	empty := scyllatest.New(t, scyllatest.Options{TokensPerNode: 8, Seed: 3, Keyspaces: []scyllatest.Keyspace{},
+		Topology: []scyllatest.DC{{Name: "dc1", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 1}}}, {Name: "dc2", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 1}}}},
+		OpenBucket: e.src.Options().OpenBucket})
+	m, c := managerOn(t, empty, "empty")
+	props := `{"location":["localstorage:b1"],"snapshot_tag":"` + e.tag + `","restore_schema":true}`
+	task, err := m.CreateTask(t.Context(), store.Task{ClusterID: c.ID, Type: "restore", Enabled: true,
+		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: []byte(props)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if run := runOnce(t, m, c.ID, task.ID); run.Status != store.StatusDone {
+			t.Fatalf("schema run %d: %s (%s)", i, run.Status, run.Cause)
+		}
+		var got []string
+		for _, r := range empty.Schema() {
+			if r.Keyspace == "ks" {
+				got = append(got, r.Type+" "+r.Name)
+			}
+		}
+		slices.Sort(got)
+		if d := cmp.Diff([]string{"keyspace ks", "table t1", "table t2"}, got); d != "" {
+			t.Fatalf("schema after run %d (-want +got):\n%s", i, d)
+		}
+	}
+}
