@@ -120,7 +120,7 @@ func TestRestoreRefusesIncompleteSnapshot(t *testing.T) {
 func TestRestoreSchemaIntoEmptyCluster(t *testing.T) {
 	e := newRestoreEnv(t, nil)
 	empty := scyllatest.New(t, scyllatest.Options{TokensPerNode: 8, Seed: 3, Keyspaces: []scyllatest.Keyspace{},
-		Topology: []scyllatest.DC{{Name: "dc1", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 1}}}, {Name: "dc2", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 1}}}},
+		Topology:   []scyllatest.DC{{Name: "dc1", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 1}}}, {Name: "dc2", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 1}}}},
 		OpenBucket: e.src.Options().OpenBucket})
 	m, c := managerOn(t, empty, "empty")
 	props := `{"location":["localstorage:b1"],"snapshot_tag":"` + e.tag + `","restore_schema":true}`
