@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +25,7 @@ import (
 	"github.com/scyllaops/scyllaops"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/internal/ring"
+	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
@@ -298,5 +301,52 @@ func TestRestoreBadInput(t *testing.T) {
 	}
 	if l := e.dst.Loads(); len(l) != 0 {
 		t.Fatalf("loads after refused tasks: %+v", l)
+	}
+}
+
+// TestRestoreREST: the dry-run target, a refused task (400) and the run
+// progress through the /api/v1 handler.
+func TestRestoreREST(t *testing.T) {
+	e := newRestoreEnv(t, nil)
+	srv := httptest.NewServer(restapi.NewHandler(e.md, restapi.Options{}))
+	t.Cleanup(srv.Close)
+	cl, err := restapi.NewClient(srv.URL+"/api/v1", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	props, _ := json.Marshal(e.tablesProps(e.tag))
+	var target restore.Target
+	if err := cl.TaskTarget(t.Context(), "dst", restapi.TaskUpdate{Type: "restore", Properties: props}, &target); err != nil {
+		t.Fatal(err)
+	}
+	if len(target.SourceNodes) != 6 || len(target.TargetHosts) != 3 || target.Batches == 0 || target.Size == 0 ||
+		len(target.Units) != 1 || len(target.Units[0].Tables) != 2 || target.EstimatedDuration == "" {
+		t.Fatalf("target %+v", target)
+	}
+	bad, _ := json.Marshal(map[string]any{"location": []string{"localstorage:b1"}, "snapshot_tag": e.tag, "restore_tables": true, "dc_mapping": map[string]string{"dc1": "nowhere"}})
+	var apiErr *restapi.APIError
+	if _, err := cl.CreateTask(t.Context(), "dst", restapi.TaskUpdate{Type: "restore", Properties: bad}); !errors.As(err, &apiErr) ||
+		apiErr.StatusCode != http.StatusBadRequest || !strings.Contains(apiErr.Message+apiErr.Details, "dc_mapping") {
+		t.Fatalf("create with an unknown target DC: %v, want 400 naming dc_mapping", err)
+	}
+	id, err := cl.CreateTask(t.Context(), "dst", restapi.TaskUpdate{Type: "restore", Enabled: true,
+		Schedule: &restapi.Schedule{Cron: "0 3 1 1 *"}, Properties: props})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid := uuid.MustParse(id)
+	if run := runOnce(t, e.md, e.cd.ID, tid); run.Status != store.StatusDone {
+		t.Fatalf("run %s: %s", run.Status, run.Cause)
+	}
+	rp, err := cl.RunProgress(t.Context(), "dst", "restore", id, "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p restore.Progress
+	if err := json.Unmarshal(rp.Progress, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Stage != restore.StageDone || p.Size != target.Size || p.Restored != p.Size || len(p.Hosts) != 3 || p.SnapshotTag != e.tag {
+		t.Fatalf("REST progress %s", rp.Progress)
 	}
 }
