@@ -18,6 +18,10 @@ import (
 // RestoreTaskType is the task type of restores.
 const RestoreTaskType = "restore"
 
+// OneToOneRestoreTaskType is the task type of 1-1 restores (Scylla
+// Manager's 1_1_restore): restore properties with nodes_mapping.
+const OneToOneRestoreTaskType = "1_1_restore"
+
 // newRestore builds the restore service and registers its Runner.
 func (m *Manager) newRestore(opts restore.Options) error {
 	if opts.Logger == nil {
@@ -35,6 +39,8 @@ func (m *Manager) newRestore(opts restore.Options) error {
 	}
 	m.restore = svc
 	m.sched.Register(RestoreTaskType, restoreRunner{svc})
+	// A 1-1 restore is a restore with nodes_mapping.
+	m.sched.Register(OneToOneRestoreTaskType, restoreRunner{svc})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package scyllaops_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -143,5 +144,66 @@ func TestRestoreSchemaIntoEmptyCluster(t *testing.T) {
 		if d := cmp.Diff([]string{"keyspace ks", "table t1", "table t2"}, got); d != "" {
 			t.Fatalf("schema after run %d (-want +got):\n%s", i, d)
 		}
+	}
+}
+
+// TestRestoreOneToOne restores onto an identical topology (same DCs,
+// racks and tokens) with a nodes mapping: each target node loads exactly
+// its source node's sstables, without streaming.
+func TestRestoreOneToOne(t *testing.T) {
+	buckets := t.TempDir()
+	if err := os.Mkdir(filepath.Join(buckets, "b1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := &restoreEnv{buckets: buckets}
+	open := e.openBucket
+	topo := []scyllatest.DC{{Name: "dc1", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 2}, {Name: "r2", Nodes: 1}}}}
+	e.src = scyllatest.New(t, scyllatest.Options{OpenBucket: open, TokensPerNode: 8, Topology: topo,
+		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(2), Tables: []scyllatest.Table{{Name: "t1", SSTables: 3}, {Name: "t2", SSTables: 1}}}}})
+	e.dst = scyllatest.New(t, scyllatest.Options{OpenBucket: open, TokensPerNode: 8, Topology: topo,
+		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(2), Tables: []scyllatest.Table{{Name: "t1"}, {Name: "t2"}}}}})
+	e.ms, e.cs = managerOn(t, e.src, "src")
+	e.md, e.cd = managerOn(t, e.dst, "dst")
+	e.tag = e.backup(t)
+
+	var mapping []map[string]any
+	srcCRCs := map[string][]uint32{} // target IP -> its source node's Data.db CRCs
+	for i, sn := range e.src.Nodes() {
+		dn := e.dst.Nodes()[i]
+		if !slices.Equal(sn.Tokens, dn.Tokens) {
+			t.Fatalf("clusters differ: %s and %s have other tokens", sn.IP, dn.IP)
+		}
+		ref := func(n *scyllatest.Node) map[string]string {
+			return map[string]string{"dc": n.DC, "rack": n.Rack, "host_id": n.HostID.String()}
+		}
+		mapping = append(mapping, map[string]any{"source": ref(sn), "target": ref(dn)})
+		srcCRCs[dn.IP] = e.nodeBucketCRCs(t, sn.HostID.String())
+	}
+	b, _ := json.Marshal(map[string]any{"location": []string{"localstorage:b1"}, "snapshot_tag": e.tag, "nodes_mapping": mapping})
+	task, err := e.md.CreateTask(t.Context(), store.Task{ClusterID: e.cd.ID, Type: "1_1_restore", Enabled: true,
+		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := runOnce(t, e.md, e.cd.ID, task.ID); run.Status != store.StatusDone {
+		t.Fatalf("1-1 restore run %s: %s", run.Status, run.Cause)
+	}
+	for _, l := range e.dst.Loads() {
+		if l.LoadAndStream {
+			t.Fatalf("1-1 restore streamed: %+v", l)
+		}
+	}
+	got := map[string][]uint32{}
+	for _, r := range e.dst.LoadedSSTables() {
+		if !slices.Equal(r.Landed, []string{r.Host}) {
+			t.Fatalf("sstable %s loaded on %s landed on %v", r.Name, r.Host, r.Landed)
+		}
+		got[r.Host] = append(got[r.Host], r.DataCRC32)
+	}
+	for ip := range got {
+		slices.Sort(got[ip])
+	}
+	if d := cmp.Diff(srcCRCs, got); d != "" {
+		t.Fatalf("sstables per target node (-its source node's +loaded):\n%s", d)
 	}
 }

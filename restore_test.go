@@ -72,9 +72,7 @@ func newRestoreEnv(t *testing.T, dstTables []scyllatest.Table) *restoreEnv {
 	if err := os.Mkdir(filepath.Join(e.buckets, "b1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	open := func(_ context.Context, _, bucket string) (*blob.Bucket, error) {
-		return fileblob.OpenBucket(filepath.Join(e.buckets, bucket), &fileblob.Options{NoTempDir: true})
-	}
+	open := e.openBucket
 	e.src = scyllatest.New(t, scyllatest.Options{OpenBucket: open, TokensPerNode: 8,
 		Topology: []scyllatest.DC{{Name: "dc1", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 3}}}, {Name: "dc2", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 3}}}},
 		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.NTS(map[string]int{"dc1": 2, "dc2": 2}),
@@ -89,6 +87,10 @@ func newRestoreEnv(t *testing.T, dstTables []scyllatest.Table) *restoreEnv {
 	e.md, e.cd = managerOn(t, e.dst, "dst")
 	e.tag = e.backup(t)
 	return e
+}
+
+func (e *restoreEnv) openBucket(_ context.Context, _, bucket string) (*blob.Bucket, error) {
+	return fileblob.OpenBucket(filepath.Join(e.buckets, bucket), &fileblob.Options{NoTempDir: true})
 }
 
 // backup runs one backup of src and returns its snapshot tag.
@@ -129,10 +131,17 @@ func (e *restoreEnv) tablesProps(tag string) map[string]any {
 // (a versioned copy counts as the file of its snapshot).
 func (e *restoreEnv) bucketDataCRCs(t *testing.T) []uint32 {
 	t.Helper()
+	return e.nodeBucketCRCs(t, "")
+}
+
+// nodeBucketCRCs is bucketDataCRCs for one source node ("" = all).
+func (e *restoreEnv) nodeBucketCRCs(t *testing.T, nodeID string) []uint32 {
+	t.Helper()
 	var out []uint32
 	root := filepath.Join(e.buckets, "b1", "backup", "sst")
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, "-Data.db") || !strings.Contains(p, "/keyspace/ks/") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, "-Data.db") || !strings.Contains(p, "/keyspace/ks/") ||
+			(nodeID != "" && !strings.Contains(p, "/node/"+nodeID+"/")) {
 			return err
 		}
 		b, err := os.ReadFile(p)

@@ -164,7 +164,7 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 	}
 	r.s.m.state.With(r.stateLabels(b.Host)).Set(stateLoad)
 	ls := time.Now()
-	if err := r.c.LoadSSTables(ctx, b.Host, b.Keyspace, b.Table, agentclient.LoadSSTablesOptions{LoadAndStream: true, PollInterval: r.s.opts.LongPoll}); err != nil {
+	if err := r.c.LoadSSTables(ctx, b.Host, b.Keyspace, b.Table, agentclient.LoadSSTablesOptions{LoadAndStream: !r.row.Target.OneToOne, PollInterval: r.s.opts.LongPoll}); err != nil {
 		return r.batchFailed(ctx, i, fmt.Errorf("load&stream %s.%s on %s: %w", b.Keyspace, b.Table, b.Host, err))
 	}
 	cl := prometheus.Labels{"cluster": r.clusterID.String(), "host": b.Host}

@@ -73,6 +73,8 @@ type Target struct {
 	Batches int `json:"batches"`
 	// EstimatedDuration assumes EstimateRate per target host.
 	EstimatedDuration string `json:"estimated_duration"`
+	// OneToOne: a 1-1 restore (nodes_mapping), loaded without streaming.
+	OneToOne bool `json:"one_to_one,omitempty"`
 }
 
 // batch is a set of sstables of one table that one host downloads into
@@ -169,8 +171,18 @@ func (s *Service) makePlan(ctx context.Context, clusterID uuid.UUID, c *agentcli
 	if len(idx.tables) == 0 {
 		return nil, store.Invalid("keyspace", "patterns matching tables of snapshot "+p.SnapshotTag+" (it has "+strings.Join(snapshotTables(ms), ", ")+")", strings.Join(p.Keyspace, ","))
 	}
-	mapping, err := dcMapping(p.DCMapping, idx.dcs, topo)
-	if err != nil {
+	var mapping map[string]string
+	var nodeMap map[string]string // source node ID -> target IP (1-1)
+	if p.oneToOne() {
+		if nodeMap, err = checkOneToOne(p.NodesMapping, ms, topo); err != nil {
+			return nil, err
+		}
+		mapping = map[string]string{}
+		for _, dc := range idx.dcs {
+			mapping[dc] = dc
+		}
+		t.OneToOne = true
+	} else if mapping, err = dcMapping(p.DCMapping, idx.dcs, topo); err != nil {
 		return nil, err
 	}
 	t.DCMapping = mapping
@@ -183,7 +195,12 @@ func (s *Service) makePlan(ctx context.Context, clusterID uuid.UUID, c *agentcli
 		return nil, err
 	}
 	t.TargetHosts = hosts
-	pl.batches = makeBatches(idx, versions, mapping, hosts, p.batchSize())
+	for _, ip := range nodeMap {
+		if !slices.ContainsFunc(hosts, func(h Host) bool { return h.IP == ip }) {
+			return nil, fmt.Errorf("restore: target node %s of the nodes mapping is down or has less than %d%% free disk", ip, s.opts.DiskSpaceFreeMinPercent)
+		}
+	}
+	pl.batches = makeBatches(idx, versions, mapping, nodeMap, hosts, p.batchSize())
 	t.Batches = len(pl.batches)
 	units := map[string]*Unit{}
 	for _, key := range sortedKeys(idx.tables) {
@@ -339,14 +356,17 @@ func (s *Service) eligibleHosts(ctx context.Context, c *agentclient.Client, topo
 // each assigned to the DC's host with the fewest bytes so far. batchSize
 // 0 = one batch per host and table. Two sstables with one ID never share
 // a batch (they would collide in the upload directory).
-func makeBatches(idx *snapshotIndex, versions, mapping map[string]string, hosts []Host, batchSize int) []*batch {
+func makeBatches(idx *snapshotIndex, versions, mapping, nodeMap map[string]string, hosts []Host, batchSize int) []*batch {
 	load := map[string]int64{}
 	var out []*batch
 	for _, key := range sortedKeys(idx.tables) {
 		ks, tbl, _ := strings.Cut(key, ".")
 		byDC := map[string][]*sstable{}
 		for _, sst := range idx.tables[key] {
-			if d, ok := mapping[sst.SrcDC]; ok {
+			if ip, ok := nodeMap[sst.SrcNode]; ok {
+				// 1-1: the group of a target host, which alone gets it.
+				byDC["\x00"+ip] = append(byDC["\x00"+ip], sst)
+			} else if d, ok := mapping[sst.SrcDC]; ok && nodeMap == nil {
 				byDC[d] = append(byDC[d], sst)
 			}
 		}
@@ -356,7 +376,7 @@ func makeBatches(idx *snapshotIndex, versions, mapping map[string]string, hosts 
 			var dh []Host
 			shards := math.MaxInt
 			for _, h := range hosts {
-				if h.DC == dc {
+				if h.DC == dc || "\x00"+h.IP == dc {
 					dh = append(dh, h)
 					shards = min(shards, h.Shards)
 				}
@@ -424,4 +444,57 @@ func (s *Service) tableID(ctx context.Context, clusterID uuid.UUID, ks, tbl stri
 	}
 	v = strings.ReplaceAll(v, "-", "")
 	return v, len(v) == 32
+}
+
+// checkOneToOne verifies a 1-1 nodes mapping against the snapshot's
+// manifests and the target topology: every source node mapped once to a
+// distinct target node of the same DC and rack names with the same
+// tokens. It returns source node ID -> target IP.
+func checkOneToOne(nm []NodeMapping, ms []srcManifest, topo *topology.Cluster) (map[string]string, error) {
+	bad := func(i int, want, got string) error {
+		return store.Invalid(fmt.Sprintf("nodes_mapping[%d]", i), want, got)
+	}
+	src := map[string]*srcManifest{}
+	for i := range ms {
+		src[ms[i].m.NodeID] = &ms[i]
+	}
+	out := map[string]string{}
+	used := map[string]bool{}
+	for i, m := range nm {
+		sm, ok := src[m.Source.HostID]
+		if !ok {
+			return nil, bad(i, "a source host_id of the snapshot ("+strings.Join(sortedKeys(src), ", ")+")", m.Source.HostID)
+		}
+		if sm.m.DC != m.Source.DC || sm.m.Rack != m.Source.Rack {
+			return nil, bad(i, "the source node's dc:rack "+sm.m.DC+":"+sm.m.Rack, m.Source.DC+":"+m.Source.Rack)
+		}
+		var tn *topology.Node
+		for _, n := range topo.Nodes() {
+			if n.HostID == m.Target.HostID {
+				tn = &n
+				break
+			}
+		}
+		if tn == nil {
+			return nil, bad(i, "a target host_id of the cluster", m.Target.HostID)
+		}
+		if tn.DC != m.Target.DC || tn.Rack != m.Target.Rack || tn.DC != sm.m.DC || tn.Rack != sm.m.Rack {
+			return nil, bad(i, "a target node in the source node's dc:rack "+sm.m.DC+":"+sm.m.Rack+" (identical topology)", tn.DC+":"+tn.Rack)
+		}
+		st, tt := slices.Clone(sm.m.Tokens), slices.Clone(tn.Tokens)
+		slices.Sort(st)
+		slices.Sort(tt)
+		if !slices.Equal(st, tt) {
+			return nil, bad(i, "a target node with the source node's tokens (identical topology)", m.Target.HostID)
+		}
+		if used[tn.IP] || out[m.Source.HostID] != "" {
+			return nil, bad(i, "each source and target node mapped once", m.Source.HostID+"="+m.Target.HostID)
+		}
+		used[tn.IP] = true
+		out[m.Source.HostID] = tn.IP
+	}
+	if len(out) != len(ms) || len(out) != len(topo.Nodes()) {
+		return nil, store.Invalid("nodes_mapping", fmt.Sprintf("every one of the snapshot's %d nodes mapped to one of the cluster's %d nodes", len(ms), len(topo.Nodes())), fmt.Sprintf("%d mappings", len(out)))
+	}
+	return out, nil
 }

@@ -48,6 +48,28 @@ type Properties struct {
 	Continue *bool `json:"continue,omitempty"`
 	// Method is accepted for compatibility: "", "auto" or "rclone".
 	Method string `json:"method,omitempty"`
+	// NodesMapping makes the run a 1-1 restore (Scylla Manager's
+	// 1_1_restore): each target node downloads the sstables of its source
+	// node and loads them without streaming. The topologies must be
+	// identical (DCs, racks, node count, tokens). It implies
+	// restore_tables.
+	NodesMapping []NodeMapping `json:"nodes_mapping,omitempty"`
+	// SourceClusterID is accepted for compatibility with 1_1_restore (the
+	// snapshot tag and locations select the backup).
+	SourceClusterID string `json:"source_cluster_id,omitempty"`
+}
+
+// NodeMapping maps one source node to one target node.
+type NodeMapping struct {
+	Source NodeRef `json:"source"`
+	Target NodeRef `json:"target"`
+}
+
+// NodeRef names a node by DC, rack and host ID.
+type NodeRef struct {
+	DC     string `json:"dc"`
+	Rack   string `json:"rack"`
+	HostID string `json:"host_id"`
 }
 
 // Defaults of Properties.
@@ -76,6 +98,9 @@ func ParseProperties(raw json.RawMessage) (Properties, error) {
 			return p, store.Invalid("properties", "a JSON object of restore properties", err.Error())
 		}
 	}
+	if len(p.NodesMapping) > 0 && !p.RestoreSchema {
+		p.RestoreTables = true
+	}
 	return p, p.Validate()
 }
 
@@ -86,6 +111,17 @@ func (p Properties) Validate() error {
 	}
 	if p.SnapshotTag == "" || !backupspec.IsSnapshotTag(p.SnapshotTag) {
 		return store.Invalid("snapshot_tag", `a snapshot tag "sm_YYYYMMDDhhmmssUTC", e.g. "sm_20210809095541UTC"`, p.SnapshotTag)
+	}
+	if len(p.NodesMapping) > 0 {
+		if p.RestoreSchema {
+			return store.Invalid("restore_schema", "false with nodes_mapping (a 1-1 restore restores tables)", "true")
+		}
+		for i, m := range p.NodesMapping {
+			if m.Source.DC == "" || m.Source.Rack == "" || m.Source.HostID == "" || m.Target.DC == "" || m.Target.Rack == "" || m.Target.HostID == "" {
+				return store.Invalid(fmt.Sprintf("nodes_mapping[%d]", i), "source and target with dc, rack and host_id each (sctool's <dc>:<rack>:<host_id>=<dc>:<rack>:<host_id>)", fmt.Sprintf("%+v", m))
+			}
+		}
+		p.RestoreTables = true
 	}
 	if p.RestoreSchema == p.RestoreTables {
 		return store.Invalid("restore_tables", "exactly one of restore_tables and restore_schema set to true", fmt.Sprintf("restore_tables=%t restore_schema=%t", p.RestoreTables, p.RestoreSchema))
@@ -137,6 +173,9 @@ func (p Properties) Locations() ([]backupspec.Location, error) {
 	}
 	return out, nil
 }
+
+// oneToOne reports whether the run is a 1-1 restore.
+func (p Properties) oneToOne() bool { return len(p.NodesMapping) > 0 }
 
 // ContinueRun reports whether a run resumes the previous unfinished one.
 func (p Properties) ContinueRun() bool { return p.Continue == nil || *p.Continue }
