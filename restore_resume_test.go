@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
@@ -110,7 +111,14 @@ func TestRestoreRefusesIncompleteSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := filepath.Base(filepath.Dir(manifest))
-	_, err := e.restoreTask(t, e.tablesProps(e.tag))
+	list, err := e.ms.ListBackups(t.Context(), "src", []string{"localstorage:b1"}, backup.ListFilter{})
+	if err != nil || len(list) != 1 || len(list[0].SnapshotInfo) != 1 {
+		t.Fatalf("list: %v %+v", err, list)
+	}
+	if si := list[0].SnapshotInfo[0]; !si.Incomplete || !slices.Equal(si.UnfinishedNodes, []string{node}) || si.Nodes != 5 {
+		t.Fatalf("backup list shows %+v, want an incomplete snapshot of 5 nodes, unfinished %s", si, node)
+	}
+	_, err = e.restoreTask(t, e.tablesProps(e.tag))
 	if !errors.Is(err, restore.ErrIncompleteSnapshot) || !strings.Contains(err.Error(), node) {
 		t.Fatalf("err = %v, want an incomplete snapshot naming node %s", err, node)
 	}
