@@ -1,6 +1,7 @@
 package scyllaops
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,7 +34,7 @@ func (m *Manager) newRestore(opts restore.Options) error {
 	if opts.CQL == nil {
 		opts.CQL = restoreCQL{m}
 	}
-	svc, err := restore.New(m.st, backupCluster{m}, opts)
+	svc, err := restore.New(m.st, restoreClusters{m}, opts)
 	if err != nil {
 		return fmt.Errorf("scyllaops: %w", err)
 	}
@@ -87,15 +88,34 @@ type targetValidator interface {
 // answers, with the cluster's credentials.
 type restoreCQL struct{ m *Manager }
 
+// restoreClusters is the restore's ClusterResolver: the contact is the
+// cluster's first host.
+type restoreClusters struct{ m *Manager }
+
+// Client implements restore.ClusterResolver.
+func (r restoreClusters) Client(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, string, error) {
+	c, hosts, err := r.m.ClusterClient(ctx, clusterID)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(hosts) == 0 {
+		return nil, "", fmt.Errorf("scyllaops: cluster %s has no known host", clusterID)
+	}
+	return c, hosts[0], nil
+}
+
 // DescribeSchema implements restore.CQL.
 func (c restoreCQL) DescribeSchema(ctx context.Context, clusterID uuid.UUID) ([]restore.SchemaRow, error) {
-	rows, err := backupCluster(c).DescribeSchema(ctx, clusterID)
+	rows, err := c.Query(ctx, clusterID, "DESCRIBE SCHEMA WITH INTERNALS")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]restore.SchemaRow, len(rows))
-	for i, r := range rows {
-		out[i] = restore.SchemaRow(r)
+	out := make([]restore.SchemaRow, 0, len(rows))
+	for _, r := range rows {
+		if len(r) < 4 {
+			return nil, fmt.Errorf("scyllaops: DESCRIBE SCHEMA answered %d columns, want 4", len(r))
+		}
+		out = append(out, restore.SchemaRow{Keyspace: r[0], Type: r[1], Name: r[2], CQLStmt: r[3]})
 	}
 	return out, nil
 }
@@ -136,7 +156,7 @@ func (c restoreCQL) Query(ctx context.Context, clusterID uuid.UUID, stmt string)
 func (c restoreCQL) queryOn(ctx context.Context, cl *agentclient.Client, host, user, pass, stmt string) ([][]string, error) {
 	addr := net.JoinHostPort(host, "9042")
 	if ni, err := cl.NodeInfo(ctx, host); err == nil {
-		a := cmpOr(ni.BroadcastRPCAddress, ni.RPCAddress, ni.ListenAddress)
+		a := cmp.Or(ni.BroadcastRPCAddress, ni.RPCAddress, ni.ListenAddress)
 		if ip := net.ParseIP(a); ip == nil || ip.IsUnspecified() {
 			a = host
 		}

@@ -111,7 +111,7 @@ func TestRestoreRefusesIncompleteSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := filepath.Base(filepath.Dir(manifest))
-	list, err := e.ms.ListBackups(t.Context(), "src", []string{"localstorage:b1"}, backup.ListFilter{})
+	list, err := e.ms.Backup().List(t.Context(), "src", []string{"localstorage:b1"}, backup.ListFilter{})
 	if err != nil || len(list) != 1 || len(list[0].SnapshotInfo) != 1 {
 		t.Fatalf("list: %v %+v", err, list)
 	}

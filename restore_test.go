@@ -104,7 +104,7 @@ func (e *restoreEnv) backup(t *testing.T) string {
 	if run := runOnce(t, e.ms, e.cs.ID, bt.ID); run.Status != store.StatusDone {
 		t.Fatalf("backup run %s: %s", run.Status, run.Cause)
 	}
-	list, err := e.ms.ListBackups(t.Context(), "src", []string{"localstorage:b1"}, backup.ListFilter{})
+	list, err := e.ms.Backup().List(t.Context(), "src", []string{"localstorage:b1"}, backup.ListFilter{})
 	if err != nil || len(list) == 0 {
 		t.Fatalf("list backups: %v %+v", err, list)
 	}
