@@ -72,7 +72,7 @@ type NodeRef struct {
 	HostID string `json:"host_id"`
 }
 
-// Defaults of Properties.
+// DefaultBatchSize is the batch_size of Properties when unset.
 const DefaultBatchSize = 2
 
 const knownProperties = "a known restore property (location, snapshot_tag, keyspace, batch_size, parallel, transfers, rate_limit, dc_mapping, restore_schema, restore_tables, allow_compaction, unpin_agent_cpu, continue, method)"
