@@ -15,6 +15,7 @@ import (
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
@@ -49,6 +50,8 @@ type Manager struct {
 	topo   *topology.Tracker    // topology.go: each cluster's last view and known hosts
 	hc     *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
 	backup *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
+	// restore is Restore(): the "restore" and "1_1_restore" runners (restore.go)
+	restore *restore.Service
 	// metrics: cluster names and server version (cluster_metrics.go)
 	metrics *managerMetrics
 }
@@ -117,6 +120,9 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	}
 	sched.Register(backup.TaskType, m.backup.Runner())
 	sched.Register(backup.ValidateTaskType, m.backup.ValidateRunner())
+	if err := m.newRestore(opts.Restore); err != nil {
+		return nil, err
+	}
 	// Timed suspensions (sctool suspend --duration).
 	sched.Register(scheduler.SuspendTaskType, sched.SuspendTaskRunner())
 	return m, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/topology"
 )
@@ -90,6 +91,9 @@ type Options struct {
 	// again while Run runs (changes become events, known hosts follow).
 	// Default: 5m; < 0: never (RefreshTopology still works).
 	TopologyRefresh time.Duration
+	// Restore tunes the restore service. Logger and Registerer default to
+	// the Manager's; CQL to the cluster's nodes with its credentials.
+	Restore restore.Options
 }
 
 // Defaults of Options.

@@ -104,6 +104,13 @@ func (m *Manager) CreateTask(ctx context.Context, t store.Task) (store.Task, err
 	if err := m.checkTask(&t); err != nil {
 		return store.Task{}, fmt.Errorf("scyllaops: %w", err)
 	}
+	if r, ok := m.sched.Runner(t.Type); ok {
+		if v, ok := r.(targetValidator); ok {
+			if err := v.ValidateTarget(ctx, t.ClusterID, t.Properties); err != nil {
+				return store.Task{}, fmt.Errorf("scyllaops: %w", err)
+			}
+		}
+	}
 	if t.ID == uuid.Nil {
 		t.ID = uuid.New()
 	}

@@ -32,6 +32,12 @@ type SnapshotInfo struct {
 	SnapshotTag string `json:"snapshot_tag"`
 	Nodes       int    `json:"nodes"`
 	Size        int64  `json:"size"`
+	// Incomplete marks a snapshot with nodes whose backup never finished
+	// (only a .tmp manifest, e.g. a manager killed during MOVE_MANIFEST
+	// and never restarted): a restore refuses it. UnfinishedNodes are
+	// those nodes' IDs.
+	Incomplete      bool     `json:"incomplete,omitempty"`
+	UnfinishedNodes []string `json:"unfinished_nodes,omitempty"`
 }
 
 // ListFilter selects snapshots in List and ListFiles. Zero fields match
@@ -59,25 +65,43 @@ func (f ListFilter) matchTag(tag string) bool {
 }
 
 // manifestsAt reads the final manifests of every location of the
-// cluster's hosts.
-func (s *Service) manifestsAt(ctx context.Context, clusterID uuid.UUID, locations []string, f ListFilter) (map[backupspec.Location][]*remoteManifest, []string, error) {
+// cluster's hosts, the nodes that were down, and unfinished: "<cluster>/<task>/<tag>"
+// mapped to the nodes of that snapshot that have only a .tmp manifest.
+func (s *Service) manifestsAt(ctx context.Context, clusterID uuid.UUID, locations []string, f ListFilter) (out map[backupspec.Location][]*remoteManifest, unfinished map[string][]string, down []string, err error) {
 	c, hosts, locs, down, err := s.direct(ctx, clusterID, locations)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	out := map[backupspec.Location][]*remoteManifest{}
+	out = map[backupspec.Location][]*remoteManifest{}
+	final := map[string]bool{}
+	var tmp []backupspec.ManifestInfo
 	for loc, host := range locationHosts(hosts, locs) {
 		ms, err := s.readManifests(ctx, c, host, loc, f.ClusterID)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, m := range ms {
-			if !m.Info.Temporary && f.matchTag(m.Info.SnapshotTag) {
-				out[loc] = append(out[loc], m)
+			if !f.matchTag(m.Info.SnapshotTag) {
+				continue
 			}
+			if m.Info.Temporary {
+				tmp = append(tmp, m.Info)
+				continue
+			}
+			final[m.Info.Path()] = true
+			out[loc] = append(out[loc], m)
 		}
 	}
-	return out, down, nil
+	unfinished = map[string][]string{}
+	for _, t := range tmp {
+		fin := t
+		fin.Temporary = false
+		if !final[fin.Path()] {
+			k := t.ClusterID.String() + "/" + t.TaskID.String() + "/" + t.SnapshotTag
+			unfinished[k] = append(unfinished[k], t.NodeID)
+		}
+	}
+	return out, unfinished, down, nil
 }
 
 // List lists the snapshots in the locations, seen from clusterID's nodes.
@@ -86,7 +110,7 @@ func (s *Service) List(ctx context.Context, clusterID uuid.UUID, locations []str
 	if err != nil {
 		return nil, err
 	}
-	byLoc, down, err := s.manifestsAt(ctx, clusterID, locations, f)
+	byLoc, unfinished, down, err := s.manifestsAt(ctx, clusterID, locations, f)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +147,10 @@ func (s *Service) List(ctx context.Context, clusterID uuid.UUID, locations []str
 			si := snaps[k][m.Info.SnapshotTag]
 			if si == nil {
 				si = &SnapshotInfo{SnapshotTag: m.Info.SnapshotTag}
+				if un := unfinished[k.c.String()+"/"+k.t.String()+"/"+m.Info.SnapshotTag]; len(un) > 0 {
+					si.Incomplete = true
+					si.UnfinishedNodes = slices.Sorted(slices.Values(un))
+				}
 				snaps[k][m.Info.SnapshotTag] = si
 			}
 			si.Nodes++
@@ -176,7 +204,7 @@ func (s *Service) ListFiles(ctx context.Context, clusterID uuid.UUID, locations 
 	if err != nil {
 		return nil, err
 	}
-	byLoc, down, err := s.manifestsAt(ctx, clusterID, locations, f)
+	byLoc, _, down, err := s.manifestsAt(ctx, clusterID, locations, f)
 	if err != nil {
 		return nil, err
 	}

@@ -203,6 +203,14 @@ func (b managerBackend) resume(ctx context.Context, cluster string, start, misse
 	return b.m.ResumeCluster(ctx, cid, scyllaops.ResumeOptions{StartTasks: start, StartTasksMissedActivation: missed, NoContinue: noContinue})
 }
 func (b managerBackend) target(ctx context.Context, cluster string, t store.Task) (any, error) {
+	if t.Type == "restore" {
+		cid, err := b.clusterID(ctx, cluster)
+		if err != nil {
+			return nil, targetErr(err)
+		}
+		target, err := b.m.Restore().GetTarget(ctx, cid, t.Properties)
+		return target, targetErr(err)
+	}
 	if t.Type != "backup" {
 		return nil, errNotWired
 	}

@@ -52,6 +52,7 @@ func registry() map[string]taskType {
 		validateBackupType(),
 		healthcheckType(),
 		suspendType(),
+		restoreType(),
 	} {
 		out[t.name] = t
 	}

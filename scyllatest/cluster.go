@@ -48,17 +48,19 @@ type Cluster struct {
 	stop   chan struct{}
 	closed atomic.Bool
 
-	mu           sync.Mutex
-	rnd          *rand.Rand
-	taken        map[int64]bool
-	nodes        []*Node
-	byIP         map[string]*Node
-	keyspaces    map[string]*keyspace
-	partitioned  map[string]bool
-	repaired     []RepairedRange
-	loaded       []LoadRecord
-	nextRepairID int
-	closing      bool
+	mu             sync.Mutex
+	rnd            *rand.Rand
+	taken          map[int64]bool
+	nodes          []*Node
+	byIP           map[string]*Node
+	keyspaces      map[string]*keyspace
+	partitioned    map[string]bool
+	repaired       []RepairedRange
+	loaded         []LoadRecord
+	loadedSSTables []LoadedSSTable
+	tgcChanges     []TombstoneGCChange
+	nextRepairID   int
+	closing        bool
 	// ring and ringCache memoize describe_ring; see invalidateRingLocked.
 	ring      *ring.Ring
 	ringCache map[string][]ring.Range

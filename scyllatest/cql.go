@@ -225,6 +225,7 @@ var (
 	reUse     = regexp.MustCompile(`(?i)^use\s+("[^"]+"|\w+)$`)
 	reSelect  = regexp.MustCompile(`(?i)^select\s+(.+?)\s+from\s+(?:("[^"]+"|\w+)\.)?("[^"]+"|\w+)`)
 	reNowCall = regexp.MustCompile(`(?i)^now\s*\(\s*\)$`)
+	reWhereKT = regexp.MustCompile(`(?i)\bwhere\s+keyspace_name\s*=\s*'([^']*)'\s+and\s+table_name\s*=\s*'([^']*)'`)
 )
 
 func (s *cqlSession) query(c *Cluster, q string) message.Message {
@@ -244,7 +245,7 @@ func (s *cqlSession) query(c *Cluster, q string) message.Message {
 		}
 		s.keyspace = ks
 		return &message.SetKeyspaceResult{Keyspace: ks}
-	case strings.HasPrefix(lower, "create "), strings.HasPrefix(lower, "drop "):
+	case strings.HasPrefix(lower, "create "), strings.HasPrefix(lower, "drop "), strings.HasPrefix(lower, "alter table "):
 		return s.ddl(c, norm)
 	case strings.HasPrefix(lower, "select "):
 		return s.selectStmt(c, norm)
@@ -325,6 +326,17 @@ func (s *cqlSession) selectStmt(c *Cluster, stmt string) message.Message {
 			}
 		}
 		return rows(peerColumns("peers"), data)
+	case ks == "system_schema" && tbl == "tables" && reWhereKT.MatchString(stmt):
+		// The id of one table (the restore reads its directory version).
+		w := reWhereKT.FindStringSubmatch(stmt)
+		cols := []*message.ColumnMetadata{col("system_schema", "tables", "id", datatype.Uuid)}
+		c.mu.Lock()
+		t, err := c.tableLocked(w[1], w[2])
+		c.mu.Unlock()
+		if err != nil {
+			return rows(cols, nil)
+		}
+		return rows(cols, message.RowSet{{t.id[:]}})
 	case ks == "system" && tbl == "peers_v2":
 		return &message.Invalid{ErrorMessage: "unconfigured table peers_v2"}
 	case strings.HasPrefix(ks, "system"):

@@ -37,6 +37,7 @@ var (
 	reMapPair   = regexp.MustCompile(`'([^']*)'\s*:\s*(?:'([^']*)'|(\d+))`)
 	reTableID   = regexp.MustCompile(`(?i)\bid\s*=\s*'?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'?`)
 	reDurable   = regexp.MustCompile(`(?i)durable_writes\s*=\s*(true|false)`)
+	reAlterTGC  = regexp.MustCompile(`(?is)^alter\s+table\s+(?:("[^"]+"|\w+)\.)?("[^"]+"|\w+)\s+with\s+tombstone_gc\s*=\s*\{\s*'mode'\s*:\s*'(timeout|disabled|repair|immediate)'\s*\}$`)
 )
 
 // ident normalizes a CQL identifier: quoted keeps case, unquoted is
@@ -182,6 +183,20 @@ func (c *Cluster) applyDDL(stmt, useKS string) (res ddlResult, ok bool, err erro
 			id = uuid.MustParse(idm[1])
 		}
 		return res, true, c.createTableLocked(k, name, columns, id, Table{Name: name})
+	}
+	if m := reAlterTGC.FindStringSubmatch(stmt); m != nil {
+		ksName, name := useKS, ident(m[2])
+		if m[1] != "" {
+			ksName = ident(m[1])
+		}
+		res = ddlResult{change: "UPDATED", target: "TABLE", keyspace: ksName, name: name}
+		t, err := c.tableLocked(ksName, name)
+		if err != nil {
+			return res, true, fmt.Errorf("%w: unconfigured table %s", errNotExists, name)
+		}
+		t.tombstoneGC = strings.ToLower(m[3])
+		c.tgcChanges = append(c.tgcChanges, TombstoneGCChange{Keyspace: ksName, Table: name, Mode: t.tombstoneGC})
+		return res, true, nil
 	}
 	if m := reDropTbl.FindStringSubmatch(stmt); m != nil {
 		ksName, name := useKS, ident(m[3])

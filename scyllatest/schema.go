@@ -45,6 +45,22 @@ type table struct {
 	columns string
 	// spec sizes new sstables (WriteData).
 	spec Table
+	// tombstoneGC is the mode set by ALTER TABLE … WITH tombstone_gc
+	// ("" = never set: Scylla's default, timeout).
+	tombstoneGC string
+}
+
+// TombstoneGCChange is one ALTER TABLE … WITH tombstone_gc applied.
+type TombstoneGCChange struct {
+	Keyspace, Table, Mode string
+}
+
+// TombstoneGCChanges returns every tombstone_gc change applied over CQL,
+// in order.
+func (c *Cluster) TombstoneGCChanges() []TombstoneGCChange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]TombstoneGCChange(nil), c.tgcChanges...)
 }
 
 // dirName is the table's directory name: <table>-<32hex>.

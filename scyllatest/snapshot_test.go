@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/scyllatest"
 )
 
@@ -159,40 +158,5 @@ func TestSnapshotsAreHardLinks(t *testing.T) {
 	}
 	if snaps, _ := c.Snapshots(n); len(snaps) != 0 {
 		t.Fatalf("snapshots after delete: %+v", snaps)
-	}
-}
-
-func TestLoadAndStream(t *testing.T) {
-	c := scyllatest.New(t, scyllatest.Options{TokensPerNode: 4})
-	ctx := t.Context()
-	src, dst := c.Nodes()[0], c.Nodes()[2]
-	srcDir, dstDir := c.TableDir(src, "ks", "t"), c.TableDir(dst, "ks", "t")
-	// Copy src's sstables into dst's upload dir, as a restore would.
-	ents, _ := os.ReadDir(srcDir)
-	var copied int
-	for _, e := range ents {
-		if e.IsDir() {
-			continue
-		}
-		b, _ := os.ReadFile(filepath.Join(srcDir, e.Name()))
-		if err := os.WriteFile(filepath.Join(dstDir, "upload", e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		copied++
-	}
-	before, _ := os.ReadDir(dstDir)
-	if err := c.Client().LoadSSTables(ctx, dst.IP, "ks", "t", agentclient.LoadSSTablesOptions{LoadAndStream: true, PrimaryReplicaOnly: true}); err != nil {
-		t.Fatal(err)
-	}
-	if up, _ := os.ReadDir(filepath.Join(dstDir, "upload")); len(up) != 0 {
-		t.Fatalf("upload dir not emptied: %d entries", len(up))
-	}
-	after, _ := os.ReadDir(dstDir)
-	if len(after) != len(before)+copied {
-		t.Fatalf("table dir has %d entries, want %d + %d", len(after), len(before), copied)
-	}
-	loads := c.Loads()
-	if len(loads) != 1 || loads[0].SSTables != 2 || !loads[0].LoadAndStream || !loads[0].PrimaryReplicaOnly || loads[0].Host != dst.IP {
-		t.Fatalf("loads %+v", loads)
 	}
 }

@@ -33,6 +33,8 @@ func progressViews() map[string]progressView {
 	return map[string]progressView{
 		"backup":          backupView(),
 		"validate_backup": validateBackupView(),
+		"restore":         restoreView(),
+		"1_1_restore":     restoreView(),
 	}
 }
 

@@ -1,0 +1,295 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/internal/backupspec"
+)
+
+// The DATA stage.
+//
+// Each host restores its batches one after the other; hosts run in
+// parallel up to the parallel property. A batch is downloaded sstable by
+// sstable (one agent job each, `transfers` at once) into
+// data:<ks>/<table>-<version>/upload, each sstable recorded as downloaded
+// in the batch's progress row when its job succeeds; then the whole
+// upload directory is loaded with load&stream and the batch recorded as
+// loaded.
+//
+// A resumed run (after a crash, a stop or a takeover) reads those rows: a
+// loaded batch is skipped; in a batch that is not, the sstables recorded
+// as downloaded are looked for in the upload directory. When they are all
+// gone and every sstable of the batch was downloaded, the load of the
+// interrupted run finished before its row was written: the batch is
+// recorded as loaded and nothing is loaded again. Otherwise files of
+// sstables not recorded (partial downloads) are deleted, the rest of the
+// batch downloaded and the batch loaded. A host holds at most one
+// unfinished batch, so the upload directory only ever holds that batch.
+
+func (r *run) data(ctx context.Context) error {
+	byHost := map[string][]int{}
+	var hosts []string
+	for i, b := range r.batches {
+		if _, ok := byHost[b.Host]; !ok {
+			hosts = append(hosts, b.Host)
+		}
+		byHost[b.Host] = append(byHost[b.Host], i)
+	}
+	// A host's failure does not stop the others: what they restore
+	// stays restored, and the failing host's batch is resumed later.
+	var (
+		g    errgroup.Group
+		mu   sync.Mutex
+		errs []error
+	)
+	if r.props.Parallel > 0 {
+		g.SetLimit(r.props.Parallel)
+	}
+	for _, h := range hosts {
+		g.Go(func() error {
+			// The batch a previous run left half done goes first.
+			order := byHost[h]
+			for k, i := range order {
+				if b := r.batches[i]; !b.Loaded && slicesAny(b.Downloaded) {
+					order = append([]int{i}, append(append([]int(nil), order[:k]...), order[k+1:]...)...)
+					break
+				}
+			}
+			for _, i := range order {
+				if err := r.restoreBatch(ctx, i); err != nil {
+					r.s.m.state.With(r.stateLabels(h)).Set(stateError)
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return nil
+				}
+			}
+			r.s.m.state.With(r.stateLabels(h)).Set(stateIdle)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
+}
+
+func slicesAny(bs []bool) bool {
+	for _, b := range bs {
+		if b {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) stateLabels(host string) prometheus.Labels {
+	return prometheus.Labels{"cluster": r.clusterID.String(), "location": locString(r.locs), "snapshot_tag": r.props.SnapshotTag, "host": host}
+}
+
+func uploadDir(b *batch) string {
+	return path.Join(b.Keyspace, b.Table+"-"+b.Version, "upload")
+}
+
+func (r *run) restoreBatch(ctx context.Context, i int) error {
+	b := r.batches[i]
+	if b.Loaded {
+		return nil
+	}
+	start := time.Now()
+	up := uploadDir(b)
+	// What is in the upload directory now.
+	present := map[string]int64{}
+	err := r.c.List(ctx, b.Host, agentclient.ListOptions{Fs: "data:", Remote: up, Opt: &agentclient.ListOpt{FilesOnly: true, NoModTime: true, NoMimeType: true}},
+		func(it agentclient.ListItem) error { present[it.Name] = it.Size; return nil })
+	if err != nil {
+		return r.batchFailed(ctx, i, fmt.Errorf("list %s on %s: %w", up, b.Host, err))
+	}
+	keep := map[string]bool{}
+	anyPresent, all := false, true
+	for j, sst := range b.SSTables {
+		if !b.Downloaded[j] {
+			all = false
+			continue
+		}
+		for _, f := range sst.Files {
+			if _, ok := present[f]; ok {
+				anyPresent = true
+				keep[f] = true
+			}
+		}
+	}
+	if all && !anyPresent && len(b.SSTables) > 0 {
+		// Downloaded in full and gone: an earlier run loaded it.
+		r.log.InfoContext(ctx, "batch was loaded by an interrupted run", "host", b.Host, "keyspace", b.Keyspace, "table", b.Table, "sstables", len(b.SSTables))
+		return r.markLoaded(ctx, i)
+	}
+	var stray []string
+	for name := range present {
+		if !keep[name] {
+			stray = append(stray, name)
+		}
+	}
+	if len(stray) > 0 {
+		if _, err := r.c.DeletePaths(ctx, b.Host, "data:", up, stray); err != nil {
+			return r.batchFailed(ctx, i, fmt.Errorf("clean %s on %s: %w", up, b.Host, err))
+		}
+	}
+	for j := range b.SSTables {
+		if b.Downloaded[j] {
+			// Recorded but its files are gone while others of the
+			// batch are there: download it again.
+			for _, f := range b.SSTables[j].Files {
+				if !keep[f] {
+					r.mu.Lock()
+					b.Downloaded[j] = false
+					r.mu.Unlock()
+					break
+				}
+			}
+		}
+	}
+	r.s.m.batchSize.With(prometheus.Labels{"cluster": r.clusterID.String(), "host": b.Host}).Set(float64(b.Size))
+	r.s.m.state.With(r.stateLabels(b.Host)).Set(stateDownload)
+	if err := r.download(ctx, i); err != nil {
+		return r.batchFailed(ctx, i, err)
+	}
+	r.s.m.state.With(r.stateLabels(b.Host)).Set(stateLoad)
+	ls := time.Now()
+	if err := r.c.LoadSSTables(ctx, b.Host, b.Keyspace, b.Table, agentclient.LoadSSTablesOptions{LoadAndStream: !r.row.Target.OneToOne, PollInterval: r.s.opts.LongPoll}); err != nil {
+		return r.batchFailed(ctx, i, fmt.Errorf("load&stream %s.%s on %s: %w", b.Keyspace, b.Table, b.Host, err))
+	}
+	cl := prometheus.Labels{"cluster": r.clusterID.String(), "host": b.Host}
+	r.s.m.streamed.With(cl).Add(float64(b.Size))
+	r.s.m.streamDur.With(cl).Add(time.Since(ls).Seconds())
+	r.s.m.restored.With(cl).Add(float64(b.Size))
+	r.s.m.restoreDur.With(cl).Add(time.Since(start).Seconds())
+	r.hostStats(b.Host, func(h *hostStats) {
+		h.StreamedBytes += b.Size
+		h.StreamDuration += time.Since(ls).Milliseconds()
+		h.RestoredBytes += b.Size
+		h.RestoreDuration += time.Since(start).Milliseconds()
+	})
+	return r.markLoaded(ctx, i)
+}
+
+// download fetches the sstables of batch i not downloaded yet, transfers
+// at a time, recording each one when its files are all there.
+func (r *run) download(ctx context.Context, i int) error {
+	b := r.batches[i]
+	par := r.props.Transfers
+	if par == 0 {
+		par = 2 * r.shards(b.Host)
+	}
+	mib := backupspec.LimitFor(r.rateLimits, r.hostDC(b.Host), 0)
+	rate := ""
+	if mib > 0 {
+		rate = strconv.Itoa(max(1, mib/par)) + "M"
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(par)
+	var mu sync.Mutex // serializes row writes of this batch
+	for j, sst := range b.SSTables {
+		r.mu.Lock()
+		done := b.Downloaded[j]
+		r.mu.Unlock()
+		if done {
+			continue
+		}
+		g.Go(func() error {
+			start := time.Now()
+			loc, err := backupspec.ParseLocation(sst.Location)
+			if err != nil {
+				return fmt.Errorf("location %q: %w", sst.Location, err)
+			}
+			if err := r.downloadSSTable(gctx, b, sst, loc, rate); err != nil {
+				return err
+			}
+			dl := prometheus.Labels{"cluster": r.clusterID.String(), "location": sst.Location, "host": b.Host}
+			r.s.m.downloaded.With(dl).Add(float64(sst.Size))
+			r.s.m.downloadDur.With(dl).Add(time.Since(start).Seconds())
+			r.hostStats(b.Host, func(h *hostStats) {
+				h.DownloadedBytes += sst.Size
+				h.DownloadDuration += time.Since(start).Milliseconds()
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			r.mu.Lock()
+			b.Downloaded[j] = true
+			r.mu.Unlock()
+			return r.saveBatch(gctx, i)
+		})
+	}
+	return g.Wait()
+}
+
+// downloadSSTable copies one sstable's components into the upload dir:
+// the files stored under their own name with one copypaths job, versioned
+// copies one by one under the name they are loaded as.
+func (r *run) downloadSSTable(ctx context.Context, b *batch, sst *sstable, loc backupspec.Location, rate string) error {
+	up := uploadDir(b)
+	var plain []string
+	for k, f := range sst.Files {
+		if rn := sst.remoteName(k); rn != f {
+			if err := r.c.CopyFile(ctx, b.Host, "data:", path.Join(up, f), loc.RemoteName(), path.Join(sst.Dir, rn)); err != nil {
+				return fmt.Errorf("download %s to %s: %w", loc.RemotePath(path.Join(sst.Dir, rn)), b.Host, err)
+			}
+			continue
+		}
+		plain = append(plain, f)
+	}
+	if len(plain) == 0 {
+		return nil
+	}
+	id, err := r.c.CopyPaths(ctx, b.Host, agentclient.CopyPathsOptions{SrcFs: loc.RemoteName(), SrcRemote: sst.Dir,
+		DstFs: "data:", DstRemote: up, Paths: plain, BandwidthRate: rate, Transfers: 1})
+	if err != nil {
+		return fmt.Errorf("download sstable %s of %s to %s: %w", sst.ID, loc.RemotePath(sst.Dir), b.Host, err)
+	}
+	defer func() { _ = r.c.StatsDelete(context.WithoutCancel(ctx), b.Host, agentclient.JobGroup(id)) }()
+	for {
+		jp, err := r.c.JobProgress(ctx, b.Host, id, r.s.opts.LongPoll)
+		if err != nil {
+			if ctx.Err() != nil {
+				_ = r.c.JobStop(context.WithoutCancel(ctx), b.Host, id)
+			}
+			return fmt.Errorf("download sstable %s of %s to %s: %w", sst.ID, loc.RemotePath(sst.Dir), b.Host, err)
+		}
+		switch jp.Status {
+		case agentclient.JobRunning:
+			continue
+		case agentclient.JobSuccess:
+			return nil
+		default:
+			return fmt.Errorf("download sstable %s of %s to %s: job %d %s: %s", sst.ID, loc.RemotePath(sst.Dir), b.Host, id, jp.Status, jp.Error)
+		}
+	}
+}
+
+func (r *run) markLoaded(ctx context.Context, i int) error {
+	r.mu.Lock()
+	b := r.batches[i]
+	b.Loaded = true
+	b.Error = ""
+	for j := range b.Downloaded {
+		b.Downloaded[j] = true
+	}
+	r.mu.Unlock()
+	return r.saveBatch(ctx, i)
+}
+
+func (r *run) batchFailed(ctx context.Context, i int, err error) error {
+	r.mu.Lock()
+	r.batches[i].Error = err.Error()
+	r.mu.Unlock()
+	_ = r.saveBatch(context.WithoutCancel(ctx), i)
+	return fmt.Errorf("restore: %w", err)
+}

@@ -1,0 +1,361 @@
+package scyllaops_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/backup"
+	"github.com/scyllaops/scyllaops/internal/ring"
+	"github.com/scyllaops/scyllaops/restapi"
+	"github.com/scyllaops/scyllaops/restore"
+	"github.com/scyllaops/scyllaops/scyllatest"
+	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/store/memstore"
+)
+
+// restoreEnv is a source cluster backed up into bucket b1 of buckets and
+// a target cluster, each with its own Manager.
+type restoreEnv struct {
+	buckets  string
+	src, dst *scyllatest.Cluster
+	ms, md   *scyllaops.Manager
+	cs, cd   scyllaops.Cluster
+	tag      string
+}
+
+func managerOn(t *testing.T, sim *scyllatest.Cluster, name string) (*scyllaops.Manager, scyllaops.Cluster) {
+	t.Helper()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	m, err := scyllaops.New(st, sim.Transport(), scyllaops.Options{CQLDial: sim.CQLDialer().DialContext,
+		Backup:  backup.Options{LongPoll: 100 * time.Millisecond},
+		Restore: restore.Options{LongPoll: 100 * time.Millisecond},
+		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
+	c, err := m.CreateCluster(t.Context(), scyllaops.Cluster{Name: name, Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, c
+}
+
+// newRestoreEnv backs up src (2 DCs × 3 nodes, ks.t1 and ks.t2) and
+// starts an empty 3-node target of one DC "dcx" with the same tables.
+func newRestoreEnv(t *testing.T, dstTables []scyllatest.Table) *restoreEnv {
+	t.Helper()
+	e := &restoreEnv{buckets: t.TempDir()}
+	if err := os.Mkdir(filepath.Join(e.buckets, "b1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open := e.openBucket
+	e.src = scyllatest.New(t, scyllatest.Options{OpenBucket: open, TokensPerNode: 8,
+		Topology: []scyllatest.DC{{Name: "dc1", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 3}}}, {Name: "dc2", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 3}}}},
+		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.NTS(map[string]int{"dc1": 2, "dc2": 2}),
+			Tables: []scyllatest.Table{{Name: "t1", SSTables: 3}, {Name: "t2", SSTables: 1, DataSize: 20000}}}}})
+	if dstTables == nil {
+		dstTables = []scyllatest.Table{{Name: "t1"}, {Name: "t2"}}
+	}
+	e.dst = scyllatest.New(t, scyllatest.Options{OpenBucket: open, TokensPerNode: 8, Seed: 2,
+		Topology:  []scyllatest.DC{{Name: "dcx", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 3}}}},
+		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.NTS(map[string]int{"dcx": 2}), Tables: dstTables}}})
+	e.ms, e.cs = managerOn(t, e.src, "src")
+	e.md, e.cd = managerOn(t, e.dst, "dst")
+	e.tag = e.backup(t)
+	return e
+}
+
+func (e *restoreEnv) openBucket(_ context.Context, _, bucket string) (*blob.Bucket, error) {
+	return fileblob.OpenBucket(filepath.Join(e.buckets, bucket), &fileblob.Options{NoTempDir: true})
+}
+
+// backup runs one backup of src and returns its snapshot tag.
+func (e *restoreEnv) backup(t *testing.T) string {
+	t.Helper()
+	bt, err := e.ms.CreateTask(t.Context(), store.Task{ClusterID: e.cs.ID, Type: "backup", Enabled: true, Schedule: store.Schedule{Cron: "0 3 1 1 *"},
+		Properties: json.RawMessage(`{"location":["localstorage:b1"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := runOnce(t, e.ms, e.cs.ID, bt.ID); run.Status != store.StatusDone {
+		t.Fatalf("backup run %s: %s", run.Status, run.Cause)
+	}
+	list, err := e.ms.Backup().List(t.Context(), "src", []string{"localstorage:b1"}, backup.ListFilter{})
+	if err != nil || len(list) == 0 {
+		t.Fatalf("list backups: %v %+v", err, list)
+	}
+	snaps := list[0].SnapshotInfo
+	return snaps[len(snaps)-1].SnapshotTag
+}
+
+func (e *restoreEnv) restoreTask(t *testing.T, props map[string]any) (store.Task, error) {
+	t.Helper()
+	b, err := json.Marshal(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.md.CreateTask(t.Context(), store.Task{ClusterID: e.cd.ID, Type: "restore", Enabled: true,
+		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: b})
+}
+
+func (e *restoreEnv) tablesProps(tag string) map[string]any {
+	return map[string]any{"location": []string{"localstorage:b1"}, "snapshot_tag": tag, "restore_tables": true,
+		"dc_mapping": map[string]string{"dc1": "dcx", "dc2": "dcx"}, "batch_size": 1}
+}
+
+// bucketDataCRCs returns the CRC-32 of every Data.db of ks in the bucket
+// (a versioned copy counts as the file of its snapshot).
+func (e *restoreEnv) bucketDataCRCs(t *testing.T) []uint32 {
+	t.Helper()
+	return e.nodeBucketCRCs(t, "")
+}
+
+// nodeBucketCRCs is bucketDataCRCs for one source node ("" = all).
+func (e *restoreEnv) nodeBucketCRCs(t *testing.T, nodeID string) []uint32 {
+	t.Helper()
+	var out []uint32
+	root := filepath.Join(e.buckets, "b1", "backup", "sst")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, "-Data.db") || !strings.Contains(p, "/keyspace/ks/") ||
+			(nodeID != "" && !strings.Contains(p, "/node/"+nodeID+"/")) {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out = append(out, crc32.ChecksumIEEE(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkLanded checks that every loaded sstable landed on the replicas of
+// its token in dst's ring and that those nodes hold its data.
+func checkLanded(t *testing.T, dst *scyllatest.Cluster, recs []scyllatest.LoadedSSTable) {
+	t.Helper()
+	trs, err := dst.Client().DescribeRing(t.Context(), dst.Nodes()[0].IP, "ks", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ranges []ring.Range
+	for _, tr := range trs {
+		s, _ := strconv.ParseInt(tr.StartToken, 10, 64)
+		e, _ := strconv.ParseInt(tr.EndToken, 10, 64)
+		ranges = append(ranges, ring.Range{Start: s, End: e, Replicas: tr.Endpoints})
+	}
+	held := map[string]map[uint32]bool{}
+	for _, n := range dst.Nodes() {
+		held[n.IP] = map[uint32]bool{}
+		for _, tbl := range []string{"t1", "t2"} {
+			dir := dst.TableDir(n, "ks", tbl)
+			ents, _ := os.ReadDir(dir)
+			for _, en := range ents {
+				if strings.HasSuffix(en.Name(), "-Data.db") {
+					b, _ := os.ReadFile(filepath.Join(dir, en.Name()))
+					held[n.IP][crc32.ChecksumIEEE(b)] = true
+				}
+			}
+		}
+	}
+	for _, r := range recs {
+		want := scyllatest.ReplicasOf(ranges, r.Token)
+		if len(want) != 2 || !cmp.Equal(want, r.Landed) {
+			t.Fatalf("sstable %s of %s.%s landed on %v, want its replicas %v", r.Name, r.Keyspace, r.Table, r.Landed, want)
+		}
+		for _, ip := range r.Landed {
+			if !held[ip][r.DataCRC32] {
+				t.Fatalf("%s does not hold the data of %s", ip, r.Name)
+			}
+		}
+	}
+}
+
+func loadedCRCs(recs []scyllatest.LoadedSSTable) []uint32 {
+	var out []uint32
+	for _, r := range recs {
+		out = append(out, r.DataCRC32)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func restoreProgress(t *testing.T, m *scyllaops.Manager, clusterID, taskID uuid.UUID) restore.Progress {
+	t.Helper()
+	_, raw, err := m.RunProgress(t.Context(), clusterID, taskID, "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p restore.Progress
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatalf("progress %s: %v", raw, err)
+	}
+	return p
+}
+
+// TestRestoreTablesDCMapping backs up a 6-node 2-DC cluster and restores
+// it into a 3-node 1-DC one: every sstable of the snapshot is loaded once,
+// lands on its replicas with its content, progress ends at 100 %, and
+// tombstone_gc is disabled for the data stage and restored after it.
+func TestRestoreTablesDCMapping(t *testing.T) {
+	e := newRestoreEnv(t, nil)
+	want := e.bucketDataCRCs(t)
+	if len(want) != 6*4 {
+		t.Fatalf("bucket holds %d Data.db files of ks, want 24", len(want))
+	}
+	task, err := e.restoreTask(t, e.tablesProps(e.tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := runOnce(t, e.md, e.cd.ID, task.ID)
+	if run.Status != store.StatusDone {
+		t.Fatalf("restore run %s: %s", run.Status, run.Cause)
+	}
+	recs := e.dst.LoadedSSTables()
+	if d := cmp.Diff(want, loadedCRCs(recs)); d != "" {
+		t.Fatalf("loaded sstables (-snapshot +loaded):\n%s", d)
+	}
+	checkLanded(t, e.dst, recs)
+	for _, l := range e.dst.Loads() {
+		if !l.LoadAndStream {
+			t.Fatalf("load without load_and_stream: %+v", l)
+		}
+	}
+	p := restoreProgress(t, e.md, e.cd.ID, task.ID)
+	if p.Stage != restore.StageDone || p.Size == 0 || p.Restored != p.Size || p.Failed != 0 {
+		t.Fatalf("progress: stage %s size %d restored %d failed %d", p.Stage, p.Size, p.Restored, p.Failed)
+	}
+	var got []scyllatest.TombstoneGCChange
+	for _, mode := range []string{"disabled", "timeout"} {
+		for _, tbl := range []string{"t1", "t2"} {
+			got = append(got, scyllatest.TombstoneGCChange{Keyspace: "ks", Table: tbl, Mode: mode})
+		}
+	}
+	if d := cmp.Diff(got, e.dst.TombstoneGCChanges()); d != "" {
+		t.Fatalf("tombstone_gc changes (-want +got):\n%s", d)
+	}
+}
+
+// TestRestoreBadInput: properties that cannot work are refused at task
+// creation, naming the field, before anything is downloaded or stored.
+func TestRestoreBadInput(t *testing.T) {
+	e := newRestoreEnv(t, []scyllatest.Table{{Name: "t1"}}) // the target lacks ks.t2
+	with := func(k string, v any) map[string]any {
+		p := e.tablesProps(e.tag)
+		p["keyspace"] = []string{"ks.t1"}
+		if v == nil {
+			delete(p, k)
+		} else {
+			p[k] = v
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, field string
+		props       map[string]any
+	}{
+		{"unknown tag", "snapshot_tag", with("snapshot_tag", "sm_20200101000000UTC")},
+		{"bad tag", "snapshot_tag", with("snapshot_tag", "yesterday")},
+		{"unknown location", "location", with("location", []string{"localstorage:nobucket"})},
+		{"unknown keyspace", "keyspace", with("keyspace", []string{"nope"})},
+		{"unknown source dc", "dc_mapping", with("dc_mapping", map[string]string{"dc9": "dcx"})},
+		{"unknown target dc", "dc_mapping", with("dc_mapping", map[string]string{"dc1": "dc9"})},
+		{"both", "restore_tables", with("restore_schema", true)},
+		{"neither", "restore_tables", with("restore_tables", nil)},
+		{"table missing in target", "restore_tables", with("keyspace", []string{"ks"})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.restoreTask(t, tc.props)
+			if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("err = %v, want an invalid %s", err, tc.field)
+			}
+		})
+	}
+	tasks, err := e.md.ListTasks(t.Context(), e.cd.ID, scyllaops.TaskFilter{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks {
+		if tk.Type == "restore" {
+			t.Fatalf("a refused restore task was stored: %+v", tk)
+		}
+	}
+	if l := e.dst.Loads(); len(l) != 0 {
+		t.Fatalf("loads after refused tasks: %+v", l)
+	}
+}
+
+// TestRestoreREST: the dry-run target, a refused task (400) and the run
+// progress through the /api/v1 handler.
+func TestRestoreREST(t *testing.T) {
+	e := newRestoreEnv(t, nil)
+	srv := httptest.NewServer(restapi.NewHandler(e.md, restapi.Options{}))
+	t.Cleanup(srv.Close)
+	cl, err := restapi.NewClient(srv.URL+"/api/v1", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	props, _ := json.Marshal(e.tablesProps(e.tag))
+	var target restore.Target
+	if err := cl.TaskTarget(t.Context(), "dst", restapi.TaskUpdate{Type: "restore", Properties: props}, &target); err != nil {
+		t.Fatal(err)
+	}
+	if len(target.SourceNodes) != 6 || len(target.TargetHosts) != 3 || target.Batches == 0 || target.Size == 0 ||
+		len(target.Units) != 1 || len(target.Units[0].Tables) != 2 || target.EstimatedDuration == "" {
+		t.Fatalf("target %+v", target)
+	}
+	bad, _ := json.Marshal(map[string]any{"location": []string{"localstorage:b1"}, "snapshot_tag": e.tag, "restore_tables": true, "dc_mapping": map[string]string{"dc1": "nowhere"}})
+	var apiErr *restapi.APIError
+	if _, err := cl.CreateTask(t.Context(), "dst", restapi.TaskUpdate{Type: "restore", Properties: bad}); !errors.As(err, &apiErr) ||
+		apiErr.StatusCode != http.StatusBadRequest || !strings.Contains(apiErr.Message+apiErr.Details, "dc_mapping") {
+		t.Fatalf("create with an unknown target DC: %v, want 400 naming dc_mapping", err)
+	}
+	id, err := cl.CreateTask(t.Context(), "dst", restapi.TaskUpdate{Type: "restore", Enabled: true,
+		Schedule: &restapi.Schedule{Cron: "0 3 1 1 *"}, Properties: props})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid := uuid.MustParse(id)
+	if run := runOnce(t, e.md, e.cd.ID, tid); run.Status != store.StatusDone {
+		t.Fatalf("run %s: %s", run.Status, run.Cause)
+	}
+	rp, err := cl.RunProgress(t.Context(), "dst", "restore", id, "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p restore.Progress
+	if err := json.Unmarshal(rp.Progress, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Stage != restore.StageDone || p.Size != target.Size || p.Restored != p.Size || len(p.Hosts) != 3 || p.SnapshotTag != e.tag {
+		t.Fatalf("REST progress %s", rp.Progress)
+	}
+}
