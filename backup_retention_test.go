@@ -212,19 +212,19 @@ func TestRetentionMap(t *testing.T) {
 		return &store.Task{ClusterID: cl, ID: id(n), Type: typ, Enabled: enabled, Deleted: deleted, Properties: json.RawMessage(props)}
 	}
 	tasks := []*store.Task{
-		task(1, BackupTaskType, true, false, `{"location":["s3:b"],"retention":1}`),
-		task(2, BackupTaskType, false, false, `{"location":["s3:b"],"retention":12}`),                    // disabled: as is
-		task(3, BackupTaskType, false, true, `{"location":["s3:b"],"retention":3}`),                      // deleted, count: 30 days
-		task(4, BackupTaskType, false, true, `{"location":["s3:b"],"retention":3,"retention_days":45}`),  // deleted: max(45, 30)
-		task(5, BackupTaskType, false, true, `{"location":["s3:b"],"retention_days":7}`),                 // deleted, time-based: as is
-		task(6, BackupTaskType, true, false, `{"location":["s3:b"]}`),                                    // default: 3
-		task(7, BackupTaskType, false, true, `{"location":["s3:b"]}`),                                    // deleted default: 30 days
-		task(8, BackupTaskType, true, false, `{"location":["s3:b"],"retention":"x"}`),                    // unparseable: 30 days
+		task(1, BackupTaskType, true, false, `{"location":["s3:bkt"],"retention":1}`),
+		task(2, BackupTaskType, false, false, `{"location":["s3:bkt"],"retention":12}`),                    // disabled: as is
+		task(3, BackupTaskType, false, true, `{"location":["s3:bkt"],"retention":3}`),                      // deleted, count: 30 days
+		task(4, BackupTaskType, false, true, `{"location":["s3:bkt"],"retention":3,"retention_days":45}`),  // deleted: max(45, 30)
+		task(5, BackupTaskType, false, true, `{"location":["s3:bkt"],"retention_days":7}`),                 // deleted, time-based: as is
+		task(6, BackupTaskType, true, false, `{"location":["s3:bkt"]}`),                                    // default: 3
+		task(7, BackupTaskType, false, true, `{"location":["s3:bkt"]}`),                                    // deleted default: 30 days
+		task(8, BackupTaskType, true, false, `{"location":["s3:bkt"],"retention":"x"}`),                    // unparseable: 30 days
 		task(9, BackupTaskType, true, false, `{"retention":5}`),                                          // no location: 30 days
-		task(10, BackupTaskType, true, false, `{"location":["s3:b"],"retention":2,"retention_days":10}`), // both
+		task(10, BackupTaskType, true, false, `{"location":["s3:bkt"],"retention":2,"retention_days":10}`), // both
 		task(11, "repair", true, false, `{}`),
-		task(12, ValidateBackupTaskType, true, false, `{"location":["s3:b"]}`),
-		{ClusterID: other, ID: id(13), Type: BackupTaskType, Properties: json.RawMessage(`{"location":["s3:b"]}`)},
+		task(12, ValidateBackupTaskType, true, false, `{"location":["s3:bkt"]}`),
+		{ClusterID: other, ID: id(13), Type: BackupTaskType, Properties: json.RawMessage(`{"location":["s3:bkt"]}`)},
 	}
 	got := retentionMap(t.Context(), slog.New(slog.NewTextHandler(t.Output(), nil)), cl, tasks)
 	want := map[uuid.UUID]backupspec.RetentionPolicy{
@@ -310,7 +310,7 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const withMap = `{"location":["s3:b"],"retention_map":{"00000000-0000-0000-0000-000000000001":{"retention":0,"retention_days":1}}}`
+	const withMap = `{"location":["s3:bkt"],"retention_map":{"00000000-0000-0000-0000-000000000001":{"retention":0,"retention_days":1}}}`
 	isRefused := func(op string, err error) {
 		t.Helper()
 		var ie *store.InvalidError
@@ -322,7 +322,7 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(withMap)})
 	isRefused("CreateTask", err)
 	a, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: BackupTaskType, Name: "a", Enabled: true,
-		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(`{"location":["s3:b"],"retention":1}`)})
+		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(`{"location":["s3:bkt"],"retention":1}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 	upd.Properties = json.RawMessage(withMap)
 	_, err = m.UpdateTask(ctx, upd)
 	isRefused("UpdateTask", err)
-	if got, err := m.GetTask(ctx, c.ID, a.ID); err != nil || string(got.Properties) != `{"location":["s3:b"],"retention":1}` {
+	if got, err := m.GetTask(ctx, c.ID, a.ID); err != nil || string(got.Properties) != `{"location":["s3:bkt"],"retention":1}` {
 		t.Errorf("task after refused update: %s, %v; want it unchanged", got.Properties, err)
 	}
 
@@ -352,7 +352,7 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 	if d := cmp.Diff(want, p.RetentionMap); d != "" {
 		t.Errorf("run properties' retention_map (-want +got):\n%s", d)
 	}
-	if len(p.Location) != 1 || p.Location[0] != "s3:b" {
+	if len(p.Location) != 1 || p.Location[0] != "s3:bkt" {
 		t.Errorf("run properties lost the location: %s", props)
 	}
 }

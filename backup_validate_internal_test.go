@@ -13,11 +13,11 @@ func TestLocationGroups(t *testing.T) {
 		want [][]string
 	}{
 		{nil, nil},
-		{[]string{"s3:a"}, [][]string{{"s3:a"}}},
-		{[]string{"s3:a", "dc1:s3:b", "dc2:gcs:c"}, [][]string{{"s3:a", "dc1:s3:b", "dc2:gcs:c"}}},
-		{[]string{"s3:a", "s3:b", "dc1:s3:c", "dc1:s3:d", "s3:e"},
-			[][]string{{"s3:a", "dc1:s3:c"}, {"s3:b", "dc1:s3:d"}, {"s3:e"}}},
-		{[]string{"s3:a", "s3:b", "nope"}, [][]string{{"s3:a", "s3:b", "nope"}}},
+		{[]string{"s3:aaa"}, [][]string{{"s3:aaa"}}},
+		{[]string{"s3:aaa", "dc1:s3:bbb", "dc2:gcs:ccc"}, [][]string{{"s3:aaa", "dc1:s3:bbb", "dc2:gcs:ccc"}}},
+		{[]string{"s3:aaa", "s3:bbb", "dc1:s3:ccc", "dc1:s3:ddd", "s3:eee"},
+			[][]string{{"s3:aaa", "dc1:s3:ccc"}, {"s3:bbb", "dc1:s3:ddd"}, {"s3:eee"}}},
+		{[]string{"s3:aaa", "s3:bbb", "nope"}, [][]string{{"s3:aaa", "s3:bbb", "nope"}}},
 	} {
 		if got := locationGroups(tc.in); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("locationGroups(%q) = %q, want %q", tc.in, got, tc.want)

@@ -71,6 +71,9 @@ func (m *Manager) validateCluster(c *Cluster) error {
 	if c.Name == "" {
 		return store.Invalid("cluster.name", "a non-empty name that is not a UUID, e.g. \"prod-eu\"", "")
 	}
+	if err := store.CheckName("cluster.name", c.Name); err != nil {
+		return err
+	}
 	if _, err := uuid.Parse(c.Name); err == nil {
 		return store.Invalid("cluster.name", "a name that is not a UUID, e.g. \"prod-eu\"", c.Name)
 	}

@@ -56,7 +56,7 @@ func (h *handler) listClusters(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) createCluster(w http.ResponseWriter, r *http.Request) {
 	var in Cluster
-	if err := decodeJSON(r, &in, false); err != nil {
+	if err := decodeJSON(r, &in, true); err != nil {
 		h.writeError(w, r, "create cluster", err)
 		return
 	}
@@ -85,7 +85,7 @@ func (h *handler) getCluster(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) updateCluster(w http.ResponseWriter, r *http.Request) {
 	var in Cluster
-	if err := decodeJSON(r, &in, false); err != nil {
+	if err := decodeJSON(r, &in, true); err != nil {
 		h.writeError(w, r, "update cluster", err)
 		return
 	}

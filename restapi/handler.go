@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/scyllaops/scyllaops"
@@ -104,6 +105,11 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("/", h.noRoute)
 }
 
+// unknownPath answers 404 for a path no route serves.
+func (h *handler) unknownPath(w http.ResponseWriter, r *http.Request) {
+	h.writeError(w, r, "", notFound("find endpoint for path "+r.URL.Path+" - make sure api-url is correct"))
+}
+
 type traceKey struct{}
 
 func traceID(ctx context.Context) string {
@@ -161,7 +167,29 @@ func (w *statusWriter) Flush() {
 }
 
 func (h *handler) noRoute(w http.ResponseWriter, r *http.Request) {
-	h.writeError(w, r, "", notFound("find endpoint for path "+r.URL.Path+" - make sure api-url is correct"))
+	if allow := h.allowed(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		h.writeError(w, r, "", &httpError{status: http.StatusMethodNotAllowed,
+			message: "method " + r.Method + " not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allow, ", ")})
+		return
+	}
+	h.unknownPath(w, r)
+}
+
+// allowed returns the methods with a route for r's path (the catch-all
+// aside), for a 405's Allow header; none means the path is unknown.
+func (h *handler) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (h *handler) version(w http.ResponseWriter, _ *http.Request) {
