@@ -220,7 +220,7 @@ func TestRetentionMap(t *testing.T) {
 		task(6, BackupTaskType, true, false, `{"location":["s3:bkt"]}`),                                    // default: 3
 		task(7, BackupTaskType, false, true, `{"location":["s3:bkt"]}`),                                    // deleted default: 30 days
 		task(8, BackupTaskType, true, false, `{"location":["s3:bkt"],"retention":"x"}`),                    // unparseable: 30 days
-		task(9, BackupTaskType, true, false, `{"retention":5}`),                                          // no location: 30 days
+		task(9, BackupTaskType, true, false, `{"retention":5}`),                                            // no location: 30 days
 		task(10, BackupTaskType, true, false, `{"location":["s3:bkt"],"retention":2,"retention_days":10}`), // both
 		task(11, "repair", true, false, `{}`),
 		task(12, ValidateBackupTaskType, true, false, `{"location":["s3:bkt"]}`),
