@@ -2,6 +2,7 @@ package scyllaops
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,8 @@ type Manager struct {
 
 	mu      sync.Mutex
 	clients map[clientKey]*agentclient.Client
+	pins    map[uuid.UUID]*clusterPins // agentkeys.go
+	rootCAs *x509.CertPool             // Options.AgentTLS.CAFile
 
 	sched  *scheduler.Scheduler // tasks.go, runs.go, suspend.go
 	hc     *healthChecker       // the "healthcheck" runner (status.go)
@@ -49,8 +52,9 @@ type Manager struct {
 }
 
 type clientKey struct {
-	port  int
-	token string
+	cluster uuid.UUID // uuid.Nil with a caller's transport: clients are shared
+	port    int
+	token   string
 }
 
 // New returns a Manager over st that reaches agents through transport
@@ -72,12 +76,21 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		}
 		st = w
 	}
+	rootCAs, err := opts.AgentTLS.loadCAs()
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
 	m := &Manager{
 		st:        st,
 		transport: transport,
 		opts:      opts,
 		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
 		clients:   make(map[clientKey]*agentclient.Client),
+		pins:      make(map[uuid.UUID]*clusterPins),
+		rootCAs:   rootCAs,
+	}
+	if transport == nil && opts.AgentTLS.InsecureSkipVerify {
+		m.log.Warn("agent TLS certificate verification is disabled (agent_tls insecure_skip_verify): anyone answering at a node's address receives the auth token")
 	}
 	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
 	sched, err := scheduler.New(st, scheduler.Options{
@@ -137,16 +150,22 @@ func (m *Manager) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// agentClient returns the agent client of a cluster (one per agent port
-// and auth token, shared).
-func (m *Manager) agentClient(port int, token string) (*agentclient.Client, error) {
+// agentClient returns the agent client of a cluster: with the caller's
+// transport one per agent port and auth token, shared; over TCP+TLS one
+// per cluster, verifying its agents' keys (agentkeys.go).
+func (m *Manager) agentClient(clusterID uuid.UUID, port int, token string) (*agentclient.Client, error) {
 	k := clientKey{port: port, token: token}
+	o := agentclient.Options{AuthToken: token, Port: port, Logger: m.opts.Logger}
+	if m.transport == nil {
+		k.cluster = clusterID
+		o.TLS = m.agentTLS(clusterID)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c, ok := m.clients[k]; ok {
 		return c, nil
 	}
-	c, err := agentclient.New(m.transport, agentclient.Options{AuthToken: token, Port: port, Logger: m.opts.Logger})
+	c, err := agentclient.New(m.transport, o)
 	if err != nil {
 		return nil, fmt.Errorf("scyllaops: agent client: %w", err)
 	}
@@ -168,7 +187,7 @@ func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agen
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := m.agentClient(c.Port, string(token))
+	cl, err := m.agentClient(clusterID, c.Port, string(token))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -67,6 +67,11 @@ type Options struct {
 	// Healthcheck tunes the health-check service (timeouts, node_info
 	// TTL). Logger and Registerer default to the Manager's.
 	Healthcheck healthcheck.Options
+	// AgentTLS says how agents' TLS certificates are verified when the
+	// Manager reaches them over TCP (New with a nil transport). Default:
+	// each agent's public key pinned at first contact (see
+	// AgentTLSOptions).
+	AgentTLS AgentTLSOptions
 	// Backup tunes the backup service (age_max, long-poll, leases).
 	// Logger and Registerer default to the Manager's.
 	Backup backup.Options
@@ -104,6 +109,9 @@ func (o Options) Validate() error {
 		return store.Invalid("options.event_ttl", "a duration >= 0, e.g. 720h (0 = default)", o.EventTTL.String())
 	case o.ConnectTimeout < 0:
 		return store.Invalid("options.connect_timeout", "a duration >= 0, e.g. 30s (0 = default)", o.ConnectTimeout.String())
+	}
+	if err := o.AgentTLS.validate(); err != nil {
+		return err
 	}
 	if err := o.Healthcheck.Validate(); err != nil {
 		return fmt.Errorf("options.healthcheck: %w", err)

@@ -3,7 +3,6 @@ package agentclient
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +57,9 @@ type Options struct {
 	ListTimeout time.Duration
 	// Logger receives retry and warning logs. nil = discard.
 	Logger *slog.Logger
+	// TLS says how the default transport (New with a nil transport)
+	// verifies agents. Default: trust on first use (see TLSOptions).
+	TLS TLSOptions
 }
 
 // Validate reports the first invalid option.
@@ -118,8 +120,9 @@ type Client struct {
 }
 
 // New returns a Client sending requests through transport. A nil transport
-// means TCP+TLS with certificate verification skipped (agents use
-// self-signed certificates, as with Scylla Manager).
+// means TCP+TLS verified as Options.TLS says (default: each agent's public
+// key pinned at first use; agents use self-signed certificates, as with
+// Scylla Manager).
 func New(transport http.RoundTripper, opts Options) (*Client, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -127,7 +130,7 @@ func New(transport http.RoundTripper, opts Options) (*Client, error) {
 	opts = opts.withDefaults()
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // agents use self-signed certs; auth is the bearer token
+		applyTLS(t, opts.TLS, opts.Logger) // verify.go
 		t.MaxIdleConnsPerHost = 8
 		transport = t
 	}
@@ -163,7 +166,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return false, ctx.Err()
 	}
 	if err != nil {
-		return true, nil
+		return !verificationFailed(err), nil
 	}
 	switch {
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests:

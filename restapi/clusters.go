@@ -94,6 +94,12 @@ func (h *handler) updateCluster(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, "update cluster", err)
 		return
 	}
+	// scyllaops: ?accept_new_agent_keys=true pins the keys the agents
+	// present now (after a node's key was replaced on purpose).
+	if c.AcceptNewAgentKeys, err = queryBool(r.URL.Query().Get("accept_new_agent_keys"), "accept_new_agent_keys", false); err != nil {
+		h.writeError(w, r, "update cluster", err)
+		return
+	}
 	updated, err := h.m.UpdateCluster(r.Context(), r.PathValue("cluster_id"), c)
 	if err != nil {
 		h.writeError(w, r, "update cluster", err)
