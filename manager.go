@@ -17,6 +17,7 @@ import (
 	"github.com/scyllaops/scyllaops/healthcheck"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/store/sealed"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
 )
 
@@ -44,6 +45,7 @@ type Manager struct {
 	clients map[clientKey]*agentclient.Client
 	pins    map[uuid.UUID]*clusterPins // agentkeys.go
 	rootCAs *x509.CertPool             // Options.AgentTLS.CAFile
+	sealed  *sealed.Store              // the secret drawer's encryption
 
 	sched  *scheduler.Scheduler // tasks.go, runs.go, suspend.go
 	hc     *healthChecker       // the "healthcheck" runner (status.go)
@@ -67,6 +69,15 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	opts = opts.withDefaults()
+	kr, err := sealed.LoadKeyring(opts.SecretsKeyFile, opts.SecretsKeyEnv)
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: options.secrets_key: %w", err)
+	}
+	if kr == nil {
+		opts.Logger.Warn("secrets (agent auth token, CQL passwords) are stored in plaintext: set a secrets key file or env var (Options.SecretsKeyFile / SecretsKeyEnv, server secrets_key_file / secrets_key_env)")
+	}
+	sst := sealed.Wrap(st, kr)
+	st = sst
 	if opts.Registerer != nil {
 		// Count and time every store call (scyllaops_store_*); the
 		// Manager and its services see only the wrapper.
@@ -88,6 +99,7 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		clients:   make(map[clientKey]*agentclient.Client),
 		pins:      make(map[uuid.UUID]*clusterPins),
 		rootCAs:   rootCAs,
+		sealed:    sst,
 	}
 	if transport == nil && opts.AgentTLS.InsecureSkipVerify {
 		m.log.Warn("agent TLS certificate verification is disabled (agent_tls insecure_skip_verify): anyone answering at a node's address receives the auth token")
@@ -138,9 +150,28 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// Store returns the store the Manager was created with, wrapped by
-// storemetrics when Options.Registerer is set (calls through it are
-// counted too; storemetrics.Store.Unwrap returns the original).
+// ResealSecrets seals every stored secret with the current secrets key:
+// those stored in plaintext before a key was configured, and those sealed
+// with an older key (rotation, see package store/sealed). It returns how
+// many it rewrote; without a key it does nothing.
+func (m *Manager) ResealSecrets(ctx context.Context) (int, error) {
+	if err := m.check(ctx); err != nil {
+		return 0, err
+	}
+	n, err := m.sealed.Reseal(ctx)
+	if err != nil {
+		return n, fmt.Errorf("scyllaops: %w", err)
+	}
+	if n > 0 {
+		m.log.InfoContext(ctx, "secrets resealed with the current key", "count", n)
+	}
+	return n, nil
+}
+
+// Store returns the store the Manager was created with, its secret drawer
+// sealed (package store/sealed) and, when Options.Registerer is set,
+// wrapped by storemetrics (calls through it are counted too;
+// storemetrics.Store.Unwrap returns the sealed store).
 func (m *Manager) Store() store.Store { return m.st }
 
 func (m *Manager) check(ctx context.Context) error {

@@ -72,6 +72,15 @@ type Options struct {
 	// each agent's public key pinned at first contact (see
 	// AgentTLSOptions).
 	AgentTLS AgentTLSOptions
+	// SecretsKeyFile and SecretsKeyEnv name where the keys sealing the
+	// secret drawer (agent auth token, CQL and Alternator credentials,
+	// TLS identity) are: a file, or else an environment variable, holding
+	// base64 32-byte keys, the current one first (see package
+	// store/sealed). Secrets are then stored encrypted with AES-256-GCM on
+	// every store driver. Both empty: stored in plaintext, with a warning
+	// at New. Every Manager sharing a store needs the same keys.
+	SecretsKeyFile string
+	SecretsKeyEnv  string
 	// Backup tunes the backup service (age_max, long-poll, leases).
 	// Logger and Registerer default to the Manager's.
 	Backup backup.Options
