@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -20,6 +21,10 @@ type Options struct {
 	// Version is what GET /version answers. Default: "Snapshot", as a
 	// Scylla Manager build without a version does.
 	Version string
+	// StoreBackup, when set, serves POST /api/v1/admin/store/backup
+	// (scyllaops-specific): it writes a consistent copy of the store to w,
+	// e.g. (*boltstore.Store).WriteTo. Nil: that path answers 501.
+	StoreBackup func(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // DefaultVersion is the version reported when Options.Version is empty.
@@ -99,6 +104,8 @@ func (h *handler) routes() {
 		{"GET " + c + "/suspended", h.getSuspended},
 		{"PUT " + c + "/suspended", h.putSuspended},
 		{"GET " + c + "/suspended/details", h.suspendDetails},
+
+		{"POST " + StoreBackupPath, h.storeBackup}, // admin.go
 	} {
 		h.mux.HandleFunc(r.pattern, r.fn)
 	}
