@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -62,8 +63,9 @@ type clientKey struct {
 // New returns a Manager over st that reaches agents through transport
 // (nil: TCP+TLS to each node's agent). It starts nothing: call Run.
 func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, error) {
-	if st == nil {
-		return nil, store.Invalid("store", "a non-nil store.Store, e.g. boltstore.Open(...)", "")
+	if st == nil || isNilPointer(st) {
+		// A typed nil too: the *boltstore.Store of a failed Open.
+		return nil, store.Invalid("store", "a non-nil store.Store, e.g. the result of a successful boltstore.Open(...)", "")
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
@@ -145,6 +147,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	wg.Wait()
 	m.hooks.client.HTTPClient.CloseIdleConnections()
 	return err
+}
+
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // Close releases the Manager. It does not close the store, which the
