@@ -1,6 +1,7 @@
 package scyllaops
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -48,10 +49,12 @@ type Manager struct {
 	rootCAs *x509.CertPool             // Options.AgentTLS.CAFile
 	sealed  *sealed.Store              // the secret drawer's encryption
 
-	sched  *scheduler.Scheduler // tasks.go, runs.go, suspend.go
-	hc     *healthChecker       // the "healthcheck" runner (status.go)
+	sched  *scheduler.Scheduler // tasks.go, runs.go
 	hooks  *webhooks            // webhook.go
-	backup *backup.Service      // the "backup" runner (backup.go)
+	hc     *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
+	backup *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
+	// metrics: cluster names and server version (cluster_metrics.go)
+	metrics *managerMetrics
 }
 
 type clientKey struct {
@@ -102,6 +105,7 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		pins:      make(map[uuid.UUID]*clusterPins),
 		rootCAs:   rootCAs,
 		sealed:    sst,
+		metrics:   newManagerMetrics(opts.Registerer, opts.ServerVersion),
 	}
 	if transport == nil && opts.AgentTLS.InsecureSkipVerify {
 		m.log.Warn("agent TLS certificate verification is disabled (agent_tls insecure_skip_verify): anyone answering at a node's address receives the auth token")
@@ -115,17 +119,53 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	m.sched = sched
-	if m.hc, err = m.newHealthChecker(opts.Healthcheck); err != nil {
-		return nil, err
+	// The services: each is one call of its package and one Register
+	// line per task type.
+	hopts := opts.Healthcheck
+	if hopts.Registerer == nil {
+		hopts.Registerer = opts.Registerer
 	}
-	sched.Register(healthcheck.TaskType, m.hc.svc)
-	if err := m.newBackup(opts.Backup); err != nil {
-		return nil, err
+	if m.hc, err = healthcheck.NewAPI(clusterAccess{m}, healthcheck.APIOptions{
+		Service: hopts, Transport: transport, AgentPort: opts.AgentPort, Logger: opts.Logger,
+	}); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
+	sched.Register(healthcheck.TaskType, m.hc.Service())
+	if m.backup, err = backup.NewAPI(st, clusterAccess{m}, backup.APIOptions{
+		Service: m.backupOptions(opts.Backup), CQLDial: opts.CQLDial, ConnectTimeout: opts.ConnectTimeout, Logger: m.log,
+	}); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
+	sched.Register(backup.TaskType, m.backup.Runner())
+	sched.Register(backup.ValidateTaskType, m.backup.ValidateRunner())
 	// Timed suspensions (sctool suspend --duration).
-	sched.Register(SuspendTaskType, suspendRunner{m})
+	sched.Register(scheduler.SuspendTaskType, sched.SuspendTaskRunner())
 	return m, nil
 }
+
+// backupOptions fills the backup service's defaults from the Manager's
+// options.
+func (m *Manager) backupOptions(o backup.Options) backup.Options {
+	o.Logger = cmp.Or(o.Logger, m.opts.Logger)
+	if o.Registerer == nil {
+		o.Registerer = m.opts.Registerer
+	}
+	o.LeaseOwner = cmp.Or(o.LeaseOwner, m.opts.OwnerID)
+	// A crashed Manager's backup is taken over after its run lease
+	// expires; its cluster upload lease must not outlast that.
+	o.LeaseTTL = cmp.Or(o.LeaseTTL, m.opts.LeaseTTL)
+	return o
+}
+
+// Backup returns the backup service's call surface: sctool backup's
+// target, list, files, schema, validate, delete and purge, and the
+// progress of backup runs.
+func (m *Manager) Backup() *backup.API { return m.backup }
+
+// Healthcheck returns the health check's call surface: the on-demand
+// cluster status (sctool status) and the service behind the scheduled
+// health-check tasks.
+func (m *Manager) Healthcheck() *healthcheck.API { return m.hc }
 
 // Run runs the scheduler until ctx is done (with
 // Options.DisableScheduler it only waits for ctx). It returns only after every
@@ -135,6 +175,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
+	m.loadClusterNames(ctx)
 	if m.opts.DisableScheduler {
 		<-ctx.Done()
 		return nil
@@ -216,7 +257,8 @@ func (m *Manager) agentClient(clusterID uuid.UUID, port int, token string) (*age
 	return c, nil
 }
 
-// ClusterClient returns the agent client and the known hosts of a cluster.
+// ClusterClient returns the agent client and the hosts of a cluster: its
+// contact host first, then the known hosts.
 // Services use it to reach the cluster's nodes.
 func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, []string, error) {
 	if err := m.check(ctx); err != nil {
@@ -234,11 +276,7 @@ func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agen
 	if err != nil {
 		return nil, nil, err
 	}
-	hosts := c.KnownHosts
-	if len(hosts) == 0 {
-		hosts = []string{c.Host}
-	}
-	return cl, append([]string(nil), hosts...), nil
+	return cl, contactHosts(c), nil
 }
 
 func (m *Manager) secret(ctx context.Context, clusterID uuid.UUID, key string) ([]byte, error) {

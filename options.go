@@ -32,6 +32,10 @@ type Options struct {
 	// collectors are created but not registered, and the store is not
 	// wrapped.
 	Registerer prometheus.Registerer
+	// ServerVersion is the version exported as
+	// scylla_manager_server_current_version{version} (value 1), as Scylla
+	// Manager exports its own. Default: "Snapshot".
+	ServerVersion string
 	// OwnerID names this Manager in leases and runs; it must be unique
 	// among Managers sharing a store. Default: "<hostname>-<pid>-<random>".
 	OwnerID string
@@ -145,6 +149,9 @@ func (o Options) withDefaults() Options {
 	if o.OwnerID == "" {
 		h, _ := os.Hostname()
 		o.OwnerID = fmt.Sprintf("%s-%d-%s", h, os.Getpid(), uuid.NewString()[:8])
+	}
+	if o.ServerVersion == "" {
+		o.ServerVersion = DefaultServerVersion
 	}
 	if o.AgentPort == 0 {
 		o.AgentPort = DefaultAgentPort

@@ -111,7 +111,7 @@ func (s *Service) GetTarget(ctx context.Context, clusterID uuid.UUID, properties
 func (p *plan) target(clusterID uuid.UUID, props Properties) *Target {
 	t := &Target{ClusterID: clusterID, DC: p.dcs(), Units: p.Units, Size: p.Size, Transfers: p.Transfers,
 		Retention: p.Policy.Retention, RetentionDays: p.Policy.RetentionDays, PurgeOnly: p.PurgeOnly,
-		SkipSchema: p.SkipSchema, Method: props.Method, RateLimit: props.RateLimit, SnapshotParallel: props.SnapshotParallel,
+		SkipSchema: p.SkipSchema, Method: MethodRclone, RateLimit: props.RateLimit, SnapshotParallel: props.SnapshotParallel,
 		UploadParallel: props.UploadParallel}
 	for _, h := range p.Hosts {
 		t.WithHosts = append(t.WithHosts, h.IP)

@@ -50,9 +50,27 @@ func targetErr(err error) error {
 	return badRequest(err)
 }
 
-// filter converts the query to the backup package's filter.
-func (q backupQuery) filter() backup.ListFilter {
-	return backup.ListFilter{ClusterID: q.queryClusterID, Keyspace: q.keyspace, SnapshotTag: q.snapshotTag, MinDate: q.minDate, MaxDate: q.maxDate}
+// filter converts the query to the backup package's filter, resolving
+// query_cluster_id: a UUID is taken as is (the bucket may hold clusters
+// this manager does not know), a name must be a known cluster's.
+func (b managerBackend) filter(ctx context.Context, q backupQuery) (backup.ListFilter, error) {
+	f := backup.ListFilter{Keyspace: q.keyspace, SnapshotTag: q.snapshotTag, MinDate: q.minDate, MaxDate: q.maxDate}
+	if q.queryCluster == "" {
+		return f, nil
+	}
+	if id, err := uuid.Parse(q.queryCluster); err == nil {
+		f.ClusterID = id
+		return f, nil
+	}
+	c, err := b.m.GetCluster(ctx, q.queryCluster)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return f, badRequest(store.Invalid("query_cluster_id", "a cluster UUID or the name of a cluster added to this manager", q.queryCluster))
+	case err != nil:
+		return f, err
+	}
+	f.ClusterID = c.ID
+	return f, nil
 }
 
 // managerBackend adapts *scyllaops.Manager to backend.
@@ -188,11 +206,15 @@ func (b managerBackend) target(ctx context.Context, cluster string, t store.Task
 	if t.Type != "backup" {
 		return nil, errNotWired
 	}
-	target, err := b.m.BackupTarget(ctx, cluster, t.Properties)
+	target, err := b.m.Backup().Target(ctx, cluster, t.Properties)
 	return target, targetErr(err)
 }
 func (b managerBackend) listBackups(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	items, err := b.m.ListBackups(ctx, cluster, q.locations, q.filter())
+	f, err := b.filter(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	items, err := b.m.Backup().List(ctx, cluster, q.locations, f)
 	if err != nil {
 		return nil, backupErr(err)
 	}
@@ -202,7 +224,11 @@ func (b managerBackend) listBackups(ctx context.Context, cluster string, q backu
 	return items, nil
 }
 func (b managerBackend) backupFiles(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	files, err := b.m.ListBackupFiles(ctx, cluster, q.locations, q.filter())
+	f, err := b.filter(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	files, err := b.m.Backup().ListFiles(ctx, cluster, q.locations, f)
 	if err != nil {
 		return nil, backupErr(err)
 	}
@@ -212,7 +238,7 @@ func (b managerBackend) backupFiles(ctx context.Context, cluster string, q backu
 	return files, nil
 }
 func (b managerBackend) backupSchema(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	rows, err := b.m.BackupSchema(ctx, cluster, q.locations[len(q.locations)-1], q.snapshotTag, q.queryTaskID)
+	rows, err := b.m.Backup().Schema(ctx, cluster, q.locations[len(q.locations)-1], q.snapshotTag, q.queryTaskID)
 	if err != nil {
 		return nil, backupErr(err)
 	}
@@ -222,9 +248,9 @@ func (b managerBackend) backupSchema(ctx context.Context, cluster string, q back
 	return map[string]any{"schema": rows}, nil
 }
 func (b managerBackend) deleteSnapshots(ctx context.Context, cluster string, locations, tags []string) error {
-	return backupErr(b.m.DeleteBackupSnapshots(ctx, cluster, locations, tags))
+	return backupErr(b.m.Backup().DeleteSnapshots(ctx, cluster, locations, tags))
 }
 func (b managerBackend) deleteLocalSnapshots(ctx context.Context, cluster string) error {
-	_, err := b.m.DeleteLocalSnapshots(ctx, cluster)
+	_, err := b.m.Backup().DeleteLocalSnapshots(ctx, cluster)
 	return backupErr(err)
 }

@@ -66,11 +66,13 @@ func (h *handler) listTasks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// decodeTask reads a TaskUpdate body into a task record.
-func decodeTask(r *http.Request) (store.Task, error) {
-	// Unknown top-level fields are refused as unknown properties are; id
-	// and cluster_id, which a client may echo from a read Task, are
-	// accepted and ignored (the path names the task).
+// decodeTask reads a TaskUpdate body into a task record. pathType is the
+// {task_type} of the path ("" on create): a body without "type" takes it,
+// as sctool's update and dry run send none. Unknown top-level fields are
+// refused as unknown properties are; id and cluster_id, which a client
+// may echo from a read Task, are accepted and ignored (the path names the
+// task).
+func decodeTask(r *http.Request, pathType string) (store.Task, error) {
 	var in struct {
 		TaskUpdate
 		ID        string `json:"id,omitempty"`
@@ -79,13 +81,20 @@ func decodeTask(r *http.Request) (store.Task, error) {
 	if err := decodeJSON(r, &in, true); err != nil {
 		return store.Task{}, err
 	}
+	if strings.TrimSpace(in.Type) == "" {
+		in.Type = pathType
+	}
 	return fromTaskUpdate(in.TaskUpdate)
 }
 
 func (h *handler) createTask(w http.ResponseWriter, r *http.Request) {
 	const op = "create task"
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, "")
 	if err != nil {
+		h.writeError(w, r, op, err)
+		return
+	}
+	if err := h.checkTarget(r, t); err != nil {
 		h.writeError(w, r, op, err)
 		return
 	}
@@ -105,7 +114,7 @@ func (h *handler) taskTarget(w http.ResponseWriter, r *http.Request) {
 		h.unknownPath(w, r)
 		return
 	}
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, typ)
 	if err != nil {
 		h.writeError(w, r, op, err)
 		return
@@ -120,6 +129,18 @@ func (h *handler) taskTarget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, target)
+}
+
+// checkTarget computes the dry-run target of a task whose type has one,
+// as Scylla Manager validates task properties on create and update: a
+// task that could never run (a location the nodes cannot reach, no
+// matching keyspace, an unknown DC) is a 400 before anything is stored.
+func (h *handler) checkTarget(r *http.Request, t store.Task) error {
+	if tt, ok := h.types[t.Type]; !ok || !tt.target {
+		return nil
+	}
+	_, err := h.b.target(r.Context(), r.PathValue("cluster_id"), t)
+	return err
 }
 
 // pathTask resolves {task_type}/{task_id}: the task must exist and have
@@ -155,7 +176,7 @@ func (h *handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, op, err)
 		return
 	}
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, cur.Type)
 	if err != nil {
 		h.writeError(w, r, op, err)
 		return
@@ -165,6 +186,10 @@ func (h *handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t.ClusterID, t.ID = cur.ClusterID, cur.ID
+	if err := h.checkTarget(r, t); err != nil {
+		h.writeError(w, r, op, err)
+		return
+	}
 	updated, err := h.b.updateTask(r.Context(), r.PathValue("cluster_id"), t)
 	if err != nil {
 		h.writeError(w, r, op, err)
