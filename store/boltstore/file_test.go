@@ -28,7 +28,7 @@ func filled(t *testing.T, n int) string {
 	s, err := boltstore.Open(t.Context(), path, boltstore.Options{})
 	must(t, err)
 	for i := range n {
-		c := &store.Cluster{ID: uuid.New(), Name: fmt.Sprintf("c%03d-%s", i, strings.Repeat("x", 400))}
+		c := &store.Cluster{ID: uuid.New(), Name: fmt.Sprintf("c%03d-%s", i, strings.Repeat("x", 240))}
 		must(t, s.CreateCluster(t.Context(), c))
 		must(t, s.PutSecret(t.Context(), c.ID, "k", bytes.Repeat([]byte{'s'}, 300)))
 	}
