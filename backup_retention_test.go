@@ -215,7 +215,7 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const withMap = `{"location":["s3:b"],"retention_map":{"00000000-0000-0000-0000-000000000001":{"retention":0,"retention_days":1}}}`
+	const withMap = `{"location":["s3:bkt"],"retention_map":{"00000000-0000-0000-0000-000000000001":{"retention":0,"retention_days":1}}}`
 	isRefused := func(op string, err error) {
 		t.Helper()
 		var ie *store.InvalidError
@@ -227,7 +227,7 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(withMap)})
 	isRefused("CreateTask", err)
 	a, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: backup.TaskType, Name: "a", Enabled: true,
-		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(`{"location":["s3:b"],"retention":1}`)})
+		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(`{"location":["s3:bkt"],"retention":1}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 	upd.Properties = json.RawMessage(withMap)
 	_, err = m.UpdateTask(ctx, upd)
 	isRefused("UpdateTask", err)
-	if got, err := m.GetTask(ctx, c.ID, a.ID); err != nil || string(got.Properties) != `{"location":["s3:b"],"retention":1}` {
+	if got, err := m.GetTask(ctx, c.ID, a.ID); err != nil || string(got.Properties) != `{"location":["s3:bkt"],"retention":1}` {
 		t.Errorf("task after refused update: %s, %v; want it unchanged", got.Properties, err)
 	}
 

@@ -53,6 +53,11 @@ type Cluster struct {
 	// KnownHosts are the node addresses seen at the last discovery
 	// (read-only).
 	KnownHosts []string
+	// AcceptNewAgentKeys, on UpdateCluster only, forgets the agents'
+	// pinned public keys and pins the keys they present now (checked by a
+	// connection to every known node): after a node's certificate key was
+	// replaced on purpose. See AgentTLSOptions.
+	AcceptNewAgentKeys bool
 }
 
 type cqlCreds struct {
@@ -73,6 +78,9 @@ type tlsIdentity struct {
 func (m *Manager) validateCluster(c *Cluster) error {
 	if c.Name == "" {
 		return store.Invalid("cluster.name", "a non-empty name that is not a UUID, e.g. \"prod-eu\"", "")
+	}
+	if err := store.CheckName("cluster.name", c.Name); err != nil {
+		return err
 	}
 	if _, err := uuid.Parse(c.Name); err == nil {
 		return store.Invalid("cluster.name", "a name that is not a UUID, e.g. \"prod-eu\"", c.Name)
@@ -122,8 +130,13 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	if _, err := m.st.GetClusterByName(ctx, c.Name); err == nil {
 		return Cluster{}, fmt.Errorf("scyllaops: cluster name %q: %w", c.Name, store.ErrConflict)
 	}
-	hosts, err := m.connect(ctx, c.Host, c.Port, c.AuthToken)
+	// A fresh pin set, stored once the cluster is (m.pins is keyed by
+	// the new ID, so nothing earlier can share it).
+	m.forgetAgents(c.ID)
+	pins := m.pinsOf(c.ID, false)
+	hosts, err := m.connect(ctx, c.ID, c.Host, c.Port, c.AuthToken)
 	if err != nil {
+		m.forgetAgents(c.ID)
 		return Cluster{}, err
 	}
 	now := time.Now().UTC()
@@ -133,9 +146,11 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if err := m.st.CreateCluster(ctx, sc); err != nil {
+		m.forgetAgents(c.ID)
 		return Cluster{}, fmt.Errorf("scyllaops: create cluster: %w", err)
 	}
 	undo := func(err error) (Cluster, error) {
+		m.forgetAgents(c.ID)
 		// Nothing partial stays: remove the cluster with what was stored.
 		// The caller's ctx may be done; the cleanup must still happen.
 		if derr := m.st.DeleteCluster(context.WithoutCancel(ctx), c.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
@@ -144,6 +159,9 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 		return Cluster{}, err
 	}
 	if err := m.putSecrets(ctx, c.ID, &c, true); err != nil {
+		return undo(err)
+	}
+	if err := pins.commit(ctx); err != nil {
 		return undo(err)
 	}
 	if err := m.addDefaultTasks(ctx, sc, c.WithoutRepair); err != nil {
@@ -162,21 +180,26 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	return m.GetCluster(ctx, c.ID.String())
 }
 
-// connect checks the agent of host and returns the known hosts.
-func (m *Manager) connect(ctx context.Context, host string, port int, token string) ([]string, error) {
+// connect checks the agent of host, pins the keys of the agents of the
+// known hosts (agentkeys.go) and returns the known hosts.
+func (m *Manager) connect(ctx context.Context, clusterID uuid.UUID, host string, port int, token string) ([]string, error) {
 	if m.opts.SkipConnectivityCheck {
 		return []string{host}, nil
 	}
-	if err := m.probeAgent(ctx, host, port, token); err != nil {
+	if err := m.probeAgent(ctx, clusterID, host, port, token); err != nil {
 		return nil, err
 	}
-	cl, err := m.agentClient(port, token)
+	cl, err := m.agentClient(clusterID, port, token)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
 	defer cancel()
 	ids, err := cl.HostIDMap(ctx, host)
+	var kc *agentclient.KeyChangedError
+	if errors.As(err, &kc) {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("scyllaops: cannot reach the agent of %s on port %d (check cluster.host, cluster.port and cluster.auth_token): %w", host, port, err)
 	}
@@ -188,6 +211,9 @@ func (m *Manager) connect(ctx context.Context, host string, port int, token stri
 		hosts = []string{host}
 	}
 	sortStrings(hosts)
+	if err := m.pinHosts(ctx, clusterID, hosts, port); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
 	return hosts, nil
 }
 
@@ -330,7 +356,13 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 	}
 	hosts := old.KnownHosts
 	tokenChanged := c.AuthToken != "" && c.AuthToken != SecretSet
-	if c.Host != old.Host || c.Port != old.Port || tokenChanged {
+	if c.AcceptNewAgentKeys {
+		if err := m.pinsOf(old.ID, true).reset(ctx); err != nil {
+			return Cluster{}, err
+		}
+		m.log.InfoContext(ctx, "agent keys forgotten; the keys presented now are pinned", "cluster", old.ID)
+	}
+	if c.Host != old.Host || c.Port != old.Port || tokenChanged || c.AcceptNewAgentKeys {
 		token := c.AuthToken
 		if !tokenChanged {
 			t, err := m.secret(ctx, old.ID, store.SecretAuthToken)
@@ -339,8 +371,15 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 			}
 			token = string(t)
 		}
-		if hosts, err = m.connect(ctx, c.Host, c.Port, token); err != nil {
+		if hosts, err = m.connect(ctx, old.ID, c.Host, c.Port, token); err != nil {
 			return Cluster{}, err
+		}
+		if c.AcceptNewAgentKeys {
+			// Pin the other known nodes too (connect pinned the
+			// discovered ones).
+			if err := m.pinHosts(ctx, old.ID, old.KnownHosts, c.Port); err != nil {
+				return Cluster{}, fmt.Errorf("scyllaops: %w", err)
+			}
 		}
 	}
 	sc := &store.Cluster{
@@ -394,6 +433,7 @@ func (m *Manager) DeleteCluster(ctx context.Context, idOrName string, what Delet
 	if err := m.st.DeleteCluster(ctx, sc.ID); err != nil {
 		return fmt.Errorf("scyllaops: delete cluster: %w", err)
 	}
+	m.forgetAgents(sc.ID)
 	m.metrics.forgetCluster(sc.ID)
 	m.log.InfoContext(ctx, "cluster deleted", "cluster", sc.ID, "name", sc.Name)
 	return nil

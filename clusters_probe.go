@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"syscall"
 
+	"github.com/google/uuid"
+
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/store"
 )
@@ -18,10 +20,14 @@ import (
 // Other failures (a timeout, a 5xx) return nil: the retrying check that
 // follows decides. Each error it returns wraps store.ErrInvalid: the
 // cluster's host, port or token is wrong.
-func (m *Manager) probeAgent(ctx context.Context, host string, port int, token string) error {
-	cl, err := agentclient.New(m.transport, agentclient.Options{
+func (m *Manager) probeAgent(ctx context.Context, clusterID uuid.UUID, host string, port int, token string) error {
+	o := agentclient.Options{
 		AuthToken: token, Port: port, RetryMax: -1, Timeout: m.opts.ConnectTimeout, Logger: m.opts.Logger,
-	})
+	}
+	if m.transport == nil {
+		o.TLS = m.agentTLS(clusterID) // the cluster's pinned keys (agentkeys.go)
+	}
+	cl, err := agentclient.New(m.transport, o)
 	if err != nil {
 		return fmt.Errorf("scyllaops: agent client: %w", err)
 	}

@@ -3,10 +3,12 @@ package scyllaops
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/store/sealed"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
 	"github.com/scyllaops/scyllaops/topology"
 )
@@ -44,6 +47,9 @@ type Manager struct {
 
 	mu      sync.Mutex
 	clients map[clientKey]*agentclient.Client
+	pins    map[uuid.UUID]*clusterPins // agentkeys.go
+	rootCAs *x509.CertPool             // Options.AgentTLS.CAFile
+	sealed  *sealed.Store              // the secret drawer's encryption
 
 	sched  *scheduler.Scheduler // tasks.go, runs.go
 	hooks  *webhooks            // webhook.go
@@ -57,8 +63,9 @@ type Manager struct {
 }
 
 type clientKey struct {
-	port  int
-	token string
+	cluster uuid.UUID // uuid.Nil with a caller's transport: clients are shared
+	port    int
+	token   string
 	// once: no retries (discovery: the hedge moves to the next host
 	// instead of retrying a dead one).
 	once bool
@@ -67,13 +74,23 @@ type clientKey struct {
 // New returns a Manager over st that reaches agents through transport
 // (nil: TCP+TLS to each node's agent). It starts nothing: call Run.
 func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, error) {
-	if st == nil {
-		return nil, store.Invalid("store", "a non-nil store.Store, e.g. boltstore.Open(...)", "")
+	if st == nil || isNilPointer(st) {
+		// A typed nil too: the *boltstore.Store of a failed Open.
+		return nil, store.Invalid("store", "a non-nil store.Store, e.g. the result of a successful boltstore.Open(...)", "")
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	opts = opts.withDefaults()
+	kr, err := sealed.LoadKeyring(opts.SecretsKeyFile, opts.SecretsKeyEnv)
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: options.secrets_key: %w", err)
+	}
+	if kr == nil {
+		opts.Logger.Warn("secrets (agent auth token, CQL passwords) are stored in plaintext: set a secrets key file or env var (Options.SecretsKeyFile / SecretsKeyEnv, server secrets_key_file / secrets_key_env)")
+	}
+	sst := sealed.Wrap(st, kr)
+	st = sst
 	if opts.Registerer != nil {
 		// Count and time every store call (scyllaops_store_*); the
 		// Manager and its services see only the wrapper.
@@ -83,13 +100,23 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		}
 		st = w
 	}
+	rootCAs, err := opts.AgentTLS.loadCAs()
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
 	m := &Manager{
 		st:        st,
 		transport: transport,
 		opts:      opts,
 		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
 		clients:   make(map[clientKey]*agentclient.Client),
+		pins:      make(map[uuid.UUID]*clusterPins),
+		rootCAs:   rootCAs,
+		sealed:    sst,
 		metrics:   newManagerMetrics(opts.Registerer, opts.ServerVersion),
+	}
+	if transport == nil && opts.AgentTLS.InsecureSkipVerify {
+		m.log.Warn("agent TLS certificate verification is disabled (agent_tls insecure_skip_verify): anyone answering at a node's address receives the auth token")
 	}
 	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
 	m.topo = topology.NewTracker(topologyStore{m}, opts.Discovery, m.log)
@@ -176,6 +203,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	return err
 }
 
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
 // Close releases the Manager. It does not close the store, which the
 // caller owns. It is idempotent; later calls of other methods return
 // ErrClosed.
@@ -184,9 +216,28 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// Store returns the store the Manager was created with, wrapped by
-// storemetrics when Options.Registerer is set (calls through it are
-// counted too; storemetrics.Store.Unwrap returns the original).
+// ResealSecrets seals every stored secret with the current secrets key:
+// those stored in plaintext before a key was configured, and those sealed
+// with an older key (rotation, see package store/sealed). It returns how
+// many it rewrote; without a key it does nothing.
+func (m *Manager) ResealSecrets(ctx context.Context) (int, error) {
+	if err := m.check(ctx); err != nil {
+		return 0, err
+	}
+	n, err := m.sealed.Reseal(ctx)
+	if err != nil {
+		return n, fmt.Errorf("scyllaops: %w", err)
+	}
+	if n > 0 {
+		m.log.InfoContext(ctx, "secrets resealed with the current key", "count", n)
+	}
+	return n, nil
+}
+
+// Store returns the store the Manager was created with, its secret drawer
+// sealed (package store/sealed) and, when Options.Registerer is set,
+// wrapped by storemetrics (calls through it are counted too;
+// storemetrics.Store.Unwrap returns the sealed store).
 func (m *Manager) Store() store.Store { return m.st }
 
 func (m *Manager) check(ctx context.Context) error {
@@ -196,21 +247,26 @@ func (m *Manager) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// agentClient returns the agent client of a cluster (one per agent port
-// and auth token, shared).
-func (m *Manager) agentClient(port int, token string) (*agentclient.Client, error) {
-	return m.agentClientKey(clientKey{port: port, token: token})
+// agentClient returns the agent client of a cluster: with the caller's
+// transport one per agent port and auth token, shared; over TCP+TLS one
+// per cluster, verifying its agents' keys (agentkeys.go).
+func (m *Manager) agentClient(clusterID uuid.UUID, port int, token string) (*agentclient.Client, error) {
+	return m.agentClientKey(clusterID, clientKey{port: port, token: token})
 }
 
-func (m *Manager) agentClientKey(k clientKey) (*agentclient.Client, error) {
+func (m *Manager) agentClientKey(clusterID uuid.UUID, k clientKey) (*agentclient.Client, error) {
+	o := agentclient.Options{AuthToken: k.token, Port: k.port, Logger: m.opts.Logger}
+	if m.transport == nil {
+		k.cluster = clusterID
+		o.TLS = m.agentTLS(clusterID)
+	}
+	if k.once {
+		o.RetryMax = -1
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c, ok := m.clients[k]; ok {
 		return c, nil
-	}
-	o := agentclient.Options{AuthToken: k.token, Port: k.port, Logger: m.opts.Logger}
-	if k.once {
-		o.RetryMax = -1
 	}
 	c, err := agentclient.New(m.transport, o)
 	if err != nil {
@@ -236,7 +292,7 @@ func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agen
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := m.agentClient(c.Port, string(token))
+	cl, err := m.agentClient(clusterID, c.Port, string(token))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -80,6 +80,20 @@ type Options struct {
 	// Healthcheck tunes the health-check service (timeouts, node_info
 	// TTL). Logger and Registerer default to the Manager's.
 	Healthcheck healthcheck.Options
+	// AgentTLS says how agents' TLS certificates are verified when the
+	// Manager reaches them over TCP (New with a nil transport). Default:
+	// each agent's public key pinned at first contact (see
+	// AgentTLSOptions).
+	AgentTLS AgentTLSOptions
+	// SecretsKeyFile and SecretsKeyEnv name where the keys sealing the
+	// secret drawer (agent auth token, CQL and Alternator credentials,
+	// TLS identity) are: a file, or else an environment variable, holding
+	// base64 32-byte keys, the current one first (see package
+	// store/sealed). Secrets are then stored encrypted with AES-256-GCM on
+	// every store driver. Both empty: stored in plaintext, with a warning
+	// at New. Every Manager sharing a store needs the same keys.
+	SecretsKeyFile string
+	SecretsKeyEnv  string
 	// Backup tunes the backup service (age_max, long-poll, leases).
 	// Logger and Registerer default to the Manager's.
 	Backup backup.Options
@@ -129,6 +143,9 @@ func (o Options) Validate() error {
 		return store.Invalid("options.event_ttl", "a duration >= 0, e.g. 720h (0 = default)", o.EventTTL.String())
 	case o.ConnectTimeout < 0:
 		return store.Invalid("options.connect_timeout", "a duration >= 0, e.g. 30s (0 = default)", o.ConnectTimeout.String())
+	}
+	if err := o.AgentTLS.validate(); err != nil {
+		return err
 	}
 	if err := o.Healthcheck.Validate(); err != nil {
 		return fmt.Errorf("options.healthcheck: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
+	"github.com/scyllaops/scyllaops/store/sealed"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
 )
 
@@ -39,8 +40,8 @@ func TestStoreMetricsRegisterer(t *testing.T) {
 		}
 	}
 	w, ok := m.Store().(*storemetrics.Store)
-	if !ok || w.Unwrap() != store.Store(st) {
-		t.Errorf("Store() = %T, want a *storemetrics.Store around the store given to New", m.Store())
+	if sw, sok := w.Unwrap().(*sealed.Store); !ok || !sok || sw.Unwrap() != store.Store(st) {
+		t.Errorf("Store() = %T, want a *storemetrics.Store around the sealed store given to New", m.Store())
 	}
 	if probs := lintMetrics(t, reg); len(probs) > 0 {
 		t.Errorf("GatherAndLint: %v", probs)
@@ -55,8 +56,8 @@ func TestStoreMetricsRegisterer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = bare.Close() })
-	if bare.Store() != store.Store(st) {
-		t.Errorf("Store() without a Registerer = %T, want the store given to New", bare.Store())
+	if sw, ok := bare.Store().(*sealed.Store); !ok || sw.Unwrap() != store.Store(st) {
+		t.Errorf("Store() without a Registerer = %T, want the sealed store given to New", bare.Store())
 	}
 }
 

@@ -72,6 +72,9 @@ func (m *Manager) checkTask(t *store.Task) error {
 	if !ok {
 		return store.Invalid("task.type", "a task type with a registered runner: "+strings.Join(m.sched.Types(), ", "), t.Type)
 	}
+	if err := store.CheckName("task.name", t.Name); err != nil {
+		return err
+	}
 	if _, err := scheduler.ParseSchedule(t.Schedule); err != nil {
 		return err
 	}

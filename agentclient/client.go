@@ -58,6 +58,9 @@ type Options struct {
 	ListTimeout time.Duration
 	// Logger receives retry and warning logs. nil = discard.
 	Logger *slog.Logger
+	// TLS says how the default transport (New with a nil transport)
+	// verifies agents. Default: trust on first use (see TLSOptions).
+	TLS TLSOptions
 }
 
 // Validate reports the first invalid option.
@@ -120,16 +123,19 @@ type Client struct {
 }
 
 // New returns a Client sending requests through transport. A nil transport
-// means a new NewTransport(): TCP+TLS with certificate verification skipped
-// (agents use self-signed certificates, as with Scylla Manager) and an
-// idle connection kept per agent.
+// means a new NewTransport() (an idle connection kept per agent) over
+// TLS verified as Options.TLS says (default: each agent's public key
+// pinned at first use; agents use self-signed certificates, as with
+// Scylla Manager).
 func New(transport http.RoundTripper, opts Options) (*Client, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
 	if transport == nil {
-		transport = NewTransport()
+		t := NewTransport()
+		applyTLS(t, opts.TLS, opts.Logger) // verify.go
+		transport = t
 	}
 	c := &Client{opts: opts, log: opts.Logger.With("component", "agentclient")}
 	if opts.AuthToken == "" {
@@ -163,7 +169,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return false, ctx.Err()
 	}
 	if err != nil {
-		return true, nil
+		return !verificationFailed(err), nil
 	}
 	switch {
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests:

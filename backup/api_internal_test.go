@@ -26,19 +26,19 @@ func TestRetentionMap(t *testing.T) {
 		return &store.Task{ClusterID: cl, ID: id(n), Type: typ, Enabled: enabled, Deleted: deleted, Properties: json.RawMessage(props)}
 	}
 	tasks := []*store.Task{
-		task(1, TaskType, true, false, `{"location":["s3:b"],"retention":1}`),
-		task(2, TaskType, false, false, `{"location":["s3:b"],"retention":12}`),                    // disabled: as is
-		task(3, TaskType, false, true, `{"location":["s3:b"],"retention":3}`),                      // deleted, count: 30 days
-		task(4, TaskType, false, true, `{"location":["s3:b"],"retention":3,"retention_days":45}`),  // deleted: max(45, 30)
-		task(5, TaskType, false, true, `{"location":["s3:b"],"retention_days":7}`),                 // deleted, time-based: as is
-		task(6, TaskType, true, false, `{"location":["s3:b"]}`),                                    // default: 3
-		task(7, TaskType, false, true, `{"location":["s3:b"]}`),                                    // deleted default: 30 days
-		task(8, TaskType, true, false, `{"location":["s3:b"],"retention":"x"}`),                    // unparseable: 30 days
-		task(9, TaskType, true, false, `{"retention":5}`),                                          // no location: 30 days
-		task(10, TaskType, true, false, `{"location":["s3:b"],"retention":2,"retention_days":10}`), // both
+		task(1, TaskType, true, false, `{"location":["s3:bbb"],"retention":1}`),
+		task(2, TaskType, false, false, `{"location":["s3:bbb"],"retention":12}`),                    // disabled: as is
+		task(3, TaskType, false, true, `{"location":["s3:bbb"],"retention":3}`),                      // deleted, count: 30 days
+		task(4, TaskType, false, true, `{"location":["s3:bbb"],"retention":3,"retention_days":45}`),  // deleted: max(45, 30)
+		task(5, TaskType, false, true, `{"location":["s3:bbb"],"retention_days":7}`),                 // deleted, time-based: as is
+		task(6, TaskType, true, false, `{"location":["s3:bbb"]}`),                                    // default: 3
+		task(7, TaskType, false, true, `{"location":["s3:bbb"]}`),                                    // deleted default: 30 days
+		task(8, TaskType, true, false, `{"location":["s3:bbb"],"retention":"x"}`),                    // unparseable: 30 days
+		task(9, TaskType, true, false, `{"retention":5}`),                                            // no location: 30 days
+		task(10, TaskType, true, false, `{"location":["s3:bbb"],"retention":2,"retention_days":10}`), // both
 		task(11, "repair", true, false, `{}`),
-		task(12, ValidateTaskType, true, false, `{"location":["s3:b"]}`),
-		{ClusterID: other, ID: id(13), Type: TaskType, Properties: json.RawMessage(`{"location":["s3:b"]}`)},
+		task(12, ValidateTaskType, true, false, `{"location":["s3:bbb"]}`),
+		{ClusterID: other, ID: id(13), Type: TaskType, Properties: json.RawMessage(`{"location":["s3:bbb"]}`)},
 	}
 	got := retentionMap(t.Context(), slog.New(slog.NewTextHandler(t.Output(), nil)), cl, tasks)
 	want := map[uuid.UUID]backupspec.RetentionPolicy{
@@ -118,9 +118,9 @@ func TestRetentionMapReplacesStored(t *testing.T) {
 	if err := st.CreateCluster(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	const withMap = `{"location":["s3:b"],"retention_map":{"00000000-0000-0000-0000-000000000001":{"retention":0,"retention_days":1}}}`
+	const withMap = `{"location":["s3:bbb"],"retention_map":{"00000000-0000-0000-0000-000000000001":{"retention":0,"retention_days":1}}}`
 	a := &store.Task{ClusterID: c.ID, ID: uuid.New(), Type: TaskType, Name: "a", Enabled: true,
-		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(`{"location":["s3:b"],"retention":1}`)}
+		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(`{"location":["s3:bbb"],"retention":1}`)}
 	b := &store.Task{ClusterID: c.ID, ID: uuid.New(), Type: TaskType, Name: "b", Enabled: true,
 		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(withMap)}
 	for _, tk := range []*store.Task{a, b} {
@@ -141,7 +141,7 @@ func TestRetentionMapReplacesStored(t *testing.T) {
 	if d := cmp.Diff(want, p.RetentionMap); d != "" {
 		t.Errorf("run properties' retention_map (-want +got):\n%s", d)
 	}
-	if len(p.Location) != 1 || p.Location[0] != "s3:b" {
+	if len(p.Location) != 1 || p.Location[0] != "s3:bbb" {
 		t.Errorf("run properties lost the location: %s", props)
 	}
 }
@@ -154,11 +154,11 @@ func TestLocationGroups(t *testing.T) {
 		want [][]string
 	}{
 		{nil, nil},
-		{[]string{"s3:a"}, [][]string{{"s3:a"}}},
-		{[]string{"s3:a", "dc1:s3:b", "dc2:gcs:c"}, [][]string{{"s3:a", "dc1:s3:b", "dc2:gcs:c"}}},
-		{[]string{"s3:a", "s3:b", "dc1:s3:c", "dc1:s3:d", "s3:e"},
-			[][]string{{"s3:a", "dc1:s3:c"}, {"s3:b", "dc1:s3:d"}, {"s3:e"}}},
-		{[]string{"s3:a", "s3:b", "nope"}, [][]string{{"s3:a", "s3:b", "nope"}}},
+		{[]string{"s3:aaa"}, [][]string{{"s3:aaa"}}},
+		{[]string{"s3:aaa", "dc1:s3:bbb", "dc2:gcs:ccc"}, [][]string{{"s3:aaa", "dc1:s3:bbb", "dc2:gcs:ccc"}}},
+		{[]string{"s3:aaa", "s3:bbb", "dc1:s3:ccc", "dc1:s3:ddd", "s3:eee"},
+			[][]string{{"s3:aaa", "dc1:s3:ccc"}, {"s3:bbb", "dc1:s3:ddd"}, {"s3:eee"}}},
+		{[]string{"s3:aaa", "s3:bbb", "nope"}, [][]string{{"s3:aaa", "s3:bbb", "nope"}}},
 	} {
 		if got := locationGroups(tc.in); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("locationGroups(%q) = %q, want %q", tc.in, got, tc.want)

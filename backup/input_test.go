@@ -15,7 +15,7 @@ import (
 )
 
 func TestParseProperties(t *testing.T) {
-	p, err := backup.ParseProperties(json.RawMessage(`{"location":["dc1:s3:b","gcs:c"],"keyspace":["ks.*","!ks.x"],"rate_limit":["dc1:10","5"],"upload_parallel":["2"],"transfers":4,"continue":false}`))
+	p, err := backup.ParseProperties(json.RawMessage(`{"location":["dc1:s3:bkt","gcs:ccc"],"keyspace":["ks.*","!ks.x"],"rate_limit":["dc1:10","5"],"upload_parallel":["2"],"transfers":4,"continue":false}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,17 +26,17 @@ func TestParseProperties(t *testing.T) {
 		{`{}`, "location"},
 		{`{"location":["s3:Bad_Bucket"]}`, "location"},
 		{`{"location":["ftp:bucket"]}`, "location"},
-		{`{"location":["s3:b","s3:c"]}`, "location"},
-		{`{"location":["s3:b"],"flavor":"red"}`, "properties.flavor"},
-		{`{"location":["s3:b"],"retention":-1}`, "retention"},
-		{`{"location":["s3:b"],"retention_days":"x"}`, "properties.retention_days"},
-		{`{"location":["s3:b"],"rate_limit":["dc1:x"]}`, "rate_limit"},
-		{`{"location":["s3:b"],"snapshot_parallel":["-1"]}`, "snapshot_parallel"},
-		{`{"location":["s3:b"],"upload_parallel":["a:b:1"]}`, "upload_parallel"},
-		{`{"location":["s3:b"],"transfers":-2}`, "transfers"},
-		{`{"location":["s3:b"],"keyspace":["ks.[x"]}`, "keyspace"},
-		{`{"location":["s3:b"],"method":"native"}`, "method"},
-		{`{"location":["s3:b"],"retention_lock_mode":"locked"}`, "retention_lock_mode"},
+		{`{"location":["s3:bkt","s3:c"]}`, "location"},
+		{`{"location":["s3:bkt"],"flavor":"red"}`, "properties.flavor"},
+		{`{"location":["s3:bkt"],"retention":-1}`, "retention"},
+		{`{"location":["s3:bkt"],"retention_days":"x"}`, "properties.retention_days"},
+		{`{"location":["s3:bkt"],"rate_limit":["dc1:x"]}`, "rate_limit"},
+		{`{"location":["s3:bkt"],"snapshot_parallel":["-1"]}`, "snapshot_parallel"},
+		{`{"location":["s3:bkt"],"upload_parallel":["a:b:1"]}`, "upload_parallel"},
+		{`{"location":["s3:bkt"],"transfers":-2}`, "transfers"},
+		{`{"location":["s3:bkt"],"keyspace":["ks.[x"]}`, "keyspace"},
+		{`{"location":["s3:bkt"],"method":"native"}`, "method"},
+		{`{"location":["s3:bkt"],"retention_lock_mode":"locked"}`, "retention_lock_mode"},
 		{`[1]`, "properties"},
 	} {
 		_, err := backup.ParseProperties(json.RawMessage(tc.props))

@@ -56,7 +56,7 @@ func (h *handler) listClusters(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) createCluster(w http.ResponseWriter, r *http.Request) {
 	var in Cluster
-	if err := decodeJSON(r, &in, false); err != nil {
+	if err := decodeJSON(r, &in, true); err != nil {
 		h.writeError(w, r, "create cluster", err)
 		return
 	}
@@ -85,12 +85,18 @@ func (h *handler) getCluster(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) updateCluster(w http.ResponseWriter, r *http.Request) {
 	var in Cluster
-	if err := decodeJSON(r, &in, false); err != nil {
+	if err := decodeJSON(r, &in, true); err != nil {
 		h.writeError(w, r, "update cluster", err)
 		return
 	}
 	c, err := fromCluster(in)
 	if err != nil {
+		h.writeError(w, r, "update cluster", err)
+		return
+	}
+	// scyllaops: ?accept_new_agent_keys=true pins the keys the agents
+	// present now (after a node's key was replaced on purpose).
+	if c.AcceptNewAgentKeys, err = queryBool(r.URL.Query().Get("accept_new_agent_keys"), "accept_new_agent_keys", false); err != nil {
 		h.writeError(w, r, "update cluster", err)
 		return
 	}

@@ -139,6 +139,11 @@ func decodeJSON(r *http.Request, v any, strict bool) error {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &httpError{status: http.StatusRequestEntityTooLarge, message: "request body too large",
+				err: fmt.Errorf("body: want at most %d bytes", mbe.Limit)}
+		}
 		return badRequest(describeJSONErr(err))
 	}
 	if dec.More() {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/scyllaops/scyllaops"
@@ -19,6 +21,10 @@ type Options struct {
 	// Version is what GET /version answers. Default: "Snapshot", as a
 	// Scylla Manager build without a version does.
 	Version string
+	// StoreBackup, when set, serves POST /api/v1/admin/store/backup
+	// (scyllaops-specific): it writes a consistent copy of the store to w,
+	// e.g. (*boltstore.Store).WriteTo. Nil: that path answers 501.
+	StoreBackup func(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // DefaultVersion is the version reported when Options.Version is empty.
@@ -98,10 +104,17 @@ func (h *handler) routes() {
 		{"GET " + c + "/suspended", h.getSuspended},
 		{"PUT " + c + "/suspended", h.putSuspended},
 		{"GET " + c + "/suspended/details", h.suspendDetails},
+
+		{"POST " + StoreBackupPath, h.storeBackup}, // admin.go
 	} {
 		h.mux.HandleFunc(r.pattern, r.fn)
 	}
 	h.mux.HandleFunc("/", h.noRoute)
+}
+
+// unknownPath answers 404 for a path no route serves.
+func (h *handler) unknownPath(w http.ResponseWriter, r *http.Request) {
+	h.writeError(w, r, "", notFound("find endpoint for path "+r.URL.Path+" - make sure api-url is correct"))
 }
 
 type traceKey struct{}
@@ -161,7 +174,29 @@ func (w *statusWriter) Flush() {
 }
 
 func (h *handler) noRoute(w http.ResponseWriter, r *http.Request) {
-	h.writeError(w, r, "", notFound("find endpoint for path "+r.URL.Path+" - make sure api-url is correct"))
+	if allow := h.allowed(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		h.writeError(w, r, "", &httpError{status: http.StatusMethodNotAllowed,
+			message: "method " + r.Method + " not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allow, ", ")})
+		return
+	}
+	h.unknownPath(w, r)
+}
+
+// allowed returns the methods with a route for r's path (the catch-all
+// aside), for a 405's Allow header; none means the path is unknown.
+func (h *handler) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (h *handler) version(w http.ResponseWriter, _ *http.Request) {

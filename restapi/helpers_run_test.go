@@ -59,3 +59,32 @@ func (e *env) waitRun(path string, schema string) restapi.TaskRunProgress {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// waitRuns waits (up to a minute) until the task at path has at least n
+// runs in its history, all final.
+func (e *env) waitRuns(path string, n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, b := e.call("GET", path+"/history", "", "", http.StatusOK, "task_history")
+		var runs []restapi.TaskRun
+		if err := json.Unmarshal(b, &runs); err != nil {
+			e.t.Fatal(err)
+		}
+		final := len(runs) >= n
+		for _, r := range runs {
+			switch r.Status {
+			case "DONE", "ERROR", "STOPPED", "ABORTED":
+			default:
+				final = false
+			}
+		}
+		if final {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: not %d final runs after a minute: %s", path, n, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -144,3 +144,20 @@ func (e *env) addCluster(sc *scyllatest.Cluster) string {
 	resp, _ := e.call("POST", "/api/v1/clusters", body, "cluster", http.StatusCreated, "")
 	return strings.TrimPrefix(resp.Header.Get("Location"), "/api/v1/cluster/")
 }
+
+// status sends a bodiless request and returns the answer's status, for
+// calls whose status depends on timing.
+func (e *env) status(method, path string) int {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}

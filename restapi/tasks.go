@@ -68,16 +68,23 @@ func (h *handler) listTasks(w http.ResponseWriter, r *http.Request) {
 
 // decodeTask reads a TaskUpdate body into a task record. pathType is the
 // {task_type} of the path ("" on create): a body without "type" takes it,
-// as sctool's update and dry run send none.
+// as sctool's update and dry run send none. Unknown top-level fields are
+// refused as unknown properties are; id and cluster_id, which a client
+// may echo from a read Task, are accepted and ignored (the path names the
+// task).
 func decodeTask(r *http.Request, pathType string) (store.Task, error) {
-	var in TaskUpdate
-	if err := decodeJSON(r, &in, false); err != nil {
+	var in struct {
+		TaskUpdate
+		ID        string `json:"id,omitempty"`
+		ClusterID string `json:"cluster_id,omitempty"`
+	}
+	if err := decodeJSON(r, &in, true); err != nil {
 		return store.Task{}, err
 	}
 	if strings.TrimSpace(in.Type) == "" {
 		in.Type = pathType
 	}
-	return fromTaskUpdate(in)
+	return fromTaskUpdate(in.TaskUpdate)
 }
 
 func (h *handler) createTask(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +111,7 @@ func (h *handler) taskTarget(w http.ResponseWriter, r *http.Request) {
 	const op = "get target"
 	typ := r.PathValue("task_type")
 	if tt, ok := h.types[typ]; !ok || !tt.target {
-		h.noRoute(w, r)
+		h.unknownPath(w, r)
 		return
 	}
 	t, err := decodeTask(r, typ)

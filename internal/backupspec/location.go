@@ -44,15 +44,21 @@ type Location struct {
 	Bucket   string
 }
 
-// ParseLocation parses "[dc:]provider:bucket".
+// ParseLocation parses "[dc:]provider:bucket". The bucket must follow its
+// provider's naming rules (S3 bucket, GCS bucket, Azure container; a
+// localstorage name is a directory of 1-255 characters not starting with
+// '.').
 func ParseLocation(s string) (Location, error) {
 	m := locationRe.FindStringSubmatch(s)
 	if m == nil {
-		return Location{}, invalid("location", LocationForm, s)
+		return Location{}, invalid("location", LocationForm, shorten(s))
 	}
 	l := Location{DC: m[2], Provider: Provider(m[3]), Bucket: m[4]}
 	if !l.Provider.Valid() {
 		return Location{}, invalid("location", "a known provider (s3, gcs, azure, localstorage) in "+LocationForm, s)
+	}
+	if want := checkBucket(l.Provider, l.Bucket); want != "" {
+		return Location{}, invalid("location", want, shorten(s))
 	}
 	return l, nil
 }
@@ -157,4 +163,12 @@ func LimitFor(limits []DCLimit, dc string, def int) int {
 		}
 	}
 	return v
+}
+
+// shorten keeps an error readable when the offending value is huge.
+func shorten(s string) string {
+	if len(s) <= 100 {
+		return s
+	}
+	return s[:64] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }

@@ -18,7 +18,7 @@ func TestParseLocation(t *testing.T) {
 	}{
 		{in: "s3:my-bucket", want: Location{Provider: S3, Bucket: "my-bucket"}},
 		{in: "dc1:gcs:b.1", want: Location{DC: "dc1", Provider: GCS, Bucket: "b.1"}},
-		{in: "DC_east-1.x:azure:c", want: Location{DC: "DC_east-1.x", Provider: Azure, Bucket: "c"}},
+		{in: "DC_east-1.x:azure:c-1", want: Location{DC: "DC_east-1.x", Provider: Azure, Bucket: "c-1"}},
 		{in: "localstorage:backups", want: Location{Provider: LocalStorage, Bucket: "backups"}},
 		{in: "ftp:bucket", err: true},
 		{in: "s3:Bucket", err: true},
@@ -87,7 +87,7 @@ func TestParseDCLimit(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || !cmp.Equal(back, limits) {
 		t.Fatalf("unmarshal %v %v", back, err)
 	}
-	locs := []Location{{DC: "dc1", Provider: S3, Bucket: "b"}}
+	locs := []Location{{DC: "dc1", Provider: S3, Bucket: "bkt"}}
 	b, _ = json.Marshal(locs)
 	var locBack []Location
 	if err := json.Unmarshal(b, &locBack); err != nil || !cmp.Equal(locBack, locs) {

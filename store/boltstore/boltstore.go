@@ -51,10 +51,15 @@ const schemaVersion = "1"
 // present is the value of index entries.
 var present = []byte{1}
 
+// DefaultTimeout is the default of Options.Timeout.
+const DefaultTimeout = 250 * time.Millisecond
+
 // Options tunes Open. The zero value is valid.
 type Options struct {
 	// Timeout is how long Open waits for the file lock when another
-	// Store (in this or another process) has the file open. Default: 5s.
+	// Store (in this or another process) has the file open; then Open
+	// fails with ErrInUse. Default: 250ms (a lock held that long is held
+	// by a running server, not by one closing).
 	Timeout time.Duration
 	// FileMode is the permission of a file Open creates. Default: 0600.
 	FileMode os.FileMode
@@ -66,7 +71,7 @@ type Options struct {
 // Validate reports whether the options are usable.
 func (o Options) Validate() error {
 	if o.Timeout < 0 {
-		return fmt.Errorf("boltstore: %w", store.Invalid("options.timeout", "a duration >= 0 (0 = default 5s)", o.Timeout.String()))
+		return fmt.Errorf("boltstore: %w", store.Invalid("options.timeout", "a duration >= 0 (0 = default 250ms)", o.Timeout.String()))
 	}
 	if o.FileMode&^os.ModePerm != 0 {
 		return fmt.Errorf("boltstore: %w", store.Invalid("options.file_mode", "permission bits only, e.g. 0600", o.FileMode.String()))
@@ -76,7 +81,7 @@ func (o Options) Validate() error {
 
 func (o Options) withDefaults() Options {
 	if o.Timeout == 0 {
-		o.Timeout = 5 * time.Second
+		o.Timeout = DefaultTimeout
 	}
 	if o.FileMode == 0 {
 		o.FileMode = 0o600
@@ -109,25 +114,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: %w", store.Invalid("path", "a file path, e.g. /var/lib/scyllaops/store.db", ""))
 	}
 	opts = opts.withDefaults()
-	db, err := bolt.Open(path, opts.FileMode, &bolt.Options{Timeout: opts.Timeout})
-	if err != nil {
+	if err := checkFile(path); err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
-		}
-		meta := tx.Bucket(bMeta)
-		switch v := meta.Get([]byte("version")); {
-		case v == nil:
-			return meta.Put([]byte("version"), []byte(schemaVersion))
-		case string(v) != schemaVersion:
-			return fmt.Errorf("file has schema version %q, this build reads %q", v, schemaVersion)
-		}
-		return nil
-	})
+	db, err := openDB(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	err = safely(path, func() error { return db.Update(initTx) })
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -138,6 +132,54 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	log := opts.Logger.With("component", "boltstore", "path", path)
 	log.Info("store opened")
 	return &Store{db: db, log: log}, nil
+}
+
+// openDB opens the bbolt file, naming a held lock and a damaged file.
+func openDB(path string, opts Options) (*bolt.DB, error) {
+	var db *bolt.DB
+	err := safely(path, func() error {
+		var err error
+		db, err = bolt.Open(path, opts.FileMode, &bolt.Options{Timeout: opts.Timeout})
+		return err
+	})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("boltstore: open %s: %w (another scyllaops server on the same data directory?); "+
+			"stop it, or give this one another data directory: %w", path, ErrInUse, err)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, corrupt(path, err.Error()))
+	case err != nil:
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// safely runs fn, turning a bbolt panic (it panics on some damaged
+// pages) into an ErrCorrupt error.
+func safely(path string, fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = corrupt(path, fmt.Sprint(p))
+		}
+	}()
+	return fn()
+}
+
+// initTx creates the buckets and checks the schema version.
+func initTx(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bMeta)
+	switch v := meta.Get([]byte("version")); {
+	case v == nil:
+		return meta.Put([]byte("version"), []byte(schemaVersion))
+	case string(v) != schemaVersion:
+		return fmt.Errorf("file has schema version %q, this build reads %q", v, schemaVersion)
+	}
+	return nil
 }
 
 // Close closes the file after the transactions in flight end. It is
