@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/scyllaops/scyllaops/store"
 )
 
 // Token bounds of the Murmur3 partitioner.
@@ -186,7 +188,7 @@ var ErrEmpty = fmt.Errorf("repair: no table to repair matches the target (set al
 func MakePlan(v *View, t Target) (*Plan, error) {
 	filter, err := NewFilter(t.Keyspace)
 	if err != nil {
-		return nil, err
+		return nil, store.Invalid("keyspace", `keyspace[.table] globs, "!" to exclude: `+err.Error(), strings.Join(t.Keyspace, ","))
 	}
 	dcs, err := matchDCs(v, t.DC)
 	if err != nil {
@@ -218,10 +220,10 @@ func MakePlan(v *View, t Target) (*Plan, error) {
 	if t.Host != "" {
 		n, ok := nodes[t.Host]
 		if !ok {
-			return nil, fmt.Errorf("repair: host %q is not a node of the cluster (want the IP of a node)", t.Host)
+			return nil, store.Invalid("host", "the IP address of a node of the cluster", t.Host)
 		}
 		if !inDC[n.DC] {
-			return nil, fmt.Errorf("repair: host %s is in dc %s, which the dc filter leaves out", t.Host, n.DC)
+			return nil, store.Invalid("host", "a node in the repaired DCs ("+strings.Join(dcs, ", ")+"); it is in "+n.DC, t.Host)
 		}
 		if ignore[t.Host] {
 			return nil, fmt.Errorf("repair: host %s is down", t.Host)
@@ -304,7 +306,7 @@ func matchDCs(v *View, globs []string) ([]string, error) {
 	}
 	f, err := newGlobs("dc", globs)
 	if err != nil {
-		return nil, err
+		return nil, store.Invalid("dc", `DC globs, "!" to exclude: `+err.Error(), strings.Join(globs, ","))
 	}
 	var keep []string
 	for _, d := range out {
@@ -313,7 +315,7 @@ func matchDCs(v *View, globs []string) ([]string, error) {
 		}
 	}
 	if len(keep) == 0 {
-		return nil, fmt.Errorf("repair: dc %q matches no DC of the cluster (DCs: %s)", strings.Join(globs, ","), strings.Join(out, ", "))
+		return nil, store.Invalid("dc", "globs matching a DC of the cluster ("+strings.Join(out, ", ")+")", strings.Join(globs, ","))
 	}
 	return keep, nil
 }

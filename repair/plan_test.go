@@ -69,7 +69,6 @@ func testView(t testing.TB, dcs map[string]int, tokens int, kss map[string]ring.
 	return v
 }
 
-
 func TestGoldenPlans(t *testing.T) {
 	nts := func(m map[string]int) ring.Replication {
 		return ring.Replication{Strategy: ring.NetworkTopologyStrategy, DCRF: m}
