@@ -14,6 +14,7 @@ import (
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
@@ -46,6 +47,7 @@ type Manager struct {
 	hc     *healthChecker       // the "healthcheck" runner (status.go)
 	hooks  *webhooks            // webhook.go
 	backup *backup.Service      // the "backup" runner (backup.go)
+	repair *repair.Service      // the "repair" runner (repair.go)
 }
 
 type clientKey struct {
@@ -93,6 +95,9 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	}
 	sched.Register(healthcheck.TaskType, m.hc.svc)
 	if err := m.newBackup(opts.Backup); err != nil {
+		return nil, err
+	}
+	if err := m.newRepair(opts.Repair); err != nil {
 		return nil, err
 	}
 	// Timed suspensions (sctool suspend --duration).

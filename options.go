@@ -13,6 +13,7 @@ import (
 
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -70,6 +71,9 @@ type Options struct {
 	// Backup tunes the backup service (age_max, long-poll, leases).
 	// Logger and Registerer default to the Manager's.
 	Backup backup.Options
+	// Repair tunes the repair service (graceful stop, job timeout,
+	// back-pressure). Logger and Registerer default to the Manager's.
+	Repair repair.Options
 }
 
 // Defaults of Options.
@@ -107,6 +111,9 @@ func (o Options) Validate() error {
 	}
 	if err := o.Healthcheck.Validate(); err != nil {
 		return fmt.Errorf("options.healthcheck: %w", err)
+	}
+	if err := o.Repair.Validate(); err != nil {
+		return fmt.Errorf("options.repair: %w", err)
 	}
 	if err := o.Backup.Validate(); err != nil {
 		return fmt.Errorf("options.backup: %w", err)

@@ -173,8 +173,19 @@ func (s *Service) ValidateProperties(properties json.RawMessage) error {
 // ValidateTarget checks properties against the cluster: unknown keyspace,
 // dc or host, and a target touching no table without allow_empty, are
 // errors matching store.ErrInvalid.
+//
+// Properties without keyspace, dc or host filters are only parsed: they
+// name nothing the cluster could lack, so the cluster is not contacted
+// (the weekly repair added with a cluster).
 func (s *Service) ValidateTarget(ctx context.Context, clusterID uuid.UUID, properties json.RawMessage) error {
-	_, err := s.GetTarget(ctx, clusterID, properties)
+	p, err := ParseProperties(properties)
+	if err != nil {
+		return err
+	}
+	if len(p.Keyspace) == 0 && len(p.DC) == 0 && p.Host == "" {
+		return nil
+	}
+	_, err = s.GetTarget(ctx, clusterID, properties)
 	return err
 }
 
