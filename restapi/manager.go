@@ -185,11 +185,21 @@ func (b managerBackend) resume(ctx context.Context, cluster string, start, misse
 	return b.m.ResumeCluster(ctx, cid, scyllaops.ResumeOptions{StartTasks: start, StartTasksMissedActivation: missed, NoContinue: noContinue})
 }
 func (b managerBackend) target(ctx context.Context, cluster string, t store.Task) (any, error) {
-	if t.Type != "backup" {
-		return nil, errNotWired
+	switch t.Type {
+	case "backup":
+		target, err := b.m.BackupTarget(ctx, cluster, t.Properties)
+		return target, targetErr(err)
+	case "repair":
+		target, err := b.m.RepairTarget(ctx, cluster, t.Properties)
+		return target, targetErr(err)
 	}
-	target, err := b.m.BackupTarget(ctx, cluster, t.Properties)
-	return target, targetErr(err)
+	return nil, errNotWired
+}
+func (b managerBackend) setRepairIntensity(ctx context.Context, cluster string, v float64) error {
+	return b.m.SetRepairIntensity(ctx, cluster, v)
+}
+func (b managerBackend) setRepairParallel(ctx context.Context, cluster string, v int) error {
+	return b.m.SetRepairParallel(ctx, cluster, v)
 }
 func (b managerBackend) listBackups(ctx context.Context, cluster string, q backupQuery) (any, error) {
 	items, err := b.m.ListBackups(ctx, cluster, q.locations, q.filter())
