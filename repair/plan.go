@@ -234,6 +234,15 @@ func MakePlan(v *View, t Target) (*Plan, error) {
 		dcRank[d] = i
 	}
 	hosts := map[string]bool{}
+	// Keyspaces with the same ring (the same replication) share their
+	// grouping: it is computed once and its replica sets are shared.
+	type grouped struct {
+		ranges []TokenRange
+		sets   []ReplicaSet
+		total  int
+		reason string
+	}
+	var memo []grouped
 	for _, ks := range v.Keyspaces {
 		if ks.Strategy == LocalStrategy || !filter.Keyspace(ks.Name) {
 			continue
@@ -250,7 +259,14 @@ func MakePlan(v *View, t Target) (*Plan, error) {
 		if len(tables) == 0 {
 			continue
 		}
-		sets, total, reason := groupRanges(ks.Ranges, inDC, nodes, ignore, t.Host)
+		mi := slices.IndexFunc(memo, func(g grouped) bool { return sameRanges(g.ranges, ks.Ranges) })
+		fresh := mi < 0
+		if fresh {
+			sets, total, reason := groupRanges(ks.Ranges, inDC, nodes, ignore, t.Host)
+			memo = append(memo, grouped{ranges: ks.Ranges, sets: sets, total: total, reason: reason})
+			mi = len(memo) - 1
+		}
+		sets, total, reason := memo[mi].sets, memo[mi].total, memo[mi].reason
 		if reason != "" {
 			for _, tb := range tables {
 				p.Skipped = append(p.Skipped, Skipped{Keyspace: ks.Name, Table: tb.Table, Reason: reason})
@@ -260,19 +276,21 @@ func MakePlan(v *View, t Target) (*Plan, error) {
 		if total == 0 {
 			continue
 		}
-		for i := range sets {
-			rs := &sets[i]
-			rs.MaxIntensity = 0
-			for _, h := range rs.Hosts {
-				hosts[h] = true
-				hi := hostIntensity(nodes[h])
-				p.HostIntensity[h] = hi
-				if rs.MaxIntensity == 0 || hi < rs.MaxIntensity {
-					rs.MaxIntensity = hi
+		if fresh {
+			for i := range sets {
+				rs := &sets[i]
+				rs.MaxIntensity = 0
+				for _, h := range rs.Hosts {
+					hosts[h] = true
+					hi := hostIntensity(nodes[h])
+					p.HostIntensity[h] = hi
+					if rs.MaxIntensity == 0 || hi < rs.MaxIntensity {
+						rs.MaxIntensity = hi
+					}
 				}
+				p.MaxIntensity = max(p.MaxIntensity, rs.MaxIntensity)
+				rs.Coordinator = coordinator(rs.Hosts, nodes, dcRank)
 			}
-			p.MaxIntensity = max(p.MaxIntensity, rs.MaxIntensity)
-			rs.Coordinator = coordinator(rs.Hosts, nodes, dcRank)
 		}
 		p.MaxParallel = max(p.MaxParallel, maxParallel(ks, dcs, nodes, ignore))
 		orderTables(ks.Name, tables, ks.Tables)
@@ -288,6 +306,22 @@ func MakePlan(v *View, t Target) (*Plan, error) {
 		return p, ErrEmpty
 	}
 	return p, nil
+}
+
+// sameRanges tells whether two rings are equal.
+func sameRanges(a, b []TokenRange) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) > 0 && &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i].Start != b[i].Start || a[i].End != b[i].End || !slices.Equal(a[i].Replicas, b[i].Replicas) {
+			return false
+		}
+	}
+	return true
 }
 
 // matchDCs returns the DCs matching the globs (all when none).
