@@ -105,12 +105,17 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	return m, nil
 }
 
-// Run runs the scheduler until ctx is done. It returns only after every
+// Run runs the scheduler until ctx is done (with
+// Options.DisableScheduler it only waits for ctx). It returns only after every
 // goroutine it started has exited; the runs it was executing stay
 // resumable (another Manager, or this one started again, resumes them).
 func (m *Manager) Run(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
+	}
+	if m.opts.DisableScheduler {
+		<-ctx.Done()
+		return nil
 	}
 	var wg sync.WaitGroup
 	schedDone := make(chan struct{})

@@ -65,6 +65,13 @@ type Options struct {
 	// is the default dialer of the health checks' CQL and Alternator
 	// pings). Default: net.Dialer. Tests pass a simulated cluster's dialer.
 	CQLDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// DisableScheduler makes a Manager that serves calls but runs no
+	// tasks (the "api" role of a server): Run does not start the
+	// scheduler, and StartTask stores a start request that a Manager with
+	// the scheduler on the same store runs at its next sync (within its
+	// SyncInterval). Use it with a store shared by other Managers (the CQL
+	// store). Default: false (this Manager runs tasks).
+	DisableScheduler bool
 	// Healthcheck tunes the health-check service (timeouts, node_info
 	// TTL). Logger and Registerer default to the Manager's.
 	Healthcheck healthcheck.Options

@@ -306,13 +306,21 @@ func (m *Manager) taskItem(ctx context.Context, t *store.Task, susp *scheduler.S
 // StartTask starts a run of the task now (also a disabled or one-shot
 // task). cont=false starts from scratch ("continue": false in the run's
 // properties). It fails with ErrConflict while the task runs, and while
-// the cluster is suspended (scheduler.ErrSuspended).
+// the cluster is suspended (scheduler.ErrSuspended). With
+// Options.DisableScheduler the run is stored as a request (status NEW) that
+// a Manager running the scheduler on the same store starts.
 func (m *Manager) StartTask(ctx context.Context, clusterID, taskID uuid.UUID, cont bool) error {
 	if err := m.check(ctx); err != nil {
 		return err
 	}
 	if _, err := m.getTask(ctx, clusterID, taskID); err != nil {
 		return err
+	}
+	if m.opts.DisableScheduler {
+		if _, err := m.sched.Request(ctx, clusterID, taskID, cont); err != nil {
+			return fmt.Errorf("scyllaops: start task: %w", err)
+		}
+		return nil
 	}
 	if err := m.sched.Trigger(ctx, clusterID, taskID, cont); err != nil {
 		return fmt.Errorf("scyllaops: start task: %w", err)

@@ -167,7 +167,7 @@ func (o Options) withDefaults() Options {
 		o.LeaseTTL = 30 * time.Second
 	}
 	if o.SyncInterval == 0 {
-		o.SyncInterval = 10 * time.Second
+		o.SyncInterval = DefaultSyncInterval
 	}
 	if o.ParallelTypes == nil {
 		o.ParallelTypes = []string{TypeHealthcheck}
@@ -183,3 +183,6 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// DefaultSyncInterval is the default of Options.SyncInterval.
+const DefaultSyncInterval = 10 * time.Second

@@ -86,8 +86,24 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 	}
 	now := time.Now()
 
-	// A non-final last run whose leases we now hold lost its holder.
-	if last != nil && (!last.Status.Final() && last.Status != store.StatusWaiting || c.manual != nil && last.Status == store.StatusWaiting) {
+	var run *store.Run
+	if c.manual == nil && isRequest(last) {
+		// A start request of an API-only Manager: run it as stored.
+		if !s.allowed(t) { // suspended since the request
+			r := cloneRun(last)
+			r.Status, r.Cause, r.Fence, r.EndTime = store.StatusStopped, ErrSuspended.Error(), fence, now
+			if err := s.st.UpdateRun(ctx, r); err != nil {
+				s.log.Warn("stop requested run", "task", t.ID, "run", r.ID, "err", err)
+			}
+			s.refresh(ctx, t)
+			return
+		}
+		if run, err = s.startRequest(ctx, last, fence); err != nil {
+			s.log.Warn("start requested run", "task", t.ID, "run", last.ID, "err", err)
+			s.refresh(ctx, t)
+			return
+		}
+	} else if last != nil && (!last.Status.Final() && last.Status != store.StatusWaiting || c.manual != nil && last.Status == store.StatusWaiting) {
 		if last, err = s.recover(ctx, t, last, fence, c.manual != nil); err != nil {
 			s.log.Warn("recover run", "task", t.ID, "run", last.ID, "err", err)
 			s.refresh(ctx, t)
@@ -99,8 +115,9 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 		}
 	}
 
-	var run *store.Run
-	if c.manual != nil {
+	switch {
+	case run != nil: // a requested run, started above
+	case c.manual != nil:
 		s.mu.Lock()
 		delete(s.triggers, t.ID)
 		s.mu.Unlock()
@@ -121,7 +138,7 @@ func (s *Scheduler) start(ctx context.Context, c candidate) {
 			s.log.Warn("create run", "task", t.ID, "err", err)
 			return
 		}
-	} else {
+	default:
 		dec := s.decide(t, plan, last, now)
 		if dec.Action == ActNone || dec.At.After(now) || dec.RunID != c.dec.RunID || !s.allowed(t) {
 			s.refresh(ctx, t) // someone else did it, or things changed

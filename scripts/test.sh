@@ -74,7 +74,7 @@ run_tests() {
 }
 
 run_outage() {
-	go test -race -count=1 -p 1 -timeout 20m -tags outage -run 'TestOutage|TestHAProcesses|TestHAServers|TestServerStoreOutage' -v ./store/cqlstore/ ./examples/server/ |
+	go test -race -count=1 -p 1 -timeout 20m -tags outage -run 'TestOutage|TestHAProcesses|TestHAServers|TestServerStoreOutage|TestRolesServers' -v ./store/cqlstore/ ./examples/server/ |
 		grep -vE 'level=(DEBUG|INFO|WARN)'
 	return "${PIPESTATUS[0]}"
 }

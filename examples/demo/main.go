@@ -10,7 +10,9 @@
 // user would: add the cluster, show its status, back it up to a local
 // bucket with a live progress bar, list and validate the backup, change
 // some data, back up again (showing what was deduplicated) and print a
-// summary. Everything is removed at exit.
+// summary. Everything is removed at exit. With -serve the clusters and
+// the server stay up after the summary, and the demo prints sctool and CLI
+// commands to try against them, until Ctrl-C.
 package main
 
 import (
@@ -29,6 +31,7 @@ func main() {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	verbose := fs.Bool("v", false, "log the manager's and the cluster's messages to stderr")
 	keep := fs.Bool("keep", false, "keep the temporary directory (printed at exit)")
+	serve := fs.Bool("serve", false, "after the scenario, keep the clusters and the server running and print sctool / CLI commands to try, until Ctrl-C")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -39,7 +42,7 @@ func main() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	start := time.Now()
-	if err := run(ctx, os.Stdout, log, *keep); err != nil {
+	if err := run(ctx, os.Stdout, log, options{keep: *keep, serve: *serve}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}

@@ -29,13 +29,19 @@ type env struct {
 	apiURL  string
 }
 
-func run(ctx context.Context, out io.Writer, log *slog.Logger, keep bool) (err error) {
+// options are the demo's flags.
+type options struct {
+	keep  bool // keep the temporary directory
+	serve bool // keep serving after the scenario until ctx ends
+}
+
+func run(ctx context.Context, out io.Writer, log *slog.Logger, o options) (err error) {
 	dir, err := os.MkdirTemp("", "scyllaops-demo-")
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if keep {
+		if o.keep {
 			fmt.Fprintf(out, "Kept %s\n", dir)
 			return
 		}
@@ -106,7 +112,43 @@ func run(ctx context.Context, out io.Writer, log *slog.Logger, keep bool) (err e
 	fmt.Fprintf(out, "API: %s (sctool-compatible while the demo runs: go run ./examples/cli --api-url %s tasks -c demo)\n", apiURL, apiURL)
 
 	e := &env{dir: dir, cluster: sc, client: c, apiURL: apiURL}
-	return e.scenario(ctx, out, bucketRoot)
+	if err := e.scenario(ctx, out, bucketRoot); err != nil {
+		return err
+	}
+	if o.serve {
+		e.serve(ctx, out)
+	}
+	return nil
+}
+
+// serve prints commands to try against the running server and waits for
+// ctx (Ctrl-C).
+func (e *env) serve(ctx context.Context, out io.Writer) {
+	fmt.Fprintf(out, "\n== Serving until Ctrl-C. The cluster %q and the server stay up; try:\n\n", clusterName)
+	for _, c := range tryCommands(e.apiURL) {
+		fmt.Fprintf(out, "  %s\n", c)
+	}
+	fmt.Fprintf(out, "\n(sctool is Scylla Manager's CLI: its --api-url flag, or SCYLLA_MANAGER_API_URL=%s, points it here.)\n", e.apiURL)
+	<-ctx.Done()
+	fmt.Fprintln(out, "\nStopping.")
+}
+
+// tryCommands are the CLI and sctool commands -serve suggests.
+func tryCommands(apiURL string) []string {
+	cli := "go run ./examples/cli --api-url " + apiURL
+	sct := "sctool --api-url " + apiURL
+	return []string{
+		cli + " status -c " + clusterName,
+		cli + " tasks -c " + clusterName,
+		cli + " backup list -c " + clusterName + " -L " + location,
+		cli + " backup validate -c " + clusterName + " -L " + location,
+		cli + " backup -c " + clusterName + " -L " + location,
+		sct + " cluster list",
+		sct + " status -c " + clusterName,
+		sct + " tasks -c " + clusterName,
+		sct + " backup list -c " + clusterName + " -L " + location,
+		sct + " backup -c " + clusterName + " -L " + location + " --dry-run",
+	}
 }
 
 func demoKeyspaces() []scyllatest.Keyspace {

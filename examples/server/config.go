@@ -7,10 +7,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/scheduler"
 )
 
 // Config is the server's YAML configuration. Keys are those of Scylla
@@ -57,6 +61,13 @@ type Config struct {
 	// key). A crashed server's runs are taken over after about
 	// lease_ttl + sync_interval. Default: 10s.
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// Roles are what this server does (scyllaops key): "api" serves the
+	// REST API (sctool's /api/v1), "scheduler" runs tasks. Default: both.
+	// Several api-only and scheduler-only servers on one database work as
+	// one: an api server stores task changes and start requests, the
+	// scheduler servers run them (a start waits for their next
+	// sync_interval), and every api server shows every run's progress.
+	Roles RoleList `yaml:"roles"`
 	// Backup tunes the backup service.
 	Backup BackupConfig `yaml:"backup"`
 	// SSL configures TLS to the database, used when database.ssl is true.
@@ -232,6 +243,16 @@ func (c Config) withDefaults() Config {
 	if c.OwnerID == "" {
 		c.OwnerID, _ = os.Hostname()
 	}
+	if len(c.Roles) == 0 {
+		c.Roles = RoleList{RoleAPI, RoleScheduler}
+	}
+	// The library's defaults, so the startup log shows what applies.
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = scyllaops.DefaultLeaseTTL
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = scheduler.DefaultSyncInterval
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -261,8 +282,15 @@ func (c Config) Validate() error {
 	bad := func(key, want, got string) error {
 		return fmt.Errorf("config: invalid %s %q: want %s", key, got, want)
 	}
-	if c.HTTP == "" && c.HTTPS == "" {
-		return fmt.Errorf("config: set http or https (or both): want e.g. http: 127.0.0.1:5080")
+	seen := map[string]bool{}
+	for _, r := range c.Roles {
+		if r != RoleAPI && r != RoleScheduler || seen[r] {
+			return bad("roles", "a list of distinct roles among api and scheduler, e.g. [api, scheduler]", strings.Join(c.Roles, ","))
+		}
+		seen[r] = true
+	}
+	if c.HTTP == "" && c.HTTPS == "" && c.HasRole(RoleAPI) {
+		return fmt.Errorf("config: set http or https (or both): want e.g. http: 127.0.0.1:5080 (or roles: [scheduler] for a server without the API)")
 	}
 	for key, addr := range map[string]string{"http": c.HTTP, "https": c.HTTPS} {
 		if addr == "" {
@@ -339,6 +367,34 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Server roles (the roles key).
+const (
+	RoleAPI       = "api"
+	RoleScheduler = "scheduler"
+)
+
+// RoleList is the value of the roles key: a YAML list, or one role as a
+// scalar ("roles: scheduler").
+type RoleList []string
+
+// UnmarshalYAML decodes a list or a scalar, naming the key on error.
+func (r *RoleList) UnmarshalYAML(n *yaml.Node) error {
+	var one string
+	if n.Kind == yaml.ScalarNode && n.Decode(&one) == nil {
+		*r = RoleList{one}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return fmt.Errorf("invalid roles (line %d): want a list of roles among api and scheduler, e.g. [api, scheduler]", n.Line)
+	}
+	*r = list
+	return nil
+}
+
+// HasRole reports whether the server has the role.
+func (c Config) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
+
 // Ignored lists the Scylla Manager keys present in the file that this
 // server does not implement.
 func (c Config) Ignored() []string {
@@ -379,7 +435,7 @@ func (c Config) Redacted() map[string]any {
 	return map[string]any{
 		"http": c.HTTP, "https": c.HTTPS, "tls_version": c.TLSVersion, "tls_cert_file": c.TLSCertFile,
 		"tls_key_file": c.TLSKeyFile, "tls_ca_file": c.TLSCAFile, "prometheus": c.Prometheus, "data_dir": c.DataDir,
-		"owner_id": c.OwnerID, "lease_ttl": c.LeaseTTL.String(), "sync_interval": c.SyncInterval.String(),
+		"roles": c.Roles, "owner_id": c.OwnerID, "lease_ttl": c.LeaseTTL.String(), "sync_interval": c.SyncInterval.String(),
 		"backup": map[string]any{"long_polling_timeout_seconds": c.Backup.LongPollingTimeoutSeconds, "age_max": c.Backup.AgeMax.String(),
 			"disk_space_free_min_percent": c.Backup.DiskSpaceFreeMinPercent.Value},
 		"logger": map[string]any{"mode": c.Logger.Mode, "level": c.Logger.Level},

@@ -14,6 +14,8 @@ package main
 
 import (
 	"context"
+	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -26,7 +28,11 @@ func main() {
 	cfgPath := fs.String("c", "/etc/scylla-manager/scylla-manager.yaml", "config file (YAML)")
 	fs.StringVar(cfgPath, "config-file", *cfgPath, "config file (YAML), same as -c")
 	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		os.Exit(2)
 	}
 	if *version {
@@ -49,4 +55,18 @@ func main() {
 		log.Error("server failed", "error", err)
 		os.Exit(1)
 	}
+}
+
+// sampleConfig is server.yaml: every key of the config file, annotated.
+//
+//go:embed server.yaml
+var sampleConfig string
+
+// usage prints the flags and the annotated sample config (every key).
+func usage(fs *flag.FlagSet) {
+	out := fs.Output()
+	fmt.Fprintf(out, "Usage: server [-c FILE]\n\nA Scylla-Manager-compatible server over the scyllaops library.\n\nFlags:\n")
+	fs.PrintDefaults()
+	fmt.Fprintf(out, "\nThe config file is YAML; keys of scylla-manager.yaml are accepted. Every key, with its\n"+
+		"default and meaning (this is examples/server/server.yaml):\n\n%s", sampleConfig)
 }

@@ -142,6 +142,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := scyllaops.New(st, nil, scyllaops.Options{Logger: log, Registerer: reg, OwnerID: cfg.OwnerID, LeaseTTL: cfg.LeaseTTL, SyncInterval: cfg.SyncInterval,
+		DisableScheduler: !cfg.HasRole(RoleScheduler),
 		Backup: backup.Options{LongPoll: time.Duration(cfg.Backup.LongPollingTimeoutSeconds) * time.Second, AgeMax: cfg.Backup.AgeMax,
 			DiskSpaceFreeMinPercent: cfg.Backup.backupDiskFreeMin()}})
 	if err != nil {
@@ -172,7 +173,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 		tls bool
 	}
 	var toServe []serve
-	if cfg.HTTP != "" {
+	serveAPI := cfg.HasRole(RoleAPI)
+	if !serveAPI && (cfg.HTTP != "" || cfg.HTTPS != "") {
+		log.Warn("http and https ignored: roles has no api", "roles", cfg.Roles)
+	}
+	if serveAPI && cfg.HTTP != "" {
 		ln, err := listen(cfg.HTTP)
 		if err != nil {
 			return err
@@ -181,7 +186,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 		s := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		toServe = append(toServe, serve{s, ln, false})
 	}
-	if cfg.HTTPS != "" {
+	if serveAPI && cfg.HTTPS != "" {
 		tc, err := tlsConfig(cfg)
 		if err != nil {
 			return err
@@ -230,7 +235,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Addrs)) (
 			return nil
 		})
 	}
-	log.Info("serving", "http", addrs.HTTP, "https", addrs.HTTPS, "prometheus", addrs.Prometheus)
+	log.Info("serving", "roles", cfg.Roles, "http", addrs.HTTP, "https", addrs.HTTPS, "prometheus", addrs.Prometheus)
 	if ready != nil {
 		ready(addrs)
 	}
