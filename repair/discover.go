@@ -46,6 +46,10 @@ func Discover(ctx context.Context, client *agentclient.Client, contact string) (
 	if len(up) == 0 {
 		return nil, fmt.Errorf("repair: no node of the cluster is up")
 	}
+	dcOf := map[string]string{}
+	for _, n := range v.Nodes {
+		dcOf[n.IP] = n.DC
+	}
 	if !slices.Contains(up, contact) {
 		contact = up[0]
 	}
@@ -71,10 +75,6 @@ func Discover(ctx context.Context, client *agentclient.Client, contact string) (
 	names, err := client.TableNames(ctx, contact)
 	if err != nil {
 		return nil, fmt.Errorf("repair: tables: %w", err)
-	}
-	dcOf := map[string]string{}
-	for _, n := range v.Nodes {
-		dcOf[n.IP] = n.DC
 	}
 	slices.Sort(kss)
 	v.Keyspaces = make([]Keyspace, len(kss))

@@ -71,6 +71,12 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 		return err
 	}
 	e := newExecutor(s, clusterID, client, plan, p, rec, done)
+	if prev != nil {
+		// Repairs the interrupted run left on the nodes (its Manager died
+		// or was stopped before they ended) would hold nodes the new jobs
+		// need: abort them first.
+		e.abortAll(ctx)
+	}
 	s.mu.Lock()
 	if s.running[clusterID] != nil {
 		s.mu.Unlock()
