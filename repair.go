@@ -68,7 +68,7 @@ func (m *Manager) SetRepairParallel(ctx context.Context, idOrName string, parall
 
 // RepairTables repairs tables ("ks" or "ks.table") of a cluster now,
 // outside the scheduler (restore ends with it).
-func (m *Manager) RepairTables(ctx context.Context, clusterID uuid.UUID, keyspaceTables []string, o repair.RepairOptions) error {
+func (m *Manager) RepairTables(ctx context.Context, clusterID uuid.UUID, keyspaceTables []string, o repair.TablesOptions) error {
 	if err := m.check(ctx); err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func sumSeries(text []byte, name string) float64 {
 	for sc.Scan() {
 		line := sc.Text()
 		rest, ok := strings.CutPrefix(line, name)
-		if !ok || strings.HasPrefix(line, "#") || !(strings.HasPrefix(rest, "{") || strings.HasPrefix(rest, " ")) {
+		if !ok || strings.HasPrefix(line, "#") || (!strings.HasPrefix(rest, "{") && !strings.HasPrefix(rest, " ")) {
 			continue
 		}
 		f := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])

@@ -182,8 +182,8 @@ func (s *Service) Progress(ctx context.Context, _, _, runID uuid.UUID) (json.Raw
 	return json.Marshal(p)
 }
 
-// RepairOptions tune Repair.
-type RepairOptions struct {
+// TablesOptions tune Repair.
+type TablesOptions struct {
 	// Properties as a repair task's; Keyspace is replaced by the tables.
 	Properties Properties
 }
@@ -191,7 +191,7 @@ type RepairOptions struct {
 // Repair repairs the given tables ("ks.table" or "ks") of a cluster now,
 // outside the scheduler and without persisted progress (restore ends
 // with it). It returns when every range is repaired, or the error.
-func (s *Service) Repair(ctx context.Context, clusterID uuid.UUID, keyspaceTables []string, o RepairOptions) error {
+func (s *Service) Repair(ctx context.Context, clusterID uuid.UUID, keyspaceTables []string, o TablesOptions) error {
 	if len(keyspaceTables) == 0 {
 		return store.Invalid("tables", `"keyspace.table" names (at least one)`, "")
 	}

@@ -79,7 +79,7 @@ type Options struct {
 	// its remaining ranges fail. Default: 1m.
 	DownWait time.Duration
 	// NoBatching makes every job carry at most intensity ranges (Scylla
-	// Manager's behaviour after a failed run); default: batching on.
+	// Manager's behavior after a failed run); default: batching on.
 	NoBatching bool
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
@@ -227,7 +227,7 @@ func (s *Service) runningExec(clusterID uuid.UUID) *executor {
 	return s.running[clusterID]
 }
 
-// Target is the dry-run answer (Scylla Manager's RepairTarget).
+// TargetInfo is the dry-run answer (Scylla Manager's RepairTarget).
 type TargetInfo struct {
 	ClusterID   uuid.UUID `json:"cluster_id"`
 	Host        string    `json:"host,omitempty"`

@@ -17,7 +17,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -159,7 +158,7 @@ func (r resolver) Client(context.Context, uuid.UUID) (*agentclient.Client, strin
 func benchExec(runs, nodes, tables int, cost time.Duration) error {
 	var tbs []scyllatest.Table
 	for i := range tables {
-		tbs = append(tbs, scyllatest.Table{Name: fmt.Sprintf("t%02d", i)})
+		tbs = append(tbs, scyllatest.Table{Name: fmt.Sprintf("t%02d", i), SSTables: 1}) // 4 KiB per node: not small
 	}
 	// 20 GiB / 2 shards: each node repairs 8 ranges at once (its slots).
 	c, err := scyllatest.Start(scyllatest.Options{Topology: scyllatest.Topology3(nodes), TokensPerNode: 256, Memory: 20 << 30,
@@ -184,6 +183,7 @@ func benchExec(runs, nodes, tables int, cost time.Duration) error {
 		busiest = max(busiest, n)
 	}
 	const slots = 8
+	maxIntensity := 0.0 // as many ranges at once as the nodes allow (8)
 	lb := time.Duration(busiest/slots) * cost
 	fmt.Printf("(b) repair %d nodes x 256 vnodes x %d tables, %v per range, %d slots per node: lower bound %v (busiest node %d ranges)\n",
 		nodes, tables, cost, slots, lb.Round(time.Millisecond), busiest)
@@ -192,8 +192,8 @@ func benchExec(runs, nodes, tables int, cost time.Duration) error {
 		opts  repair.Options
 		props repair.Properties
 	}{
-		{"scyllaops (batching, parallel max)", repair.Options{}, repair.Properties{SmallTableThreshold: 1}},
-		{"baseline (no batching, 1 job per node)", repair.Options{NoBatching: true}, repair.Properties{SmallTableThreshold: 1}},
+		{"scyllaops (batching, parallel max)", repair.Options{}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
+		{"baseline (no batching, 1 job per node)", repair.Options{NoBatching: true}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
 	} {
 		var ds []time.Duration
 		for range runs {
@@ -203,12 +203,12 @@ func benchExec(runs, nodes, tables int, cost time.Duration) error {
 			}
 			before := len(c.RepairedRanges())
 			start := time.Now()
-			if err := svc.Repair(context.Background(), uuid.New(), []string{"ks"}, repair.RepairOptions{Properties: mode.props}); err != nil {
+			if err := svc.Repair(context.Background(), uuid.New(), []string{"ks"}, repair.TablesOptions{Properties: mode.props}); err != nil {
 				return err
 			}
 			ds = append(ds, time.Since(start))
 			if n := len(c.RepairedRanges()) - before; n != len(rs)*tables+tables {
-				slog.Warn("ranges repaired", "got", n, "want", len(rs)*tables+tables)
+				return fmt.Errorf("%s repaired %d ranges, want %d", mode.name, n, len(rs)*tables+tables)
 			}
 		}
 		m := median(ds)
