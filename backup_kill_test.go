@@ -217,14 +217,14 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 	if len(killTags) != 1 {
 		t.Fatalf("manifests at the kill carry tags %v, want one", killTags)
 	}
-	p, err := m.BackupProgress(ctx, c.ID, task.ID, run.ID)
+	p, err := m.Backup().Progress(ctx, c.ID, task.ID, run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !killTags[p.SnapshotTag] {
 		t.Errorf("run ended with snapshot %s, not the interrupted one %v: the backup started over", p.SnapshotTag, killTags)
 	}
-	reports, err := m.ValidateBackup(ctx, "c", nil, backup.ValidateOptions{})
+	reports, err := m.Backup().Validate(ctx, "c", nil, backup.ValidateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestPurgeBackups(t *testing.T) {
 		time.Sleep(1100 * time.Millisecond) // distinct snapshot tags (one-second resolution)
 	}
 	snapshots := func() []backup.SnapshotInfo {
-		list, err := m.ListBackups(ctx, "p", nil, backup.ListFilter{})
+		list, err := m.Backup().List(ctx, "p", nil, backup.ListFilter{})
 		if err != nil || len(list) != 1 {
 			t.Fatalf("list = %+v, %v", list, err)
 		}
@@ -58,14 +58,14 @@ func TestPurgeBackups(t *testing.T) {
 	if _, err := m.UpdateTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.PurgeBackups(ctx, "p", task.ID); err != nil {
+	if _, err := m.Backup().Purge(ctx, "p", task.ID); err != nil {
 		t.Fatal(err)
 	}
 	after := snapshots()
 	if len(after) != 1 || after[0].SnapshotTag != max(before[0].SnapshotTag, before[1].SnapshotTag) {
 		t.Fatalf("after purge with retention 1: %+v, want the newest of %+v", after, before)
 	}
-	reports, err := m.ValidateBackup(ctx, "p", nil, backup.ValidateOptions{})
+	reports, err := m.Backup().Validate(ctx, "p", nil, backup.ValidateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestPurgeBackups(t *testing.T) {
 			t.Errorf("validate %s after purge: %d missing, %d orphaned", r.Host, r.MissingFiles, r.OrphanedFiles)
 		}
 	}
-	if _, err := m.PurgeBackups(ctx, "p", c.ID); err == nil {
+	if _, err := m.Backup().Purge(ctx, "p", c.ID); err == nil {
 		t.Fatal("purge of an unknown task succeeded")
 	}
 
@@ -91,7 +91,7 @@ func TestPurgeBackups(t *testing.T) {
 	if err := m.DeleteTask(ctx, c.ID, task.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.ListBackups(ctx, "p", nil, backup.ListFilter{}); err == nil || !strings.Contains(err.Error(), "locations") {
+	if _, err := m.Backup().List(ctx, "p", nil, backup.ListFilter{}); err == nil || !strings.Contains(err.Error(), "locations") {
 		t.Errorf("list with no backup task left = %v, want an error naming locations", err)
 	}
 }

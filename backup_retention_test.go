@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,14 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 
 	"github.com/scyllaops/scyllaops/backup"
-	"github.com/scyllaops/scyllaops/internal/backupspec"
-	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
@@ -69,7 +65,7 @@ func (f *retentionFixture) setClock(d time.Duration) { f.offset.Store(int64(d)) 
 
 func (f *retentionFixture) createTask(t *testing.T, name, props string) store.Task {
 	t.Helper()
-	task, err := f.m.CreateTask(t.Context(), store.Task{ClusterID: f.id, Type: BackupTaskType, Name: name, Enabled: true,
+	task, err := f.m.CreateTask(t.Context(), store.Task{ClusterID: f.id, Type: backup.TaskType, Name: name, Enabled: true,
 		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: json.RawMessage(props)})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +104,7 @@ func (f *retentionFixture) runBackup(t *testing.T, taskID uuid.UUID) {
 // tags returns the snapshot tags in b1 per task, sorted.
 func (f *retentionFixture) tags(t *testing.T) map[uuid.UUID][]string {
 	t.Helper()
-	list, err := f.m.ListBackups(t.Context(), "p", []string{"localstorage:b1"}, backup.ListFilter{})
+	list, err := f.m.Backup().List(t.Context(), "p", []string{"localstorage:b1"}, backup.ListFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +160,7 @@ func TestBackupRetentionMapAcrossTasks(t *testing.T) {
 	f.setClock(time.Hour)
 	f.runBackup(t, a.ID)
 	check("A's runs, B enabled", bTags)
-	if _, err := f.m.PurgeBackups(t.Context(), "p", a.ID); err != nil {
+	if _, err := f.m.Backup().Purge(t.Context(), "p", a.ID); err != nil {
 		t.Fatal(err)
 	}
 	check("direct purge of A, B enabled", bTags)
@@ -191,7 +187,7 @@ func TestBackupRetentionMapAcrossTasks(t *testing.T) {
 	f.runBackup(t, a.ID)
 	check("A's run 10 days later, B deleted", nil)
 
-	reports, err := f.m.ValidateBackup(t.Context(), "p", []string{"localstorage:b1"}, backup.ValidateOptions{})
+	reports, err := f.m.Backup().Validate(t.Context(), "p", []string{"localstorage:b1"}, backup.ValidateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,101 +198,10 @@ func TestBackupRetentionMapAcrossTasks(t *testing.T) {
 	}
 }
 
-// TestRetentionMap: the policy of every backup task of the cluster,
-// disabled and deleted ones included; other types and clusters are left
-// out, unparseable properties get the 30-day default.
-func TestRetentionMap(t *testing.T) {
-	cl, other := uuid.New(), uuid.New()
-	id := func(n byte) uuid.UUID { return uuid.UUID{15: n} }
-	task := func(n byte, typ string, enabled, deleted bool, props string) *store.Task {
-		return &store.Task{ClusterID: cl, ID: id(n), Type: typ, Enabled: enabled, Deleted: deleted, Properties: json.RawMessage(props)}
-	}
-	tasks := []*store.Task{
-		task(1, BackupTaskType, true, false, `{"location":["s3:b"],"retention":1}`),
-		task(2, BackupTaskType, false, false, `{"location":["s3:b"],"retention":12}`),                    // disabled: as is
-		task(3, BackupTaskType, false, true, `{"location":["s3:b"],"retention":3}`),                      // deleted, count: 30 days
-		task(4, BackupTaskType, false, true, `{"location":["s3:b"],"retention":3,"retention_days":45}`),  // deleted: max(45, 30)
-		task(5, BackupTaskType, false, true, `{"location":["s3:b"],"retention_days":7}`),                 // deleted, time-based: as is
-		task(6, BackupTaskType, true, false, `{"location":["s3:b"]}`),                                    // default: 3
-		task(7, BackupTaskType, false, true, `{"location":["s3:b"]}`),                                    // deleted default: 30 days
-		task(8, BackupTaskType, true, false, `{"location":["s3:b"],"retention":"x"}`),                    // unparseable: 30 days
-		task(9, BackupTaskType, true, false, `{"retention":5}`),                                          // no location: 30 days
-		task(10, BackupTaskType, true, false, `{"location":["s3:b"],"retention":2,"retention_days":10}`), // both
-		task(11, "repair", true, false, `{}`),
-		task(12, ValidateBackupTaskType, true, false, `{"location":["s3:b"]}`),
-		{ClusterID: other, ID: id(13), Type: BackupTaskType, Properties: json.RawMessage(`{"location":["s3:b"]}`)},
-	}
-	got := retentionMap(t.Context(), slog.New(slog.NewTextHandler(t.Output(), nil)), cl, tasks)
-	want := map[uuid.UUID]backupspec.RetentionPolicy{
-		id(1): {Retention: 1}, id(2): {Retention: 12}, id(3): {RetentionDays: 30}, id(4): {RetentionDays: 45},
-		id(5): {RetentionDays: 7}, id(6): {Retention: 3}, id(7): {RetentionDays: 30}, id(8): {RetentionDays: 30},
-		id(9): {RetentionDays: 30}, id(10): {Retention: 2, RetentionDays: 10},
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("retention map (-want +got):\n%s", d)
-	}
-}
-
-// recordingRunner records the properties of its runs.
-type recordingRunner struct{ got json.RawMessage }
-
-func (r *recordingRunner) Run(_ context.Context, _, _, _ uuid.UUID, p json.RawMessage) error {
-	r.got = p
-	return nil
-}
-
-type progressRunner struct{ recordingRunner }
-
-func (progressRunner) Progress(context.Context, uuid.UUID, uuid.UUID, uuid.UUID) (json.RawMessage, error) {
-	return json.RawMessage(`{"p":1}`), nil
-}
-
-// TestDecoratedRunner: the Runner gets the decorated properties, a
-// decorate error fails the run before the Runner is called, the
-// ProgressReader of the wrapped Runner stays visible, and reserved
-// properties are refused before the wrapped validator is asked.
-func TestDecoratedRunner(t *testing.T) {
-	ctx := t.Context()
-	fail := errors.New("boom")
-	d := decoratedRunner{reserved: []string{"x"}, decorate: func(_ context.Context, _, _ uuid.UUID, p json.RawMessage) (json.RawMessage, error) {
-		if string(p) == "fail" {
-			return nil, fail
-		}
-		return json.RawMessage(`{"decorated":true}`), nil
-	}}
-	rec := &recordingRunner{}
-	r := decorateRunner(rec, d)
-	if err := r.Run(ctx, uuid.Nil, uuid.Nil, uuid.Nil, json.RawMessage(`{}`)); err != nil || string(rec.got) != `{"decorated":true}` {
-		t.Errorf("Run: %v, runner got %s, want the decorated properties", err, rec.got)
-	}
-	rec.got = nil
-	if err := r.Run(ctx, uuid.Nil, uuid.Nil, uuid.Nil, json.RawMessage("fail")); !errors.Is(err, fail) || rec.got != nil {
-		t.Errorf("Run with a failing decorator: %v (runner got %s), want %v and no call", err, rec.got, fail)
-	}
-	if _, ok := r.(scheduler.ProgressReader); ok {
-		t.Error("decorated runner without Progress implements scheduler.ProgressReader")
-	}
-	pr, ok := decorateRunner(&progressRunner{}, d).(scheduler.ProgressReader)
-	if !ok {
-		t.Fatal("decorated runner with Progress does not implement scheduler.ProgressReader")
-	}
-	if p, err := pr.Progress(ctx, uuid.Nil, uuid.Nil, uuid.Nil); err != nil || string(p) != `{"p":1}` {
-		t.Errorf("Progress = %s, %v", p, err)
-	}
-	v := r.(scheduler.PropertiesValidator)
-	var ie *store.InvalidError
-	if err := v.ValidateProperties(json.RawMessage(`{"x":1}`)); !errors.As(err, &ie) || ie.Field != "properties.x" {
-		t.Errorf("ValidateProperties with reserved x = %v, want an InvalidError naming properties.x", err)
-	}
-	if err := v.ValidateProperties(json.RawMessage(`{"y":1}`)); err != nil {
-		t.Errorf("ValidateProperties without reserved keys = %v", err)
-	}
-}
-
 // TestBackupRetentionMapNotUserSettable: a task may not set
 // retention_map (create and update refuse it naming the field); one
-// stored anyway (written to the store directly) is replaced at run time
-// by the map the Manager computes.
+// stored anyway is replaced at run time (backup's
+// TestRetentionMapReplacesStored).
 func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 	ctx := t.Context()
 	st := memstore.New()
@@ -318,10 +223,10 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 			t.Errorf("%s with retention_map: %v, want ErrInvalid naming properties.retention_map", op, err)
 		}
 	}
-	_, err = m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: BackupTaskType, Name: "a", Enabled: true,
+	_, err = m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: backup.TaskType, Name: "a", Enabled: true,
 		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(withMap)})
 	isRefused("CreateTask", err)
-	a, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: BackupTaskType, Name: "a", Enabled: true,
+	a, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: backup.TaskType, Name: "a", Enabled: true,
 		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(`{"location":["s3:b"],"retention":1}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -334,25 +239,4 @@ func TestBackupRetentionMapNotUserSettable(t *testing.T) {
 		t.Errorf("task after refused update: %s, %v; want it unchanged", got.Properties, err)
 	}
 
-	// A task stored with a retention_map before it was refused.
-	b := &store.Task{ClusterID: c.ID, ID: uuid.New(), Type: BackupTaskType, Name: "b", Enabled: true,
-		Schedule: store.Schedule{Cron: "0 3 * * *"}, Properties: json.RawMessage(withMap)}
-	if err := st.CreateTask(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	props, err := m.withRetentionMap(ctx, c.ID, b.Properties)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := backup.ParseProperties(props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[uuid.UUID]backupspec.RetentionPolicy{a.ID: {Retention: 1}, b.ID: {Retention: backup.DefaultRetention}}
-	if d := cmp.Diff(want, p.RetentionMap); d != "" {
-		t.Errorf("run properties' retention_map (-want +got):\n%s", d)
-	}
-	if len(p.Location) != 1 || p.Location[0] != "s3:b" {
-		t.Errorf("run properties lost the location: %s", props)
-	}
 }

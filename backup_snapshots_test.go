@@ -49,7 +49,7 @@ func TestDeleteLocalSnapshots(t *testing.T) {
 	}
 	snap(old, newer, user)
 
-	got, err := m.DeleteLocalSnapshots(ctx, "p")
+	got, err := m.Backup().DeleteLocalSnapshots(ctx, "p")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestDeleteLocalSnapshots(t *testing.T) {
 	if err := sim.FailNext(bad, http.MethodGet, "/storage_service/snapshots", http.StatusForbidden); err != nil {
 		t.Fatal(err)
 	}
-	got, err = m.DeleteLocalSnapshots(ctx, c.ID.String())
+	got, err = m.Backup().DeleteLocalSnapshots(ctx, c.ID.String())
 	if err == nil || !strings.Contains(err.Error(), bad.IP) {
 		t.Fatalf("err %v, want one naming node %s", err, bad.IP)
 	}
@@ -88,7 +88,7 @@ func TestDeleteLocalSnapshots(t *testing.T) {
 		t.Errorf("failed node %s keeps %v, want %s still there", bad.IP, left, newer)
 	}
 
-	if _, err := m.DeleteLocalSnapshots(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := m.Backup().DeleteLocalSnapshots(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown cluster: err %v, want store.ErrNotFound", err)
 	}
 }

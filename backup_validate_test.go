@@ -53,12 +53,12 @@ func TestValidateBackupInjectsLocations(t *testing.T) {
 
 	// Other properties of a location-less task are still validated.
 	for props, field := range map[string]string{`{"parallel":-1}`: "parallel", `{"locaton":["s3:b"]}`: "locaton"} {
-		_, err := newTask(scyllaops.ValidateBackupTaskType, props)
+		_, err := newTask(backup.ValidateTaskType, props)
 		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), field) {
 			t.Errorf("validate_backup %s: err %v, want ErrInvalid naming %s", props, err, field)
 		}
 	}
-	v, err := newTask(scyllaops.ValidateBackupTaskType, `{}`)
+	v, err := newTask(backup.ValidateTaskType, `{}`)
 	if err != nil {
 		t.Fatalf("validate_backup without location: %v", err)
 	}
@@ -68,7 +68,7 @@ func TestValidateBackupInjectsLocations(t *testing.T) {
 		t.Fatalf("without backup tasks: run %s (%s), want ERROR naming location", run.Status, run.Cause)
 	}
 
-	b, err := newTask(scyllaops.BackupTaskType, `{"location":["localstorage:b1"]}`)
+	b, err := newTask(backup.TaskType, `{"location":["localstorage:b1"]}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestValidateBackupInjectsLocations(t *testing.T) {
 	}
 	// A deleted backup task's location is not validated (the bucket does
 	// not exist: validating it would fail the run).
-	gone, err := newTask(scyllaops.BackupTaskType, `{"location":["localstorage:gone"]}`)
+	gone, err := newTask(backup.TaskType, `{"location":["localstorage:gone"]}`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,18 @@ package scyllaops
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -396,3 +399,91 @@ func (m *Manager) CQLCredentials(ctx context.Context, clusterID uuid.UUID) (user
 	}
 	return cc.Username, cc.Password, nil
 }
+
+// contactHosts returns the cluster's contact host, then its known hosts,
+// without duplicates.
+func contactHosts(c *store.Cluster) []string {
+	out := make([]string, 0, len(c.KnownHosts)+1)
+	for _, h := range append([]string{c.Host}, c.KnownHosts...) {
+		if h != "" && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// resolveID returns the ID of the cluster with the given ID or name.
+func (m *Manager) resolveID(ctx context.Context, idOrName string) (uuid.UUID, error) {
+	if err := m.check(ctx); err != nil {
+		return uuid.Nil, err
+	}
+	sc, err := m.resolveCluster(ctx, idOrName)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return sc.ID, nil
+}
+
+// clusterAccess is the Manager's clusters as the services see them
+// (backup.Clusters, healthcheck.Clusters).
+type clusterAccess struct{ m *Manager }
+
+func (a clusterAccess) ResolveCluster(ctx context.Context, idOrName string) (uuid.UUID, error) {
+	return a.m.resolveID(ctx, idOrName)
+}
+
+func (a clusterAccess) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, []string, error) {
+	return a.m.ClusterClient(ctx, clusterID)
+}
+
+func (a clusterAccess) CQLCredentials(ctx context.Context, clusterID uuid.UUID) (user, password string, err error) {
+	return a.m.CQLCredentials(ctx, clusterID)
+}
+
+func (a clusterAccess) StoredCluster(ctx context.Context, clusterID uuid.UUID) (*store.Cluster, error) {
+	if err := a.m.check(ctx); err != nil {
+		return nil, err
+	}
+	sc, err := a.m.st.GetCluster(ctx, clusterID)
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
+	}
+	return sc, nil
+}
+
+func (a clusterAccess) AgentToken(ctx context.Context, clusterID uuid.UUID) (string, error) {
+	b, err := a.m.secret(ctx, clusterID, store.SecretAuthToken)
+	return string(b), err
+}
+
+func (a clusterAccess) TLSIdentity(ctx context.Context, clusterID uuid.UUID) (*tls.Certificate, error) {
+	b, err := a.m.secret(ctx, clusterID, store.SecretTLSIdentity)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var id tlsIdentity
+	if err := json.Unmarshal(b, &id); err != nil {
+		return nil, fmt.Errorf("scyllaops: decode tls_identity of cluster %s: %w", clusterID, err)
+	}
+	cert, err := tls.X509KeyPair(id.Cert, id.Key)
+	if err != nil {
+		return nil, fmt.Errorf("scyllaops: tls_identity of cluster %s: %w", clusterID, err)
+	}
+	return &cert, nil
+}
+
+// addDefaultTasks creates the tasks Scylla Manager creates when a cluster
+// is added: health checks for every registered health-check runner, and a
+// weekly repair unless withoutRepair or no repair runner is registered.
+// See defaultTasks (tasks.go).
+func (m *Manager) addDefaultTasks(ctx context.Context, c *store.Cluster, withoutRepair bool) error {
+	return m.createDefaultTasks(ctx, c, withoutRepair)
+}
+
+// beforeClusterDelete stops and unschedules the cluster's tasks.
+func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) {
+	m.stopClusterTasks(ctx, clusterID)
+	m.hc.Forget(clusterID)
+}
+
+func sortStrings(s []string) { slices.Sort(s) }

@@ -29,6 +29,16 @@
 // are stored apart from the cluster record and are never returned: reads
 // show them as SecretSet.
 //
+// # Services
+//
+// The root composes; each service package owns its logic and its
+// Manager-facing call surface: Manager.Backup returns the backup
+// service's (sctool backup list, validate, delete, purge …),
+// Manager.Healthcheck the health check's (the cluster status). Timed
+// suspensions are the scheduler's (scheduler.SuspendTaskType). A new task
+// type adds its package and one line of wiring in New; RegisterRunner
+// adds one from outside.
+//
 // # Concurrency
 //
 // All exported methods of Manager are safe for concurrent use. Two Managers

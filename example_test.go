@@ -76,10 +76,10 @@ func Example() {
 	run := waitRun(ctx, m, c.ID, task.ID)
 	fmt.Println("backup run:", run.Status)
 
-	list, _ := m.ListBackups(ctx, "demo", nil, backup.ListFilter{})
+	list, _ := m.Backup().List(ctx, "demo", nil, backup.ListFilter{})
 	fmt.Println("snapshots:", len(list[0].SnapshotInfo), "nodes in it:", list[0].SnapshotInfo[0].Nodes)
 
-	reports, _ := m.ValidateBackup(ctx, "demo", nil, backup.ValidateOptions{})
+	reports, _ := m.Backup().Validate(ctx, "demo", nil, backup.ValidateOptions{})
 	missing := 0
 	for _, r := range reports {
 		missing += r.MissingFiles

@@ -1,6 +1,7 @@
 package scyllaops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,11 +44,11 @@ type Manager struct {
 	mu      sync.Mutex
 	clients map[clientKey]*agentclient.Client
 
-	sched  *scheduler.Scheduler // tasks.go, runs.go, suspend.go
-	hc     *healthChecker       // the "healthcheck" runner (status.go)
+	sched  *scheduler.Scheduler // tasks.go, runs.go
 	hooks  *webhooks            // webhook.go
-	backup *backup.Service      // the "backup" runner (backup.go)
-	repair *repair.Service      // the "repair" runner (repair.go)
+	hc     *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
+	backup *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
+	repair *repair.Service      // Repair(): the "repair" runner and calls (repair.go)
 }
 
 type clientKey struct {
@@ -90,20 +91,56 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	m.sched = sched
-	if m.hc, err = m.newHealthChecker(opts.Healthcheck); err != nil {
-		return nil, err
+	// The services: each is one call of its package and one Register
+	// line per task type.
+	hopts := opts.Healthcheck
+	if hopts.Registerer == nil {
+		hopts.Registerer = opts.Registerer
 	}
-	sched.Register(healthcheck.TaskType, m.hc.svc)
-	if err := m.newBackup(opts.Backup); err != nil {
-		return nil, err
+	if m.hc, err = healthcheck.NewAPI(clusterAccess{m}, healthcheck.APIOptions{
+		Service: hopts, Transport: transport, AgentPort: opts.AgentPort, Logger: opts.Logger,
+	}); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
+	sched.Register(healthcheck.TaskType, m.hc.Service())
+	if m.backup, err = backup.NewAPI(st, clusterAccess{m}, backup.APIOptions{
+		Service: m.backupOptions(opts.Backup), CQLDial: opts.CQLDial, ConnectTimeout: opts.ConnectTimeout, Logger: m.log,
+	}); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
+	sched.Register(backup.TaskType, m.backup.Runner())
+	sched.Register(backup.ValidateTaskType, m.backup.ValidateRunner())
 	if err := m.newRepair(opts.Repair); err != nil {
 		return nil, err
 	}
 	// Timed suspensions (sctool suspend --duration).
-	sched.Register(SuspendTaskType, suspendRunner{m})
+	sched.Register(scheduler.SuspendTaskType, sched.SuspendTaskRunner())
 	return m, nil
 }
+
+// backupOptions fills the backup service's defaults from the Manager's
+// options.
+func (m *Manager) backupOptions(o backup.Options) backup.Options {
+	o.Logger = cmp.Or(o.Logger, m.opts.Logger)
+	if o.Registerer == nil {
+		o.Registerer = m.opts.Registerer
+	}
+	o.LeaseOwner = cmp.Or(o.LeaseOwner, m.opts.OwnerID)
+	// A crashed Manager's backup is taken over after its run lease
+	// expires; its cluster upload lease must not outlast that.
+	o.LeaseTTL = cmp.Or(o.LeaseTTL, m.opts.LeaseTTL)
+	return o
+}
+
+// Backup returns the backup service's call surface: sctool backup's
+// target, list, files, schema, validate, delete and purge, and the
+// progress of backup runs.
+func (m *Manager) Backup() *backup.API { return m.backup }
+
+// Healthcheck returns the health check's call surface: the on-demand
+// cluster status (sctool status) and the service behind the scheduled
+// health-check tasks.
+func (m *Manager) Healthcheck() *healthcheck.API { return m.hc }
 
 // Run runs the scheduler until ctx is done (with
 // Options.DisableScheduler it only waits for ctx). It returns only after every
@@ -164,7 +201,8 @@ func (m *Manager) agentClient(port int, token string) (*agentclient.Client, erro
 	return c, nil
 }
 
-// ClusterClient returns the agent client and the known hosts of a cluster.
+// ClusterClient returns the agent client and the hosts of a cluster: its
+// contact host first, then the known hosts.
 // Services use it to reach the cluster's nodes.
 func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, []string, error) {
 	if err := m.check(ctx); err != nil {
@@ -182,11 +220,7 @@ func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agen
 	if err != nil {
 		return nil, nil, err
 	}
-	hosts := c.KnownHosts
-	if len(hosts) == 0 {
-		hosts = []string{c.Host}
-	}
-	return cl, append([]string(nil), hosts...), nil
+	return cl, contactHosts(c), nil
 }
 
 func (m *Manager) secret(ctx context.Context, clusterID uuid.UUID, key string) ([]byte, error) {

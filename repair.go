@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/repair"
 )
 
@@ -22,7 +23,7 @@ func (m *Manager) newRepair(opts repair.Options) error {
 	if opts.Registerer == nil {
 		opts.Registerer = m.opts.Registerer
 	}
-	svc, err := repair.New(m.st, backupCluster{m}, opts)
+	svc, err := repair.New(m.st, repairCluster{m}, opts)
 	if err != nil {
 		return fmt.Errorf("scyllaops: %w", err)
 	}
@@ -39,7 +40,7 @@ func (m *Manager) Repair() *repair.Service { return m.repair }
 // RepairTarget plans a repair task's properties on a cluster (by ID or
 // name) without running it: Scylla Manager's dry run.
 func (m *Manager) RepairTarget(ctx context.Context, idOrName string, properties json.RawMessage) (*repair.TargetInfo, error) {
-	id, err := m.backupCall(ctx, idOrName)
+	id, err := m.repairCall(ctx, idOrName)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +50,7 @@ func (m *Manager) RepairTarget(ctx context.Context, idOrName string, properties 
 // SetRepairIntensity changes the intensity of the cluster's running
 // repair (not persisted; applies to the next jobs).
 func (m *Manager) SetRepairIntensity(ctx context.Context, idOrName string, intensity float64) error {
-	id, err := m.backupCall(ctx, idOrName)
+	id, err := m.repairCall(ctx, idOrName)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (m *Manager) SetRepairIntensity(ctx context.Context, idOrName string, inten
 // SetRepairParallel changes the parallel of the cluster's running repair
 // (not persisted; applies to the next jobs).
 func (m *Manager) SetRepairParallel(ctx context.Context, idOrName string, parallel int) error {
-	id, err := m.backupCall(ctx, idOrName)
+	id, err := m.repairCall(ctx, idOrName)
 	if err != nil {
 		return err
 	}
@@ -73,4 +74,27 @@ func (m *Manager) RepairTables(ctx context.Context, clusterID uuid.UUID, keyspac
 		return err
 	}
 	return m.repair.Repair(ctx, clusterID, keyspaceTables, o)
+}
+
+func (m *Manager) repairCall(ctx context.Context, idOrName string) (uuid.UUID, error) {
+	if err := m.check(ctx); err != nil {
+		return uuid.Nil, err
+	}
+	return m.resolveID(ctx, idOrName)
+}
+
+// repairCluster gives the repair service the Manager's view of clusters.
+type repairCluster struct{ m *Manager }
+
+// Client implements repair.ClusterResolver: the agent client and the
+// contact host (the first known host).
+func (r repairCluster) Client(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, string, error) {
+	c, hosts, err := r.m.ClusterClient(ctx, clusterID)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(hosts) == 0 {
+		return nil, "", fmt.Errorf("scyllaops: cluster %s has no known host", clusterID)
+	}
+	return c, hosts[0], nil
 }

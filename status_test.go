@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ type row struct {
 	DC, Host, HostID, Status, CQL, REST, Alternator string
 }
 
-func rows(ns []NodeStatus) []row {
+func rows(ns []healthcheck.ClusterStatusItem) []row {
 	out := make([]row, len(ns))
 	for i, n := range ns {
 		out[i] = row{n.DC, n.Host, n.HostID, n.Status, n.CQLStatus, n.RESTStatus, n.AlternatorStatus}
@@ -73,7 +74,7 @@ func wantRows(c *scyllatest.Cluster, alternator string, f func(n *scyllatest.Nod
 		if a.DC != b.DC {
 			return strings.Compare(a.DC, b.DC)
 		}
-		return compareAddr(a.IP, b.IP)
+		return netip.MustParseAddr(a.IP).Compare(netip.MustParseAddr(b.IP))
 	})
 	out := make([]row, len(nodes))
 	for i, n := range nodes {
@@ -95,9 +96,9 @@ func TestClusterStatusInProcess(t *testing.T) {
 	f := newStatusFixture(t, scyllatest.Options{Topology: twoDCs, CQLUser: "cassandra", CQLPassword: "s3cret"}, "cassandra", "s3cret",
 		Options{Registerer: reg, Healthcheck: healthcheck.Options{Timeout: 2 * time.Second}})
 	ctx := t.Context()
-	hc := f.m.hc
+	hc := f.m.Healthcheck()
 
-	got, err := f.m.ClusterStatus(ctx, "sim")
+	got, err := f.m.Healthcheck().ClusterStatus(ctx, "sim")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestClusterStatusInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.c.SetState(leaving, scyllatest.StateLeaving)
-	got, err = f.m.ClusterStatus(ctx, f.id.String())
+	got, err = f.m.Healthcheck().ClusterStatus(ctx, f.id.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestClusterStatusInProcess(t *testing.T) {
 	}
 
 	// The scheduled check pings every node, the stopped one included.
-	if err := hc.svc.Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); err != nil {
+	if err := hc.Service().Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(reg, "scylla_manager_healthcheck_rest_status"); n != 4 {
@@ -153,7 +154,7 @@ func TestClusterStatusInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.c.SetState(leaving, scyllatest.StateNormal)
-	got, err = f.m.ClusterStatus(ctx, "sim")
+	got, err = f.m.Healthcheck().ClusterStatus(ctx, "sim")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestClusterStatusInProcess(t *testing.T) {
 		}
 	}
 
-	if _, err := f.m.ClusterStatus(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.m.Healthcheck().ClusterStatus(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown cluster: %v", err)
 	}
 }
@@ -182,17 +183,17 @@ func TestClusterStatusNoAgentAnswers(t *testing.T) {
 	f := newStatusFixture(t, scyllatest.Options{Topology: scyllatest.Topology3(2)}, "", "",
 		Options{Registerer: reg, Healthcheck: healthcheck.Options{Timeout: time.Second}})
 	ctx := t.Context()
-	hc := f.m.hc
+	hc := f.m.Healthcheck()
 	for _, n := range f.c.Nodes() {
 		if err := f.c.Stop(n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.m.ClusterStatus(ctx, "sim"); err == nil {
+	if _, err := f.m.Healthcheck().ClusterStatus(ctx, "sim"); err == nil {
 		t.Error("status with every agent down: no error")
 	}
 	// The scheduled check still reports the known hosts, as down.
-	if err := hc.svc.Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"cql"}`)); err != nil {
+	if err := hc.Service().Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"cql"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(reg, "scylla_manager_healthcheck_cql_status"); n != 2 {
@@ -207,7 +208,7 @@ func TestClusterStatusListen(t *testing.T) {
 	// statuses, not timings.
 	f := newStatusFixture(t, scyllatest.Options{Listen: true, Seed: randomSeed(), Alternator: true, Topology: twoDCs}, "", "",
 		Options{Healthcheck: healthcheck.Options{Timeout: 5 * time.Second}})
-	got, err := f.m.ClusterStatus(t.Context(), "sim")
+	got, err := f.m.Healthcheck().ClusterStatus(t.Context(), "sim")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,8 +259,8 @@ func TestHealthcheckForgetsDeletedCluster(t *testing.T) {
 	f := newStatusFixture(t, scyllatest.Options{Topology: scyllatest.Topology3(2)}, "", "",
 		Options{Registerer: reg, Healthcheck: healthcheck.Options{Timeout: 2 * time.Second}})
 	ctx := t.Context()
-	hc := f.m.hc
-	if err := hc.svc.Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); err != nil {
+	hc := f.m.Healthcheck()
+	if err := hc.Service().Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(reg, "scylla_manager_healthcheck_rest_status"); n != 2 {
@@ -268,7 +269,7 @@ func TestHealthcheckForgetsDeletedCluster(t *testing.T) {
 	if err := f.m.DeleteCluster(ctx, "sim", DeleteWhat{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := hc.svc.Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); !errors.Is(err, ErrNotFound) {
+	if err := hc.Service().Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); !errors.Is(err, ErrNotFound) {
 		t.Errorf("run on a deleted cluster: %v, want ErrNotFound", err)
 	}
 	// The store's scyllaops_store_* series stay; no other series may.
@@ -382,7 +383,7 @@ func TestClusterStatusHungContactPoint(t *testing.T) {
 		Options{Healthcheck: healthcheck.Options{Timeout: time.Second}})
 	hung := f.c.Node(f.c.ContactHost())
 	f.c.SetLatency(hung, time.Hour)
-	got, err := f.m.ClusterStatus(t.Context(), "sim")
+	got, err := f.m.Healthcheck().ClusterStatus(t.Context(), "sim")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,12 +413,12 @@ func BenchmarkClusterStatusHungContactPoint(b *testing.B) {
 	if _, err := m.CreateCluster(b.Context(), Cluster{Name: "sim", Host: c.ContactHost(), AuthToken: c.AuthToken()}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := m.ClusterStatus(b.Context(), "sim"); err != nil { // warm caches
+	if _, err := m.Healthcheck().ClusterStatus(b.Context(), "sim"); err != nil { // warm caches
 		b.Fatal(err)
 	}
 	c.SetLatency(c.Node(c.ContactHost()), time.Hour)
 	for b.Loop() {
-		if _, err := m.ClusterStatus(b.Context(), "sim"); err != nil {
+		if _, err := m.Healthcheck().ClusterStatus(b.Context(), "sim"); err != nil {
 			b.Fatal(err)
 		}
 	}

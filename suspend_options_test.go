@@ -102,7 +102,7 @@ func TestSuspendNoContinueBackup(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			list, err := m.ListBackups(ctx, "p", nil, backup.ListFilter{})
+			list, err := m.Backup().List(ctx, "p", nil, backup.ListFilter{})
 			if err != nil || len(list) != 1 || len(list[0].SnapshotInfo) != 1 {
 				t.Fatalf("backups %+v, %v; want one snapshot", list, err)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
 )
@@ -33,7 +34,7 @@ func TestSuspendTaskProperties(t *testing.T) {
 		`{"duration":"1h","allow_task_type":"zzz"}`: "allow_task_type",
 		`{"duration":"1h","suspend_policy":"wait"}`: "suspend_policy",
 	} {
-		_, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: scyllaops.SuspendTaskType, Enabled: true,
+		_, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: scheduler.SuspendTaskType, Enabled: true,
 			Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: json.RawMessage(props)})
 		var ie *store.InvalidError
 		if !errors.As(err, &ie) || ie.Field != field {
@@ -41,7 +42,7 @@ func TestSuspendTaskProperties(t *testing.T) {
 		}
 	}
 	for _, props := range []string{`{"duration":"1h30m"}`, `{"duration":"7d","start_tasks":true,"allow_task_type":"backup"}`, `{"resume":true}`} {
-		if _, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: scyllaops.SuspendTaskType, Enabled: true,
+		if _, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: scheduler.SuspendTaskType, Enabled: true,
 			Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: json.RawMessage(props)}); err != nil {
 			t.Errorf("properties %s: %v", props, err)
 		}
@@ -107,13 +108,13 @@ func TestSuspendTask(t *testing.T) {
 	waitFor(t, "the sleeper to run", func() bool { return sl.starts.Load() == 1 })
 
 	const d = 2 * time.Second
-	sus := newTask(scyllaops.SuspendTaskType, `{"duration":"2s","start_tasks":true}`)
+	sus := newTask(scheduler.SuspendTaskType, `{"duration":"2s","start_tasks":true}`)
 	if err := m.StartTask(ctx, c.ID, sus.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the suspension", func() bool { return suspended().Suspended })
 	det := suspended()
-	if !strings.Contains(det.AllowTaskType, scyllaops.SuspendTaskType) {
+	if !strings.Contains(det.AllowTaskType, scheduler.SuspendTaskType) {
 		t.Errorf("suspension allows %q, want the suspend type", det.AllowTaskType)
 	}
 	waitFor(t, "the sleeper's run to stop", func() bool { return latest(work.ID).Status == store.StatusStopped })
@@ -137,7 +138,7 @@ func TestSuspendTask(t *testing.T) {
 	if err := m.StopTask(ctx, c.ID, work.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	long := newTask(scyllaops.SuspendTaskType, `{"duration":"1h"}`)
+	long := newTask(scheduler.SuspendTaskType, `{"duration":"1h"}`)
 	if err := m.StartTask(ctx, c.ID, long.ID, true); err != nil {
 		t.Fatal(err)
 	}

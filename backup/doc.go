@@ -10,6 +10,15 @@
 // ValidateRunner runs validate_backup tasks; Validate can also re-read a
 // sample of Data.db files and compare them with their Digest.crc32.
 //
+// API (NewAPI) is the service's Manager-facing call surface, what
+// scyllaops.Manager.Backup returns and restapi calls: the Runners the
+// scheduler registers for TaskType and ValidateTaskType (every backup run
+// gets the cluster's retention map, a validate_backup task without
+// locations validates those of the cluster's backup tasks), and the
+// direct calls by cluster ID or name (Target, List, ListFiles, Schema,
+// Validate, DeleteSnapshots, Purge, DeleteLocalSnapshots, Progress). It
+// reaches clusters through the Clusters interface the Manager implements.
+//
 // # Stages
 //
 // A run goes INIT → SNAPSHOT → AWAIT_SCHEMA → INDEX → MANIFEST → SCHEMA →

@@ -5,8 +5,14 @@
 //
 // A Service is created with New over a ClusterSource, which tells it, per
 // cluster, which nodes exist (with DC and rack), how to reach their agents,
-// and which CQL credentials and TLS identity to use. The root package's
-// Manager is the ClusterSource of production code.
+// and which CQL credentials and TLS identity to use.
+//
+// API (NewAPI) is the health check's Manager-facing call surface, what
+// scyllaops.Manager.Healthcheck returns and restapi calls: it is the
+// ClusterSource of production code over the Manager's clusters (the
+// Clusters interface), its Service is the scheduler's Runner, and
+// ClusterStatus is sctool status (one row per node with gossip and ring
+// state, the three pings and node_info facts).
 //
 // Service.Run is the scheduler's Runner for tasks of type "healthcheck"
 // with properties {"mode":"cql"|"rest"|"alternator"} (Service also

@@ -187,7 +187,7 @@ func (b managerBackend) resume(ctx context.Context, cluster string, start, misse
 func (b managerBackend) target(ctx context.Context, cluster string, t store.Task) (any, error) {
 	switch t.Type {
 	case "backup":
-		target, err := b.m.BackupTarget(ctx, cluster, t.Properties)
+		target, err := b.m.Backup().Target(ctx, cluster, t.Properties)
 		return target, targetErr(err)
 	case "repair":
 		target, err := b.m.RepairTarget(ctx, cluster, t.Properties)
@@ -202,7 +202,7 @@ func (b managerBackend) setRepairParallel(ctx context.Context, cluster string, v
 	return b.m.SetRepairParallel(ctx, cluster, v)
 }
 func (b managerBackend) listBackups(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	items, err := b.m.ListBackups(ctx, cluster, q.locations, q.filter())
+	items, err := b.m.Backup().List(ctx, cluster, q.locations, q.filter())
 	if err != nil {
 		return nil, backupErr(err)
 	}
@@ -212,7 +212,7 @@ func (b managerBackend) listBackups(ctx context.Context, cluster string, q backu
 	return items, nil
 }
 func (b managerBackend) backupFiles(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	files, err := b.m.ListBackupFiles(ctx, cluster, q.locations, q.filter())
+	files, err := b.m.Backup().ListFiles(ctx, cluster, q.locations, q.filter())
 	if err != nil {
 		return nil, backupErr(err)
 	}
@@ -222,7 +222,7 @@ func (b managerBackend) backupFiles(ctx context.Context, cluster string, q backu
 	return files, nil
 }
 func (b managerBackend) backupSchema(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	rows, err := b.m.BackupSchema(ctx, cluster, q.locations[len(q.locations)-1], q.snapshotTag, q.queryTaskID)
+	rows, err := b.m.Backup().Schema(ctx, cluster, q.locations[len(q.locations)-1], q.snapshotTag, q.queryTaskID)
 	if err != nil {
 		return nil, backupErr(err)
 	}
@@ -232,9 +232,9 @@ func (b managerBackend) backupSchema(ctx context.Context, cluster string, q back
 	return map[string]any{"schema": rows}, nil
 }
 func (b managerBackend) deleteSnapshots(ctx context.Context, cluster string, locations, tags []string) error {
-	return backupErr(b.m.DeleteBackupSnapshots(ctx, cluster, locations, tags))
+	return backupErr(b.m.Backup().DeleteSnapshots(ctx, cluster, locations, tags))
 }
 func (b managerBackend) deleteLocalSnapshots(ctx context.Context, cluster string) error {
-	_, err := b.m.DeleteLocalSnapshots(ctx, cluster)
+	_, err := b.m.Backup().DeleteLocalSnapshots(ctx, cluster)
 	return backupErr(err)
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/healthcheck"
 )
 
 // Cluster is the JSON form of a managed cluster (swagger "Cluster").
@@ -30,7 +30,7 @@ type Cluster struct {
 
 // NodeStatus is one node of a cluster status answer (an item of swagger
 // "ClusterStatus"): the Manager's type, whose JSON is the wire shape.
-type NodeStatus = scyllaops.NodeStatus
+type NodeStatus = healthcheck.ClusterStatusItem
 
 // Schedule is the JSON form of a task schedule (swagger "Schedule"). On
 // output Cron holds a JSON document {"spec","start_date"} as Scylla

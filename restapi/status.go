@@ -5,7 +5,7 @@ import (
 )
 
 func (h *handler) clusterStatus(w http.ResponseWriter, r *http.Request) {
-	ns, err := h.m.ClusterStatus(r.Context(), r.PathValue("cluster_id"))
+	ns, err := h.m.Healthcheck().ClusterStatus(r.Context(), r.PathValue("cluster_id"))
 	if err != nil {
 		h.writeError(w, r, "get cluster status", err)
 		return

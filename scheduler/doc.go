@@ -10,6 +10,10 @@
 // states (NEW, RUNNING, STOPPING, STOPPED, WAITING, DONE, ERROR, ABORTED)
 // and events, and holds a lease with a fencing token for every run.
 //
+// Suspensions (Suspend, Resume) are the scheduler's, and so is the timed
+// suspension task (SuspendTaskType, sctool suspend --duration): its Runner
+// (SuspendTaskRunner) suspends the cluster, waits, and resumes it.
+//
 // # Several managers on one store
 //
 // Schedulers of several managers may share a store. Each activation runs

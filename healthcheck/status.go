@@ -1,12 +1,13 @@
-package scyllaops
+package healthcheck
 
 import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
@@ -16,13 +17,43 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scyllaops/scyllaops/agentclient"
-	"github.com/scyllaops/scyllaops/healthcheck"
 	"github.com/scyllaops/scyllaops/store"
 )
 
-// NodeStatus is the health of one node, as Scylla Manager's
+// Clusters is what the health check's call surface needs from the
+// Manager: clusters by ID or name, their records and their secrets.
+type Clusters interface {
+	// ResolveCluster returns the ID of the cluster with the given ID or
+	// name (store.ErrNotFound wrapped if there is none).
+	ResolveCluster(ctx context.Context, idOrName string) (uuid.UUID, error)
+	// StoredCluster returns the cluster's record (store.ErrNotFound
+	// wrapped once it is deleted).
+	StoredCluster(ctx context.Context, clusterID uuid.UUID) (*store.Cluster, error)
+	// AgentToken returns the agents' bearer token ("" when none is set).
+	AgentToken(ctx context.Context, clusterID uuid.UUID) (string, error)
+	// CQLCredentials returns the CQL username and password ("" when none
+	// are set).
+	CQLCredentials(ctx context.Context, clusterID uuid.UUID) (user, password string, err error)
+	// TLSIdentity returns the client TLS identity (nil when none is set).
+	TLSIdentity(ctx context.Context, clusterID uuid.UUID) (*tls.Certificate, error)
+}
+
+// APIOptions tune NewAPI.
+type APIOptions struct {
+	// Service tunes the health-check service; its Logger defaults to
+	// Logger.
+	Service Options
+	// Transport reaches the agents (nil: TCP+TLS).
+	Transport http.RoundTripper
+	// AgentPort is the agent port of clusters stored without one.
+	AgentPort int
+	// Logger logs. Required.
+	Logger *slog.Logger
+}
+
+// ClusterStatusItem is the health of one node, as Scylla Manager's
 // GET /cluster/{id}/status reports it (an item of swagger "ClusterStatus").
-type NodeStatus struct {
+type ClusterStatusItem struct {
 	// DC is the node's datacenter.
 	DC string `json:"dc"`
 	// HostID is the node's host ID.
@@ -62,58 +93,42 @@ type NodeStatus struct {
 // IDs and gossip/ring states come from the first agent that answers; the
 // three pings (CQL, REST, Alternator) run in parallel on every UN node,
 // each within the health-check timeout. A failed ping is a status, not an
-// error; ClusterStatus fails when the cluster is unknown (ErrNotFound) or
-// no agent of the cluster answers.
-func (m *Manager) ClusterStatus(ctx context.Context, idOrName string) ([]NodeStatus, error) {
-	hc, err := m.statusChecker()
+// error; ClusterStatus fails when the cluster is unknown (store.ErrNotFound)
+// or no agent of the cluster answers. It shares one node_info cache with
+// the scheduled checks.
+func (h *API) ClusterStatus(ctx context.Context, idOrName string) ([]ClusterStatusItem, error) {
+	id, err := h.clusters.ResolveCluster(ctx, idOrName)
 	if err != nil {
 		return nil, err
 	}
-	return m.clusterStatus(ctx, hc, idOrName)
-}
-
-// statusChecker returns the health checker ClusterStatus uses: the
-// Manager's, so that status and the scheduled checks share one node_info
-// cache.
-func (m *Manager) statusChecker() (*healthChecker, error) {
-	if m.hc == nil {
-		return nil, errors.New("scyllaops: no health checker (Manager not created with New)")
-	}
-	return m.hc, nil
-}
-
-func (m *Manager) clusterStatus(ctx context.Context, hc *healthChecker, idOrName string) ([]NodeStatus, error) {
-	if err := m.check(ctx); err != nil {
-		return nil, err
-	}
-	sc, err := m.resolveCluster(ctx, idOrName)
+	sc, err := h.clusters.StoredCluster(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	c, view, err := hc.cluster(ctx, sc, true)
+	c, view, err := h.cluster(ctx, sc, true)
 	if err != nil {
 		return nil, err
 	}
 	if view.err != nil {
-		return nil, fmt.Errorf("scyllaops: status of cluster %s: %w", sc.ID, view.err)
+		return nil, fmt.Errorf("healthcheck: status of cluster %s: %w", sc.ID, view.err)
 	}
 	c.Nodes = nil
 	for _, n := range view.nodes {
 		if n.live && n.state == 'N' {
-			c.Nodes = append(c.Nodes, healthcheck.Node{Host: n.host, DC: n.dc, Rack: n.rack})
+			c.Nodes = append(c.Nodes, Node{Host: n.host, DC: n.dc, Rack: n.rack})
 		}
 	}
-	pinged, err := hc.svc.PingCluster(ctx, sc.ID, c, healthcheck.AllModes()...)
+	pinged, err := h.svc.PingCluster(ctx, sc.ID, c, AllModes()...)
 	if err != nil {
-		return nil, fmt.Errorf("scyllaops: %w", err)
+		return nil, err
 	}
-	byHost := make(map[string]*healthcheck.NodeStatus, len(pinged))
+	byHost := make(map[string]*NodeStatus, len(pinged))
 	for i := range pinged {
 		byHost[pinged[i].Host] = &pinged[i]
 	}
-	out := make([]NodeStatus, 0, len(view.nodes))
+	out := make([]ClusterStatusItem, 0, len(view.nodes))
 	for _, n := range view.nodes {
-		ns := NodeStatus{DC: n.dc, HostID: n.hostID, Host: n.host, Status: "D" + string(n.state)}
+		ns := ClusterStatusItem{DC: n.dc, HostID: n.hostID, Host: n.host, Status: "D" + string(n.state)}
 		if n.live {
 			ns.Status = "U" + string(n.state)
 		}
@@ -123,13 +138,13 @@ func (m *Manager) clusterStatus(ctx context.Context, hc *healthChecker, idOrName
 			ns.RESTStatus, ns.RESTRttMs, ns.RESTCause = resultFields(p.REST)
 			ns.AlternatorStatus, ns.AlternatorRttMs, ns.AlternatorCause = resultFields(p.Alternator)
 		}
-		if ni := hc.svc.CachedNodeInfo(sc.ID, n.host); ni != nil {
+		if ni := h.svc.CachedNodeInfo(sc.ID, n.host); ni != nil {
 			ns.TotalRAM, ns.Uptime, ns.CPUCount = ni.MemoryTotal, ni.Uptime, ni.CPUCount
 			ns.ScyllaVersion, ns.AgentVersion = ni.ScyllaVersion, ni.AgentVersion
 		}
 		out = append(out, ns)
 	}
-	slices.SortFunc(out, func(a, b NodeStatus) int {
+	slices.SortFunc(out, func(a, b ClusterStatusItem) int {
 		if c := cmp.Compare(a.DC, b.DC); c != 0 {
 			return c
 		}
@@ -138,7 +153,7 @@ func (m *Manager) clusterStatus(ctx context.Context, hc *healthChecker, idOrName
 	return out, nil
 }
 
-func resultFields(r healthcheck.Result) (status string, rttMs float32, cause string) {
+func resultFields(r Result) (status string, rttMs float32, cause string) {
 	if r.Status == "" {
 		return "", 0, ""
 	}
@@ -164,14 +179,17 @@ func compareAddr(a, b string) int {
 	return cmp.Compare(a, b)
 }
 
-// healthChecker wires a healthcheck.Service to the Manager: it is the
-// service's ClusterSource. It keeps, per (agent port, token), an agent
-// client without retries (the REST ping is one attempt, as Scylla
-// Manager's), and per cluster the DC and rack of every node seen and the
-// last agent that answered.
-type healthChecker struct {
-	m   *Manager
-	svc *healthcheck.Service
+// API is the health check's call surface for the Manager and the REST
+// API: the Service the scheduler runs for TaskType, with the Manager's
+// clusters as its ClusterSource, and the on-demand ClusterStatus. It
+// keeps, per (agent port, token), an agent client without retries (the
+// REST ping is one attempt, as Scylla Manager's), and per cluster the DC
+// and rack of every node seen and the last agent that answered.
+// scyllaops.Manager.Healthcheck returns the Manager's.
+type API struct {
+	clusters Clusters
+	svc      *Service
+	opts     APIOptions
 	// contactTimeout bounds the discovery calls to one agent: the
 	// health-check timeout.
 	contactTimeout time.Duration
@@ -181,113 +199,101 @@ type healthChecker struct {
 	topo    map[uuid.UUID]*clusterTopo
 }
 
-// clusterTopo is what a healthChecker remembers of a cluster.
+type clientKey struct {
+	port  int
+	token string
+}
+
+// clusterTopo is what the API remembers of a cluster.
 type clusterTopo struct {
 	contact string
 	place   map[string][2]string // host → DC, rack
 }
 
-// newHealthChecker returns the Manager's health checker; New registers
-// its svc as the scheduler's Runner of healthcheck.TaskType. opts.Logger
-// and opts.Registerer default to the Manager's.
-func (m *Manager) newHealthChecker(opts healthcheck.Options) (*healthChecker, error) {
+// NewAPI returns the health check's call surface over clusters; its
+// Service (API.Service) is the scheduler's Runner of TaskType.
+func NewAPI(clusters Clusters, opts APIOptions) (*API, error) {
 	if opts.Logger == nil {
-		opts.Logger = m.opts.Logger
+		return nil, errors.New("healthcheck: APIOptions.Logger is required")
 	}
-	if opts.Registerer == nil {
-		opts.Registerer = m.opts.Registerer
+	if opts.Service.Logger == nil {
+		opts.Service.Logger = opts.Logger
 	}
-	h := &healthChecker{
-		m: m, contactTimeout: cmp.Or(opts.Timeout, healthcheck.DefaultTimeout),
+	h := &API{
+		clusters: clusters, opts: opts, contactTimeout: cmp.Or(opts.Service.Timeout, DefaultTimeout),
 		clients: map[clientKey]*agentclient.Client{}, topo: map[uuid.UUID]*clusterTopo{},
 	}
-	svc, err := healthcheck.New(h, opts)
+	svc, err := New(h, opts.Service)
 	if err != nil {
-		return nil, fmt.Errorf("scyllaops: %w", err)
+		return nil, err
 	}
 	h.svc = svc
 	return h, nil
 }
 
-// forget drops what the checker keeps about a deleted cluster, its gauges
+// Service returns the health-check service.
+func (h *API) Service() *Service { return h.svc }
+
+// Forget drops what the API keeps about a deleted cluster, its gauges
 // included.
-func (h *healthChecker) forget(clusterID uuid.UUID) {
+func (h *API) Forget(clusterID uuid.UUID) {
 	h.mu.Lock()
 	delete(h.topo, clusterID)
 	h.mu.Unlock()
 	h.svc.ForgetCluster(clusterID)
 }
 
-// HealthcheckCluster implements healthcheck.ClusterSource. When no agent
-// of the cluster answers, the nodes are the cluster's known hosts, so the
+// HealthcheckCluster implements ClusterSource. When no agent of the
+// cluster answers, the nodes are the cluster's known hosts, so the
 // scheduled checks report them down rather than failing.
-func (h *healthChecker) HealthcheckCluster(ctx context.Context, clusterID uuid.UUID) (healthcheck.Cluster, error) {
-	if h.m.closed.Load() {
-		return healthcheck.Cluster{}, ErrClosed
-	}
-	sc, err := h.m.st.GetCluster(ctx, clusterID)
+func (h *API) HealthcheckCluster(ctx context.Context, clusterID uuid.UUID) (Cluster, error) {
+	sc, err := h.clusters.StoredCluster(ctx, clusterID)
 	if errors.Is(err, store.ErrNotFound) {
 		// A deleted cluster: drop its gauges and what is remembered of it.
-		h.forget(clusterID)
+		h.Forget(clusterID)
 	}
 	if err != nil {
-		return healthcheck.Cluster{}, fmt.Errorf("scyllaops: cluster %s: %w", clusterID, err)
+		return Cluster{}, err
 	}
 	c, view, err := h.cluster(ctx, sc, false)
 	if err != nil {
-		return healthcheck.Cluster{}, err
+		return Cluster{}, err
 	}
 	for _, n := range view.nodes {
-		c.Nodes = append(c.Nodes, healthcheck.Node{Host: n.host, DC: n.dc, Rack: n.rack})
+		c.Nodes = append(c.Nodes, Node{Host: n.host, DC: n.dc, Rack: n.rack})
 	}
 	return c, nil
 }
 
-// cluster returns the healthcheck.Cluster of sc (without Nodes) and its
-// current nodes (with gossip and ring states when full).
-func (h *healthChecker) cluster(ctx context.Context, sc *store.Cluster, full bool) (healthcheck.Cluster, topoView, error) {
-	token, err := h.m.secret(ctx, sc.ID, store.SecretAuthToken)
+// cluster returns the Cluster of sc (without Nodes) and its current nodes
+// (with gossip and ring states when full).
+func (h *API) cluster(ctx context.Context, sc *store.Cluster, full bool) (Cluster, topoView, error) {
+	token, err := h.clusters.AgentToken(ctx, sc.ID)
 	if err != nil {
-		return healthcheck.Cluster{}, topoView{}, err
+		return Cluster{}, topoView{}, err
 	}
-	cl, err := h.client(sc.Port, string(token))
+	cl, err := h.client(sc.Port, token)
 	if err != nil {
-		return healthcheck.Cluster{}, topoView{}, err
+		return Cluster{}, topoView{}, err
 	}
-	user, pass, err := h.m.CQLCredentials(ctx, sc.ID)
+	user, pass, err := h.clusters.CQLCredentials(ctx, sc.ID)
 	if err != nil {
-		return healthcheck.Cluster{}, topoView{}, err
+		return Cluster{}, topoView{}, err
 	}
-	c := healthcheck.Cluster{
+	c := Cluster{
 		Agent: cl, CQLUsername: user, CQLPassword: pass,
 		ForceTLSDisabled: sc.ForceTLSDisabled, ForceNonSSLSessionPort: sc.ForceNonSSLSessionPort,
 	}
-	if c.TLSIdentity, err = h.tlsIdentity(ctx, sc.ID); err != nil {
-		return healthcheck.Cluster{}, topoView{}, err
+	if c.TLSIdentity, err = h.clusters.TLSIdentity(ctx, sc.ID); err != nil {
+		return Cluster{}, topoView{}, err
 	}
 	return c, h.discover(ctx, sc, cl, full), nil
 }
 
-func (h *healthChecker) tlsIdentity(ctx context.Context, clusterID uuid.UUID) (*tls.Certificate, error) {
-	b, err := h.m.secret(ctx, clusterID, store.SecretTLSIdentity)
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var id tlsIdentity
-	if err := json.Unmarshal(b, &id); err != nil {
-		return nil, fmt.Errorf("scyllaops: decode tls_identity of cluster %s: %w", clusterID, err)
-	}
-	cert, err := tls.X509KeyPair(id.Cert, id.Key)
-	if err != nil {
-		return nil, fmt.Errorf("scyllaops: tls_identity of cluster %s: %w", clusterID, err)
-	}
-	return &cert, nil
-}
-
 // client returns the no-retry agent client of (port, token).
-func (h *healthChecker) client(port int, token string) (*agentclient.Client, error) {
+func (h *API) client(port int, token string) (*agentclient.Client, error) {
 	if port == 0 {
-		port = h.m.opts.AgentPort
+		port = h.opts.AgentPort
 	}
 	k := clientKey{port: port, token: token}
 	h.mu.Lock()
@@ -295,9 +301,9 @@ func (h *healthChecker) client(port int, token string) (*agentclient.Client, err
 	if c, ok := h.clients[k]; ok {
 		return c, nil
 	}
-	c, err := agentclient.New(h.m.transport, agentclient.Options{AuthToken: token, Port: port, RetryMax: -1, Logger: h.m.opts.Logger})
+	c, err := agentclient.New(h.opts.Transport, agentclient.Options{AuthToken: token, Port: port, RetryMax: -1, Logger: h.opts.Logger})
 	if err != nil {
-		return nil, fmt.Errorf("scyllaops: agent client: %w", err)
+		return nil, fmt.Errorf("healthcheck: agent client: %w", err)
 	}
 	h.clients[k] = c
 	return c, nil
@@ -329,7 +335,7 @@ const (
 // not answered after a quarter of the contact timeout (or has failed), the
 // next one is asked too, and the first answer wins, so a hung contact
 // point costs a fraction of the timeout, not all of it.
-func (h *healthChecker) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.Client, full bool) topoView {
+func (h *API) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.Client, full bool) topoView {
 	h.mu.Lock()
 	t := h.topo[sc.ID]
 	if t == nil {
@@ -418,7 +424,7 @@ func (h *healthChecker) discover(ctx context.Context, sc *store.Cluster, cl *age
 	return v
 }
 
-func (h *healthChecker) discoverFrom(ctx context.Context, cl *agentclient.Client, contact string, t *clusterTopo, full bool) (topoView, error) {
+func (h *API) discoverFrom(ctx context.Context, cl *agentclient.Client, contact string, t *clusterTopo, full bool) (topoView, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.contactTimeout)
 	defer cancel()
 	ids, err := cl.HostIDMap(ctx, contact)

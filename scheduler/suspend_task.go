@@ -1,4 +1,4 @@
-package scyllaops
+package scheduler
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 )
 
@@ -83,7 +82,7 @@ func parseSuspendProperties(raw json.RawMessage) (p SuspendTaskProperties, d tim
 	if p.Duration == "" {
 		return p, 0, store.Invalid("duration", `a duration > 0 like "1h" or "30m" (how long the cluster stays suspended)`, "")
 	}
-	d, err = scheduler.ParseDuration("duration", p.Duration)
+	d, err = ParseDuration("duration", p.Duration)
 	if err != nil {
 		return p, 0, err
 	}
@@ -101,11 +100,15 @@ func suspendFieldKind(field string) string {
 	return "boolean"
 }
 
-// suspendRunner runs suspend tasks on m.
-type suspendRunner struct{ m *Manager }
+// SuspendTaskRunner returns the Runner of SuspendTaskType (timed
+// suspensions: sctool suspend --duration) on s. The Manager registers it.
+func (s *Scheduler) SuspendTaskRunner() Runner { return suspendRunner{s} }
 
-// ValidateProperties implements scheduler.PropertiesValidator; the
-// allowed task types must have runners.
+// suspendRunner runs suspend tasks on s.
+type suspendRunner struct{ s *Scheduler }
+
+// ValidateProperties implements PropertiesValidator; the allowed task
+// types must have runners.
 func (r suspendRunner) ValidateProperties(properties json.RawMessage) error {
 	p, _, err := parseSuspendProperties(properties)
 	if err != nil {
@@ -119,16 +122,32 @@ func (r suspendRunner) checkAllowed(allow string) error {
 		return nil
 	}
 	for typ := range strings.SplitSeq(allow, ",") {
-		if _, ok := r.m.sched.Runner(strings.TrimSpace(typ)); !ok {
-			return store.Invalid("allow_task_type", "task types with a registered runner, comma-separated: "+strings.Join(r.m.sched.Types(), ", "), allow)
+		if _, ok := r.s.Runner(strings.TrimSpace(typ)); !ok {
+			return store.Invalid("allow_task_type", "task types with a registered runner, comma-separated: "+strings.Join(r.s.Types(), ", "), allow)
 		}
 	}
 	return nil
 }
 
-// Run implements scheduler.Runner. It suspends the cluster with the
-// suspend type allowed (so that the suspension does not stop this run),
-// waits Duration, and resumes the cluster (with StartTasks). Details:
+// suspended returns the cluster's suspension state (a zero state with
+// Suspended false when it is not suspended).
+func (r suspendRunner) suspended(ctx context.Context, clusterID uuid.UUID) (suspension, error) {
+	st, err := r.s.Suspended(ctx, clusterID)
+	if err != nil || st == nil {
+		return suspension{}, err
+	}
+	return suspension{SuspendState: *st, Suspended: true}, nil
+}
+
+// suspension is a cluster's SuspendState and whether it is suspended.
+type suspension struct {
+	SuspendState
+	Suspended bool
+}
+
+// Run implements Runner. It suspends the cluster with the suspend type
+// allowed (so that the suspension does not stop this run), waits
+// Duration, and resumes the cluster (with StartTasks). Details:
 //   - a cluster already suspended with the suspend type allowed (by a run
 //     of a suspend task that ended early: its Manager died, say) is not
 //     suspended again (that would forget the tasks it stopped): the
@@ -136,17 +155,17 @@ func (r suspendRunner) checkAllowed(allow string) error {
 //   - if the cluster is resumed, or suspended anew, while the run waits,
 //     the run ends DONE and leaves the cluster as it is;
 //   - a stopped run (or a Manager closing) leaves the cluster suspended:
-//     ResumeCluster (sctool resume) lifts it, or a new run of the task
-//     resumes it when its time is up.
+//     a resume (sctool resume) lifts it, or a new run of the task resumes
+//     it when its time is up.
 func (r suspendRunner) Run(ctx context.Context, clusterID, _, _ uuid.UUID, properties json.RawMessage) error {
 	p, d, err := parseSuspendProperties(properties)
 	if err != nil {
-		return scheduler.Permanent(err)
+		return Permanent(err)
 	}
 	if p.Resume {
-		return r.m.ResumeCluster(ctx, clusterID, ResumeOptions{StartTasks: p.StartTasks})
+		return r.resume(ctx, clusterID, p.StartTasks)
 	}
-	cur, err := r.m.ClusterSuspended(ctx, clusterID)
+	cur, err := r.suspended(ctx, clusterID)
 	if err != nil {
 		return err
 	}
@@ -156,13 +175,13 @@ func (r suspendRunner) Run(ctx context.Context, clusterID, _, _ uuid.UUID, prope
 			allow = p.AllowTaskType + "," + SuspendTaskType
 		}
 		if err := r.checkAllowed(p.AllowTaskType); err != nil {
-			return scheduler.Permanent(err)
+			return Permanent(err)
 		}
 		o := SuspendOptions{AllowTaskType: allow, FailIfRunning: p.SuspendPolicy == "fail_if_running_tasks", NoContinue: p.NoContinue}
-		if err := r.m.SuspendCluster(ctx, clusterID, o); err != nil {
-			return err
+		if err := r.s.SuspendWithOptions(ctx, clusterID, o); err != nil {
+			return fmt.Errorf("scheduler: suspend task: suspend cluster: %w", err)
 		}
-		if cur, err = r.m.ClusterSuspended(ctx, clusterID); err != nil {
+		if cur, err = r.suspended(ctx, clusterID); err != nil {
 			return err
 		}
 		if !cur.Suspended {
@@ -170,7 +189,7 @@ func (r suspendRunner) Run(ctx context.Context, clusterID, _, _ uuid.UUID, prope
 		}
 	}
 	end := cur.StartedAt.Add(d)
-	r.m.log.InfoContext(ctx, "cluster suspended by a suspend task", "cluster", clusterID, "resume_at", end)
+	r.s.log.InfoContext(ctx, "cluster suspended by a suspend task", "cluster", clusterID, "resume_at", end)
 	for {
 		wait := min(time.Until(end), suspendPollInterval)
 		if wait <= 0 {
@@ -181,18 +200,25 @@ func (r suspendRunner) Run(ctx context.Context, clusterID, _, _ uuid.UUID, prope
 			return context.Cause(ctx)
 		case <-time.After(wait):
 		}
-		now, err := r.m.ClusterSuspended(ctx, clusterID)
+		now, err := r.suspended(ctx, clusterID)
 		if err != nil {
-			r.m.log.WarnContext(ctx, "suspend task: read the cluster's suspension", "cluster", clusterID, "err", err)
+			r.s.log.WarnContext(ctx, "suspend task: read the cluster's suspension", "cluster", clusterID, "err", err)
 			continue
 		}
 		if !now.Suspended || !now.StartedAt.Equal(cur.StartedAt) {
-			r.m.log.InfoContext(ctx, "suspend task: the cluster was resumed or suspended again meanwhile; leaving it as it is", "cluster", clusterID)
+			r.s.log.InfoContext(ctx, "suspend task: the cluster was resumed or suspended again meanwhile; leaving it as it is", "cluster", clusterID)
 			return nil
 		}
 	}
-	if err := r.m.ResumeCluster(ctx, clusterID, ResumeOptions{StartTasks: p.StartTasks}); err != nil {
-		return fmt.Errorf("scyllaops: suspend task: resume cluster: %w", err)
+	return r.resume(ctx, clusterID, p.StartTasks)
+}
+
+func (r suspendRunner) resume(ctx context.Context, clusterID uuid.UUID, startTasks bool) error {
+	if _, err := r.s.st.GetCluster(ctx, clusterID); err != nil {
+		return fmt.Errorf("scheduler: suspend task: cluster %s: %w", clusterID, err)
+	}
+	if err := r.s.ResumeWithOptions(ctx, clusterID, ResumeOptions{StartTasks: startTasks}); err != nil {
+		return fmt.Errorf("scheduler: suspend task: resume cluster: %w", err)
 	}
 	return nil
 }
