@@ -149,6 +149,15 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	if err := m.addDefaultTasks(ctx, sc, c.WithoutRepair); err != nil {
 		return undo(err)
 	}
+	m.metrics.setClusterName(c.ID, c.Name)
+	if !m.opts.SkipConnectivityCheck {
+		// The first view (known hosts with their DCs, racks, tokens);
+		// a failure here is not the cluster's: the periodic refresh
+		// tries again.
+		if _, _, err := m.refreshTopology(ctx, c.ID); err != nil {
+			m.log.WarnContext(ctx, "first topology discovery failed", "cluster", c.ID, "err", err)
+		}
+	}
 	m.log.InfoContext(ctx, "cluster added", "cluster", c.ID, "name", c.Name, "hosts", len(hosts))
 	return m.GetCluster(ctx, c.ID.String())
 }
@@ -157,6 +166,9 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 func (m *Manager) connect(ctx context.Context, host string, port int, token string) ([]string, error) {
 	if m.opts.SkipConnectivityCheck {
 		return []string{host}, nil
+	}
+	if err := m.probeAgent(ctx, host, port, token); err != nil {
+		return nil, err
 	}
 	cl, err := m.agentClient(port, token)
 	if err != nil {
@@ -339,6 +351,7 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 	if err := m.st.UpdateCluster(ctx, sc); err != nil {
 		return Cluster{}, fmt.Errorf("scyllaops: update cluster: %w", err)
 	}
+	m.metrics.setClusterName(sc.ID, sc.Name)
 	if err := m.putSecrets(ctx, old.ID, &c, false); err != nil {
 		return Cluster{}, err
 	}
@@ -381,6 +394,7 @@ func (m *Manager) DeleteCluster(ctx context.Context, idOrName string, what Delet
 	if err := m.st.DeleteCluster(ctx, sc.ID); err != nil {
 		return fmt.Errorf("scyllaops: delete cluster: %w", err)
 	}
+	m.metrics.forgetCluster(sc.ID)
 	m.log.InfoContext(ctx, "cluster deleted", "cluster", sc.ID, "name", sc.Name)
 	return nil
 }
@@ -484,6 +498,9 @@ func (m *Manager) addDefaultTasks(ctx context.Context, c *store.Cluster, without
 func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) {
 	m.stopClusterTasks(ctx, clusterID)
 	m.hc.Forget(clusterID)
+	m.sched.ForgetCluster(clusterID)
+	m.backup.Service().ForgetCluster(clusterID)
+	m.topo.Forget(clusterID)
 }
 
 func sortStrings(s []string) { slices.Sort(s) }

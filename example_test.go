@@ -44,7 +44,10 @@ func Example() {
 	// A Manager on the in-memory store, reaching the agents in-process.
 	st := memstore.New()
 	defer st.Close()
-	m, err := scyllaops.New(st, sim.Transport(), scyllaops.Options{CQLDial: sim.CQLDialer().DialContext})
+	// Everything a Manager needs to reach the simulated cluster: the agent
+	// transport, the CQL dialer, a contact host and the token.
+	access := sim.ManagerAccess()
+	m, err := scyllaops.New(st, access.Transport, scyllaops.Options{CQLDial: access.CQLDial})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -55,7 +58,7 @@ func Example() {
 	go func() { done <- m.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 
-	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "demo", Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
+	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "demo", Host: access.Host, AuthToken: access.AuthToken})
 	if err != nil {
 		fmt.Println(err)
 		return

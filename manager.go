@@ -19,6 +19,7 @@ import (
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // ErrClosed is returned by every Manager method after Close.
@@ -46,9 +47,12 @@ type Manager struct {
 
 	sched  *scheduler.Scheduler // tasks.go, runs.go
 	hooks  *webhooks            // webhook.go
+	topo   *topology.Tracker    // topology.go: each cluster's last view and known hosts
 	hc     *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
 	backup *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
 	repair *repair.Service      // Repair(): the "repair" runner and calls (repair.go)
+	// metrics: cluster names and server version (cluster_metrics.go)
+	metrics *managerMetrics
 }
 
 type clientKey struct {
@@ -81,8 +85,10 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		opts:      opts,
 		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
 		clients:   make(map[clientKey]*agentclient.Client),
+		metrics:   newManagerMetrics(opts.Registerer, opts.ServerVersion),
 	}
 	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
+	m.topo = topology.NewTracker(topologyStore{m}, opts.Discovery, m.log)
 	sched, err := scheduler.New(st, scheduler.Options{
 		OwnerID: opts.OwnerID, LeaseTTL: opts.LeaseTTL, SyncInterval: opts.SyncInterval, MaxRuns: opts.MaxRuns, MaxRunsPerCluster: opts.MaxRunsPerCluster,
 		EventTTL: opts.EventTTL, OnRunEnd: m.hooks.enqueue, Logger: opts.Logger, Registerer: opts.Registerer,
@@ -150,6 +156,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
+	m.loadClusterNames(ctx)
 	if m.opts.DisableScheduler {
 		<-ctx.Done()
 		return nil
@@ -157,6 +164,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	schedDone := make(chan struct{})
 	wg.Go(func() { m.hooks.run(ctx, schedDone) })
+	wg.Go(func() { m.refreshTopologies(ctx) })
 	err := m.sched.Run(ctx)
 	close(schedDone)
 	wg.Wait()
@@ -201,8 +209,9 @@ func (m *Manager) agentClient(port int, token string) (*agentclient.Client, erro
 	return c, nil
 }
 
-// ClusterClient returns the agent client and the hosts of a cluster: its
-// contact host first, then the known hosts.
+// ClusterClient returns the agent client and the hosts of a cluster: the
+// host that answered its last discovery first, then its contact host and
+// its known hosts.
 // Services use it to reach the cluster's nodes.
 func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, []string, error) {
 	if err := m.check(ctx); err != nil {
@@ -220,7 +229,13 @@ func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agen
 	if err != nil {
 		return nil, nil, err
 	}
-	return cl, contactHosts(c), nil
+	hosts := contactHosts(c)
+	if v, err := m.topo.View(ctx, clusterID); err == nil && v != nil {
+		// The host that answered the last discovery first: the cluster's
+		// first host may have died since it was added.
+		hosts = topology.Contacts(append([]string{v.ContactHost}, hosts...)...)
+	}
+	return cl, hosts, nil
 }
 
 func (m *Manager) secret(ctx context.Context, clusterID uuid.UUID, key string) ([]byte, error) {

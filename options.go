@@ -15,6 +15,7 @@ import (
 	"github.com/scyllaops/scyllaops/healthcheck"
 	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // Options tunes a Manager. The zero value is valid: every field has a
@@ -33,6 +34,10 @@ type Options struct {
 	// collectors are created but not registered, and the store is not
 	// wrapped.
 	Registerer prometheus.Registerer
+	// ServerVersion is the version exported as
+	// scylla_manager_server_current_version{version} (value 1), as Scylla
+	// Manager exports its own. Default: "Snapshot".
+	ServerVersion string
 	// OwnerID names this Manager in leases and runs; it must be unique
 	// among Managers sharing a store. Default: "<hostname>-<pid>-<random>".
 	OwnerID string
@@ -81,6 +86,14 @@ type Options struct {
 	// Repair tunes the repair service (graceful stop, job timeout,
 	// back-pressure). Logger and Registerer default to the Manager's.
 	Repair repair.Options
+	// Discovery tunes topology discovery (RefreshTopology and the
+	// periodic refresh): the timeout per contact host, the hedge delay
+	// and how many contacts are asked (default: all known hosts).
+	Discovery topology.HedgeOptions
+	// TopologyRefresh is how often every cluster's topology is discovered
+	// again while Run runs (changes become events, known hosts follow).
+	// Default: 5m; < 0: never (RefreshTopology still works).
+	TopologyRefresh time.Duration
 }
 
 // Defaults of Options.
@@ -90,6 +103,7 @@ const (
 	DefaultMaxRuns           = 32
 	DefaultMaxRunsPerCluster = 4
 	DefaultEventTTL          = 30 * 24 * time.Hour
+	DefaultTopologyRefresh   = 5 * time.Minute
 	DefaultConnectTimeout    = 30 * time.Second
 )
 
@@ -136,6 +150,9 @@ func (o Options) withDefaults() Options {
 		h, _ := os.Hostname()
 		o.OwnerID = fmt.Sprintf("%s-%d-%s", h, os.Getpid(), uuid.NewString()[:8])
 	}
+	if o.ServerVersion == "" {
+		o.ServerVersion = DefaultServerVersion
+	}
 	if o.AgentPort == 0 {
 		o.AgentPort = DefaultAgentPort
 	}
@@ -147,6 +164,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRunsPerCluster == 0 {
 		o.MaxRunsPerCluster = DefaultMaxRunsPerCluster
+	}
+	if o.TopologyRefresh == 0 {
+		o.TopologyRefresh = DefaultTopologyRefresh
+	}
+	if o.Discovery.MaxContacts == 0 {
+		o.Discovery.MaxContacts = -1
 	}
 	if o.EventTTL == 0 {
 		o.EventTTL = DefaultEventTTL

@@ -122,6 +122,9 @@ func (m *Manager) RunProgress(ctx context.Context, clusterID, taskID uuid.UUID, 
 	}
 	obj := make(map[string]json.RawMessage, len(rows))
 	for _, p := range rows {
+		if p.Key == scheduler.RunCountsKey {
+			continue // counts of a reused record, not progress
+		}
 		obj[p.Key] = p.Data
 	}
 	b, err := json.Marshal(obj)

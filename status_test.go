@@ -272,8 +272,9 @@ func TestHealthcheckForgetsDeletedCluster(t *testing.T) {
 	if err := hc.Service().Run(ctx, f.id, uuid.New(), uuid.New(), json.RawMessage(`{"mode":"rest"}`)); !errors.Is(err, ErrNotFound) {
 		t.Errorf("run on a deleted cluster: %v, want ErrNotFound", err)
 	}
-	// The store's scyllaops_store_* series stay; no other series may.
-	if n := testutil.CollectAndCount(reg) - testutil.CollectAndCount(reg, "scyllaops_store_requests_total", "scyllaops_store_request_duration_seconds"); n != 0 {
+	// The store's scyllaops_store_* series and the server version stay; no
+	// other series may.
+	if n := testutil.CollectAndCount(reg) - testutil.CollectAndCount(reg, "scyllaops_store_requests_total", "scyllaops_store_request_duration_seconds", "scylla_manager_server_current_version"); n != 0 {
 		t.Errorf("series after the cluster was deleted: %d, want 0", n)
 	}
 }

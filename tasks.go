@@ -293,6 +293,23 @@ func (m *Manager) taskItem(ctx context.Context, t *store.Task, susp *scheduler.S
 			}
 		}
 	}
+	if last != nil && last.ID == fixed {
+		// A reused record stands for many runs: its counts row says how
+		// many ended DONE or ERROR.
+		c, ok, err := scheduler.ReadRunCounts(ctx, m.st, fixed)
+		if err != nil {
+			return item, err
+		}
+		if ok {
+			item.SuccessCount, item.ErrorCount = c.Done, c.Error
+			if !c.LastDone.IsZero() {
+				item.LastSuccess = &c.LastDone
+			}
+			if !c.LastError.IsZero() {
+				item.LastError = &c.LastError
+			}
+		}
+	}
 	if last != nil {
 		item.Status, item.Cause, item.Retry = last.Status, last.Cause, last.Attempt
 	}
@@ -364,12 +381,12 @@ func (m *Manager) defaultTasks(c *store.Cluster, withoutRepair bool) []store.Tas
 	if _, ok := m.sched.Runner(scheduler.TypeHealthcheck); ok {
 		for _, mode := range []string{"cql", "rest", "alternator"} {
 			out = append(out, store.Task{ClusterID: c.ID, Type: scheduler.TypeHealthcheck, Name: mode, Enabled: true,
-				Schedule: store.Schedule{Cron: DefaultHealthcheckCron}, Properties: json.RawMessage(`{"mode":"` + mode + `"}`)})
+				Schedule: store.Schedule{Cron: DefaultHealthcheckCron, Timezone: "UTC"}, Properties: json.RawMessage(`{"mode":"` + mode + `"}`)})
 		}
 	}
 	if _, ok := m.sched.Runner(scheduler.TypeRepair); ok && !withoutRepair {
 		out = append(out, store.Task{ClusterID: c.ID, Type: scheduler.TypeRepair, Name: "all-weekly", Enabled: true,
-			Schedule: store.Schedule{Cron: DefaultRepairCron, NumRetries: DefaultRepairRetries}, Properties: json.RawMessage(`{}`)})
+			Schedule: store.Schedule{Cron: DefaultRepairCron, NumRetries: DefaultRepairRetries, Timezone: "UTC"}, Properties: json.RawMessage(`{}`)})
 	}
 	return out
 }

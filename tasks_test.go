@@ -125,6 +125,9 @@ func TestDefaultTasks(t *testing.T) {
 	var got []string
 	for _, it := range items {
 		got = append(got, fmt.Sprintf("%s/%s %s %s", it.Type, it.Name, it.Schedule.Cron, it.Properties))
+		if it.Schedule.Timezone != "UTC" {
+			t.Errorf("%s/%s: timezone %q, want UTC (sctool shows it)", it.Type, it.Name, it.Schedule.Timezone)
+		}
 		soon := it.Type != "healthcheck" || (it.NextActivation != nil && !it.NextActivation.After(time.Now().Add(time.Minute)))
 		if it.Status != store.StatusNew || it.NextActivation == nil || !it.NextActivation.After(time.Now()) || !soon {
 			t.Errorf("%s/%s: status %s next %v, want NEW and within a minute", it.Type, it.Name, it.Status, it.NextActivation)
@@ -309,7 +312,7 @@ scylla_manager_scheduler_last_success{cluster="%s",task="%s",type="backup"} %d
 		}
 		total := fmt.Sprintf(`
 # HELP scylla_manager_scheduler_run_total Runs of the task that ended on this manager, by final status.
-# TYPE scylla_manager_scheduler_run_total counter
+# TYPE scylla_manager_scheduler_run_total gauge
 scylla_manager_scheduler_run_total{cluster="%[1]s",status="DONE",task="%[2]s",type="backup"} 1
 scylla_manager_scheduler_run_total{cluster="%[1]s",status="ERROR",task="%[2]s",type="backup"} 1
 scylla_manager_scheduler_run_total{cluster="%[1]s",status="STOPPED",task="%[2]s",type="backup"} 1
@@ -320,8 +323,8 @@ scylla_manager_scheduler_run_indicator{cluster="%[1]s",task="%[2]s",type="backup
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(total), "scylla_manager_scheduler_run_total", "scylla_manager_scheduler_run_indicator"); err != nil {
 			t.Error(err)
 		}
-		if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
-			t.Errorf("lint: %v %v", probs, err)
+		if probs := lintMetrics(t, reg); len(probs) > 0 {
+			t.Errorf("lint: %v", probs)
 		}
 		// Soft delete: hidden, not scheduled, runs kept.
 		if err := m.DeleteTask(ctx, cluster, task.ID); err != nil {

@@ -154,8 +154,10 @@ func (w *webhooks) deliver(ctx context.Context, e scheduler.RunEnd) {
 	r := e.Run
 	ev := WebhookEvent{
 		SpecVersion: "1.0", Type: WebhookEventType,
-		Source:          "/scyllaops/clusters/" + c.ID.String(),
-		ID:              fmt.Sprintf("%s/%s/%d", r.ID, r.Status, r.Attempt),
+		Source: "/scyllaops/clusters/" + c.ID.String(),
+		// Unique per run, also for a reused run record (health checks):
+		// the start time tells its runs apart; the same for redeliveries.
+		ID:              fmt.Sprintf("%s/%s/%d/%d", r.ID, r.Status, r.Attempt, r.StartTime.UnixMilli()),
 		Time:            r.EndTime.UTC(),
 		Subject:         "tasks/" + r.Type + "/" + r.TaskID.String() + "/runs/" + r.ID.String(),
 		DataContentType: "application/json",

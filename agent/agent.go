@@ -41,6 +41,10 @@ type Agent struct {
 
 	statusCode *prometheus.CounterVec
 	unexposed  *prometheus.CounterVec
+	// Bounds of the client-controlled labels of unexposed_access and of
+	// the proxied paths of http_status_code.
+	unexposedAddr, unexposedPath, proxiedPath labelBound
+	refused                                   *refusedLog
 
 	rc *rcServer
 }
@@ -52,7 +56,7 @@ func New(opts Options) (*Agent, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	a := &Agent{opts: opts, log: opts.Logger.With("component", "agent"), started: time.Now()}
+	a := &Agent{opts: opts, log: opts.Logger.With("component", "agent"), started: time.Now(), refused: newRefusedLog()}
 	if opts.AuthToken == "" {
 		a.log.Warn("no auth_token configured: the agent API is open to anyone who can reach it")
 	}
@@ -63,7 +67,7 @@ func New(opts Options) (*Agent, error) {
 	}, []string{"method", "path", "code"})
 	a.unexposed = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "scylla_manager", Subsystem: "agent", Name: "unexposed_access",
-		Help: "Number of requests to rclone calls the agent does not expose.",
+		Help: "Number of requests to rclone calls the agent does not expose (at most 100 distinct addr and path values each; later ones are \"other\").",
 	}, []string{"addr", "path"})
 
 	var err error
@@ -110,7 +114,7 @@ func (a *Agent) Close() error {
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
-		a.statusCode.WithLabelValues(r.Method, metricPath(r.URL.Path), strconv.Itoa(sw.statusOr200())).Inc()
+		a.statusCode.WithLabelValues(metricMethod(r.Method), a.metricPath(r.URL.Path), strconv.Itoa(sw.statusOr200())).Inc()
 	}()
 	if a.closed.Load() {
 		writeJSON(sw, http.StatusServiceUnavailable, agentapi.Unauthorized{Message: ErrClosed.Error(), Code: http.StatusServiceUnavailable})
@@ -134,12 +138,16 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				t.Stop()
 			}
 		}
+		a.refused.log(a, r)
 		writeJSON(sw, http.StatusUnauthorized, agentapi.Unauthorized{Message: "unauthorized", Code: http.StatusUnauthorized})
 		return
 	}
 	switch {
 	case strings.HasPrefix(p, agentapi.PathRclone):
+		start := time.Now()
 		a.rc.serve(sw, r)
+		a.log.Debug("rc call", "call", logPath(strings.TrimPrefix(p, agentapi.PathRclone)), "remote", r.RemoteAddr,
+			"status", sw.statusOr200(), "duration", time.Since(start))
 	case p == agentapi.PathNodeInfo:
 		a.serveNodeInfo(sw, r)
 	case p == agentapi.PathCloudMetadata && r.Method == http.MethodGet:
@@ -197,23 +205,44 @@ func (a *Agent) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[len(prefix):])), []byte(a.opts.AuthToken)) == 1
 }
 
-// metricPath bounds the path label: agent routes as they are, proxied
-// Scylla paths cut to their first two segments.
-func metricPath(p string) string {
-	if strings.HasPrefix(p, "/agent/") || p == agentapi.PathPing || p == agentapi.PathVersion || p == agentapi.PathMetrics {
-		if strings.HasPrefix(p, agentapi.PathRclone) && !knownCall(strings.TrimPrefix(p, agentapi.PathRclone)) {
-			return agentapi.PathRclone + "unknown"
-		}
-		if len(p) > 64 {
-			return p[:64]
-		}
+// metricPath bounds the path label: known agent routes as they are, other
+// /agent/ paths and unknown rc calls as one value each, proxied Scylla
+// paths cut to their first two segments, of which at most maxLabelValues
+// distinct values are kept.
+func (a *Agent) metricPath(p string) string {
+	switch p {
+	case agentapi.PathPing, agentapi.PathVersion, agentapi.PathMetrics, agentapi.PathNodeInfo, agentapi.PathCloudMetadata,
+		agentapi.PathFreeOSMemory, agentapi.PathPinCPU, agentapi.PathTerminate:
 		return p
+	}
+	if name, ok := strings.CutPrefix(p, agentapi.PathRclone); ok {
+		if knownCall(name) {
+			return p
+		}
+		return agentapi.PathRclone + "unknown"
+	}
+	if strings.HasPrefix(p, "/agent/") {
+		return "/agent/unknown"
 	}
 	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 3)
 	if len(parts) > 2 {
 		parts = parts[:2]
 	}
-	return "/" + strings.Join(parts, "/")
+	v := "/" + strings.Join(parts, "/")
+	if len(v) > 64 {
+		v = v[:64]
+	}
+	return a.proxiedPath.value(v)
+}
+
+// metricMethod bounds the method label to the standard methods.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return otherLabel
 }
 
 func remoteHost(r *http.Request) string {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -38,21 +37,6 @@ func isVersioned(name string) bool {
 		}
 	}
 	return true
-}
-
-// removeEmptyDirs removes dir and its empty sub-directories, deepest
-// first; non-empty ones stay.
-func removeEmptyDirs(dir string) {
-	var dirs []string
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		_ = os.Remove(dirs[i])
-	}
 }
 
 // open returns the bucket and location named by p[fsKey], p[remoteKey].
@@ -172,6 +156,14 @@ func (s *rcServer) opList(w http.ResponseWriter, r *http.Request, p params) {
 	if prefix != "" {
 		prefix += "/"
 	}
+	// Like rclone, each Path is relative to fs, so it starts with a
+	// non-empty remote: fsPrefix is the key of fs itself.
+	fsPrefix := ""
+	if fs, _ := p.str("fs"); fs != "" {
+		if fl, ferr := parseLocation(fs, ""); ferr == nil && fl.key != "" {
+			fsPrefix = fl.key + "/"
+		}
+	}
 	lo := &blob.ListOptions{Prefix: prefix}
 	if !recurse {
 		lo.Delimiter = "/"
@@ -197,7 +189,7 @@ func (s *rcServer) opList(w http.ResponseWriter, r *http.Request, p params) {
 			keep = (!newest || !v) && (!versioned || v)
 		}
 		if keep {
-			item := agentapi.ListItem{Path: rel, Name: path.Base(rel), Size: obj.Size, IsDir: obj.IsDir}
+			item := agentapi.ListItem{Path: strings.TrimSuffix(strings.TrimPrefix(obj.Key, fsPrefix), "/"), Name: path.Base(rel), Size: obj.Size, IsDir: obj.IsDir}
 			if obj.IsDir {
 				item.Size = -1
 			} else if !noModTime {
@@ -334,7 +326,7 @@ func (s *rcServer) opPurge(ctx context.Context, p params, j *job) (any, error) {
 		j.deletes.Add(1)
 	}
 	if loc.local() {
-		removeEmptyDirs(filepath.Join(s.a.opts.DataDir, filepath.FromSlash(loc.key)))
+		removeEmptyDirs(b, loc.key)
 	}
 	return nil, nil
 }
@@ -405,7 +397,7 @@ func (s *rcServer) opCheckPermissions(ctx context.Context, p params, _ *job) (an
 		return nil, fail("delete", err)
 	}
 	if loc.local() {
-		removeEmptyDirs(filepath.Join(s.a.opts.DataDir, filepath.FromSlash(dir)))
+		removeEmptyDirs(b, dir)
 	}
 	return struct{}{}, nil
 }

@@ -80,7 +80,7 @@ func (s *rcServer) close() {
 func (s *rcServer) serve(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, agentapi.PathRclone)
 	if !knownCall(name) {
-		s.a.unexposed.WithLabelValues(remoteHost(r), r.URL.Path).Inc()
+		s.a.unexposed.WithLabelValues(s.a.unexposedAddr.value(remoteHost(r)), s.a.unexposedPath.value(logPath(r.URL.Path))).Inc()
 		s.writeError(w, name, nil, withStatus(http.StatusNotFound, fmt.Errorf("couldn't find method %q", name)))
 		return
 	}

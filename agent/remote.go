@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
 )
 
 // Providers of remotes.
@@ -172,7 +171,9 @@ func (b *buckets) get(ctx context.Context, loc location) (*blob.Bucket, error) {
 		if st, serr := os.Stat(b.opts.DataDir); serr != nil || !st.IsDir() {
 			return nil, withStatus(500, fmt.Errorf("data directory %q is not available: %w", b.opts.DataDir, serr))
 		}
-		bk, err = fileblob.OpenBucket(b.opts.DataDir, &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
+		// Every file operation goes through an os.Root of the data
+		// directory: no symlink leads out of it.
+		bk, err = openRootBucket(b.opts.DataDir, false)
 	case b.opts.OpenBucket != nil:
 		bk, err = b.opts.OpenBucket(ctx, loc.provider, loc.bucket)
 		owned = false
@@ -181,10 +182,10 @@ func (b *buckets) get(ctx context.Context, loc location) (*blob.Bucket, error) {
 			return nil, badRequest("invalid provider %q: localstorage is not configured on this agent", loc.provider)
 		}
 		dir := b.opts.Storage.LocalStoragePath + string(os.PathSeparator) + loc.bucket
-		// No ".attrs" sidecar files: the directory holds exactly the
-		// backup's files (as rclone's local backend writes them), and no
-		// MD5 is computed per write (see copyStream).
-		bk, err = fileblob.OpenBucket(dir, &fileblob.Options{NoTempDir: true, CreateDir: true, Metadata: fileblob.MetadataDontWrite})
+		// The directory holds exactly the backup's files (as rclone's
+		// local backend writes them), and every file operation goes
+		// through an os.Root of it: no symlink leads out of it.
+		bk, err = openRootBucket(dir, true)
 	default:
 		bk, extra, err = openCloudBucket(ctx, b.opts.Storage, loc.provider, loc.bucket)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -56,13 +57,23 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		}
 		return want, nil
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := dst.NewWriter(wctx, key, &blob.WriterOptions{
+	wo := &blob.WriterOptions{
 		ContentType:    "application/octet-stream",
 		BufferSize:     uploadPartSize,
 		MaxConcurrency: uploadConcurrency,
-	})
+	}
+	if f := localFile(r); f != nil && want >= 0 && !s.buckets.isLocal(dst) {
+		// Stored with the object for the unchanged-file rule (local
+		// destinations store theirs as they write).
+		sum, err := fileCRC32CSum(f, want)
+		if err != nil {
+			return 0, err
+		}
+		wo.Metadata = map[string]string{metaCRC32C: sum}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := dst.NewWriter(wctx, key, wo)
 	if err != nil {
 		return 0, err
 	}
@@ -102,17 +113,26 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	return n, nil
 }
 
+// castagnoli is the CRC32C table: the checksum S3's additional checksums
+// and GCS use, computed by the CPU's CRC instruction (cheap next to MD5).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// metaCRC32C is the metadata key of a file's CRC32C (8 hex digits) stored
+// with it by the agent.
+const metaCRC32C = "crc32c"
+
 // sameContent reports whether dst/dstKey exists and whether it already
-// holds the content of the source: equal size and then, in this order,
-// equal MD5 when both sides report one; else a destination written no
-// earlier than the source was last modified counts as the same (an
-// unchanged or resumed upload: writers publish objects only when complete,
-// so such a destination is a full copy of the current source); else, when
-// the destination reports an MD5 and the source is local, the MD5 of the
-// source is computed and compared. The modification-time rule comes before
-// hashing so that a second backup of unchanged files reads no file data.
-// With a non-nil index (a listing of the destination), the destination's
-// attributes come from it instead of one Attributes call per file.
+// holds the content of the source. Timestamps never decide: a file
+// rewritten with new content within the clock's granularity would be
+// skipped. With equal sizes, in this order: equal MD5 when both sides
+// report one; the CRC32C stored with the destination (metaCRC32C) against
+// the source's, computed in one cheap read of a local source; the MD5 the
+// destination reports against one computed from a local source; else the
+// file is not proven the same and is copied again. Skipping identical
+// files without reading them is the caller's (the manager's deduplication
+// by sstable bundle, reference §5.5). With a non-nil index (a listing of
+// the destination), the destination's size comes from it instead of one
+// Attributes call per file.
 func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey string, sa *blob.Attributes, srcLocal bool, dst *blob.Bucket, dstKey string, index dstIndex) (exists, same bool, err error) {
 	var da *blob.Attributes
 	if index != nil {
@@ -131,24 +151,41 @@ func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey str
 	if da.Size != sa.Size {
 		return true, false, nil
 	}
-	switch {
-	case len(da.MD5) > 0 && len(sa.MD5) > 0:
+	if len(da.MD5) > 0 && len(sa.MD5) > 0 {
 		return true, bytes.Equal(da.MD5, sa.MD5), nil
-	case !da.ModTime.Before(sa.ModTime):
-		return true, true, nil
-	case len(da.MD5) > 0 && srcLocal:
-		r, err := src.NewReader(ctx, srcKey, nil)
-		if err != nil {
-			return true, false, err
-		}
-		defer r.Close()
-		h := md5.New() //nolint:gosec // see import
-		if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, copyBufSize)); err != nil {
-			return true, false, err
-		}
-		return true, bytes.Equal(h.Sum(nil), da.MD5), nil
 	}
-	return true, false, nil
+	if !srcLocal {
+		return true, false, nil
+	}
+	if index != nil && da.Metadata == nil {
+		// Listings carry no metadata: fetch the stored checksum.
+		if full, err := dst.Attributes(ctx, dstKey); err == nil {
+			da = full
+		}
+	}
+	var h hash.Hash
+	var want []byte
+	switch {
+	case da.Metadata[metaCRC32C] != "":
+		want, err = hex.DecodeString(da.Metadata[metaCRC32C])
+		if err != nil {
+			return true, false, nil
+		}
+		h = crc32.New(castagnoli)
+	case len(da.MD5) > 0:
+		h, want = md5.New(), da.MD5 //nolint:gosec // see import
+	default:
+		return true, false, nil
+	}
+	r, err := src.NewReader(ctx, srcKey, nil)
+	if err != nil {
+		return true, false, err
+	}
+	defer r.Close()
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, copyBufSize)); err != nil {
+		return true, false, err
+	}
+	return true, bytes.Equal(h.Sum(nil), want), nil
 }
 
 // isLocal reports whether bk is a local file-system bucket opened for

@@ -3,7 +3,6 @@ package agentclient
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -115,21 +115,21 @@ type Client struct {
 	log   *slog.Logger
 	retry *retryablehttp.Client
 	plain *http.Client // no retries: streamed bodies
+	// limits holds a *hostLimits per host (see agentWideLimits).
+	limits sync.Map
 }
 
 // New returns a Client sending requests through transport. A nil transport
-// means TCP+TLS with certificate verification skipped (agents use
-// self-signed certificates, as with Scylla Manager).
+// means a new NewTransport(): TCP+TLS with certificate verification skipped
+// (agents use self-signed certificates, as with Scylla Manager) and an
+// idle connection kept per agent.
 func New(transport http.RoundTripper, opts Options) (*Client, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
 	if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // agents use self-signed certs; auth is the bearer token
-		t.MaxIdleConnsPerHost = 8
-		transport = t
+		transport = NewTransport()
 	}
 	c := &Client{opts: opts, log: opts.Logger.With("component", "agentclient")}
 	if opts.AuthToken == "" {
@@ -335,10 +335,16 @@ func statusError(resp *http.Response) *StatusError {
 	se := &StatusError{Code: resp.StatusCode, Body: string(bytes.TrimSpace(b))}
 	var m struct {
 		Message string `json:"message"`
+		Error   string `json:"error"` // rclone's rc errors
 	}
-	if json.Unmarshal(b, &m) == nil && m.Message != "" {
+	switch {
+	case json.Unmarshal(b, &m) != nil:
+		se.Message = se.Body
+	case m.Message != "":
 		se.Message = m.Message
-	} else {
+	case m.Error != "":
+		se.Message = m.Error
+	default:
 		se.Message = se.Body
 	}
 	return se
@@ -359,8 +365,17 @@ func (c *Client) getJSON(ctx context.Context, host string, cl call, out any) err
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return &HostError{Host: host, Op: cl.op, Err: fmt.Errorf("decode answer: %w", err)}
 	}
+	// Read to the end (a newline, a chunked body's last chunk): net/http
+	// reuses a connection only when its body was read to EOF, and closes
+	// it otherwise, so that every call would open (and TLS-handshake) a
+	// new one.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	return nil
 }
+
+// maxDrain bounds what getJSON reads past the JSON value to keep the
+// connection.
+const maxDrain = 64 << 10
 
 type timeoutKey struct{}
 

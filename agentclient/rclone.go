@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/scyllaops/scyllaops/internal/agentapi"
@@ -45,9 +46,38 @@ const (
 	JobNotFound = agentapi.JobNotFound
 )
 
-// rc posts body to the rclone call and decodes the answer into out.
-func (c *Client) rc(ctx context.Context, host, name string, q url.Values, body, out any, timeout time.Duration) error {
-	return c.getJSON(ctx, host, call{op: "rclone " + name, method: http.MethodPost, path: agentapi.PathRclone + name, query: q, body: body, timeout: timeout}, out)
+// rc posts body to the rclone call and decodes the answer into out. Final
+// lists 5xx messages that are not retried.
+func (c *Client) rc(ctx context.Context, host, name string, q url.Values, body, out any, timeout time.Duration, final ...string) error {
+	return c.getJSON(ctx, host, call{op: "rclone " + name, method: http.MethodPost, path: agentapi.PathRclone + name, query: q, body: body, timeout: timeout, final: final}, out)
+}
+
+// errJobNotFound is the message of rclone's 500 answer for an unknown job
+// id (with wait 0; with wait > 0 it answers 404).
+const errJobNotFound = "job not found"
+
+// isJobNotFound reports whether err is an agent's answer for an unknown
+// job: 404, or rclone's 500 "job not found".
+func isJobNotFound(err error) bool {
+	se, ok := errors.AsType[*StatusError](err)
+	if !ok {
+		return false
+	}
+	return se.Code == http.StatusNotFound ||
+		(se.Code == http.StatusInternalServerError && strings.Contains(strings.ToLower(se.Message), errJobNotFound))
+}
+
+// fsPath joins remote into fs ("s3:b" + "x/y" = "s3:b/x/y", "data:" +
+// "ks" = "data:ks").
+func fsPath(fs, remote string) string {
+	remote = strings.Trim(remote, "/")
+	switch {
+	case remote == "":
+		return fs
+	case strings.HasSuffix(fs, ":") || strings.HasSuffix(fs, "/"):
+		return fs + remote
+	}
+	return fs + "/" + remote
 }
 
 // rcAsync starts the call as a job and returns its id.
@@ -66,11 +96,15 @@ func (c *Client) CheckPermissions(ctx context.Context, host, fs, remote string) 
 }
 
 // List streams the listing of opts.Fs:opts.Remote, calling fn for every
-// item in order; the listing is never held in memory. A non-nil error from
-// fn stops the listing and is returned as is. The call has no total
-// timeout; Options.ListTimeout bounds the wait for each item.
+// item in order; the listing is never held in memory. Each item's Path is
+// relative to opts.Fs:opts.Remote: like Scylla Manager, List sends the
+// whole path as fs with an empty remote, so an rclone-based agent (whose
+// Path is relative to fs) and ours answer alike. A non-nil error from fn
+// stops the listing and is returned as is. The call has no total timeout;
+// Options.ListTimeout bounds the wait for each item.
 func (c *Client) List(ctx context.Context, host string, opts ListOptions, fn func(ListItem) error) error {
 	const op = "rclone " + agentapi.CallOperationsList
+	opts.Fs, opts.Remote = fsPath(opts.Fs, opts.Remote), ""
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	errIdle := fmt.Errorf("no listing data for %s (list timeout)", c.opts.ListTimeout)
@@ -246,27 +280,45 @@ func (c *Client) FileInfo(ctx context.Context, host, fs, remote string) (FileInf
 
 // MoveDir starts a job uploading the local directory o.SrcFs:o.SrcRemote
 // to o.DstFs:o.DstRemote, deleting local files once uploaded, and returns
-// the job id. o.Suffix versions overwritten remote files.
+// the job id. o.Suffix versions overwritten remote files. Against Scylla
+// Manager's agent, o.BandwidthRate and o.Transfers are set agent-wide
+// once per host instead of per job (see IsRcloneAgentVersion).
 func (c *Client) MoveDir(ctx context.Context, host string, o SyncOptions) (int64, error) {
+	var err error
+	if o.BandwidthRate, o.Transfers, err = c.agentWideLimits(ctx, host, o.BandwidthRate, o.Transfers); err != nil {
+		return 0, err
+	}
 	return c.rcAsync(ctx, host, agentapi.CallSyncMoveDir, o)
 }
 
 // CopyDir is MoveDir without deleting local files.
 func (c *Client) CopyDir(ctx context.Context, host string, o SyncOptions) (int64, error) {
+	var err error
+	if o.BandwidthRate, o.Transfers, err = c.agentWideLimits(ctx, host, o.BandwidthRate, o.Transfers); err != nil {
+		return 0, err
+	}
 	return c.rcAsync(ctx, host, agentapi.CallSyncCopyDir, o)
 }
 
 // CopyPaths starts a job downloading o.Paths into the local directory
-// o.DstFs:o.DstRemote and returns the job id.
+// o.DstFs:o.DstRemote and returns the job id. Limits as with MoveDir.
 func (c *Client) CopyPaths(ctx context.Context, host string, o CopyPathsOptions) (int64, error) {
+	var err error
+	if o.BandwidthRate, o.Transfers, err = c.agentWideLimits(ctx, host, o.BandwidthRate, o.Transfers); err != nil {
+		return 0, err
+	}
 	return c.rcAsync(ctx, host, agentapi.CallSyncCopyPaths, o)
 }
 
 // JobInfo returns a job's status, stats and finished transfers, waiting up
-// to wait for it to finish (0 = answer at once).
+// to wait for it to finish (0 = answer at once). An unknown job is an
+// error matching ErrNotFound (rclone answers 500 "job not found" or 404).
 func (c *Client) JobInfo(ctx context.Context, host string, id int64, wait time.Duration) (*JobInfo, error) {
 	var out JobInfo
-	if err := c.rc(ctx, host, agentapi.CallJobInfo, nil, agentapi.JobInfoParams{JobID: id, Wait: waitSeconds(wait)}, &out, wait+c.opts.Timeout); err != nil {
+	if err := c.rc(ctx, host, agentapi.CallJobInfo, nil, agentapi.JobInfoParams{JobID: id, Wait: waitSeconds(wait)}, &out, wait+c.opts.Timeout, errJobNotFound); err != nil {
+		if isJobNotFound(err) {
+			return nil, fmt.Errorf("job %d: %w: %w", id, ErrNotFound, err)
+		}
 		return nil, err
 	}
 	return &out, nil
@@ -274,10 +326,16 @@ func (c *Client) JobInfo(ctx context.Context, host string, id int64, wait time.D
 
 // JobProgress returns a job's aggregated progress, waiting up to wait for
 // it to finish (long poll; 0 = answer at once). Unknown jobs answer
-// Status JobNotFound.
+// Status JobNotFound: our agent says so in a 200, rclone-based agents
+// answer 500 "job not found" (wait 0) or 404 (wait > 0); all three are
+// mapped to it, so a caller restarts the job (e.g. after an agent
+// restart) instead of failing.
 func (c *Client) JobProgress(ctx context.Context, host string, id int64, wait time.Duration) (*JobProgress, error) {
 	var out JobProgress
-	if err := c.rc(ctx, host, agentapi.CallJobProgress, nil, agentapi.JobInfoParams{JobID: id, Wait: waitSeconds(wait)}, &out, wait+c.opts.Timeout); err != nil {
+	if err := c.rc(ctx, host, agentapi.CallJobProgress, nil, agentapi.JobInfoParams{JobID: id, Wait: waitSeconds(wait)}, &out, wait+c.opts.Timeout, errJobNotFound); err != nil {
+		if isJobNotFound(err) {
+			return &JobProgress{Status: JobNotFound}, nil
+		}
 		return nil, err
 	}
 	return &out, nil
@@ -296,7 +354,8 @@ func (c *Client) JobStop(ctx context.Context, host string, id int64) error {
 }
 
 // BwLimit sets the agent-wide bandwidth limit (like "100M", "off") and
-// returns the limit in effect; rate "" only queries.
+// returns the limit in effect; rate "" only queries (the rate field is
+// then omitted: rclone refuses an empty one).
 func (c *Client) BwLimit(ctx context.Context, host, rate string) (string, error) {
 	var out agentapi.Bandwidth
 	err := c.rc(ctx, host, agentapi.CallCoreBwlimit, nil, agentapi.Bandwidth{Rate: rate}, &out, 0)

@@ -15,6 +15,7 @@ import (
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/internal/cqlconn"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // Task types of the backup service's Runners.
@@ -91,7 +92,7 @@ func NewAPI(st interface {
 	if opts.Service.Schema == nil {
 		opts.Service.Schema = cqlSchema{a}
 	}
-	svc, err := New(st, clusterResolver{clusters}, opts.Service)
+	svc, err := New(st, clusterResolver{clusters, opts.ConnectTimeout}, opts.Service)
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +104,12 @@ func NewAPI(st interface {
 func (a *API) Service() *Service { return a.svc }
 
 // clusterResolver is the ClusterResolver over Clusters: the contact is
-// the first host.
-type clusterResolver struct{ c Clusters }
+// the first of the cluster's hosts whose agent answers (hedged, package
+// topology), so a dead first host does not stop the calls.
+type clusterResolver struct {
+	c       Clusters
+	timeout time.Duration
+}
 
 // Client implements ClusterResolver.
 func (r clusterResolver) Client(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, string, error) {
@@ -112,10 +117,11 @@ func (r clusterResolver) Client(ctx context.Context, clusterID uuid.UUID) (*agen
 	if err != nil {
 		return nil, "", err
 	}
-	if len(hosts) == 0 {
-		return nil, "", fmt.Errorf("backup: cluster %s has no known host", clusterID)
+	contact, err := topology.FirstAnswering(ctx, c, hosts, topology.HedgeOptions{ContactTimeout: r.timeout, MaxContacts: -1})
+	if err != nil {
+		return nil, "", fmt.Errorf("backup: cluster %s: %w", clusterID, err)
 	}
-	return c, hosts[0], nil
+	return c, contact, nil
 }
 
 // cqlSchema is the default SchemaDumper: DESCRIBE SCHEMA WITH INTERNALS

@@ -21,6 +21,10 @@ type ListItem struct {
 	TaskID       uuid.UUID      `json:"task_id"`
 	Units        []Unit         `json:"units"`
 	SnapshotInfo []SnapshotInfo `json:"snapshot_info"`
+	// NodesDown are the nodes ("ip (dc)") that were down: the listing
+	// was read through the live ones. Not in Scylla Manager's shape
+	// (clients that do not know it ignore it).
+	NodesDown []string `json:"nodes_down,omitempty"`
 }
 
 // SnapshotInfo is one snapshot of a ListItem.
@@ -56,16 +60,16 @@ func (f ListFilter) matchTag(tag string) bool {
 
 // manifestsAt reads the final manifests of every location of the
 // cluster's hosts.
-func (s *Service) manifestsAt(ctx context.Context, clusterID uuid.UUID, locations []string, f ListFilter) (map[backupspec.Location][]*remoteManifest, error) {
-	c, hosts, locs, err := s.direct(ctx, clusterID, locations)
+func (s *Service) manifestsAt(ctx context.Context, clusterID uuid.UUID, locations []string, f ListFilter) (map[backupspec.Location][]*remoteManifest, []string, error) {
+	c, hosts, locs, down, err := s.direct(ctx, clusterID, locations)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[backupspec.Location][]*remoteManifest{}
 	for loc, host := range locationHosts(hosts, locs) {
 		ms, err := s.readManifests(ctx, c, host, loc, f.ClusterID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, m := range ms {
 			if !m.Info.Temporary && f.matchTag(m.Info.SnapshotTag) {
@@ -73,7 +77,7 @@ func (s *Service) manifestsAt(ctx context.Context, clusterID uuid.UUID, location
 			}
 		}
 	}
-	return out, nil
+	return out, down, nil
 }
 
 // List lists the snapshots in the locations, seen from clusterID's nodes.
@@ -82,7 +86,7 @@ func (s *Service) List(ctx context.Context, clusterID uuid.UUID, locations []str
 	if err != nil {
 		return nil, err
 	}
-	byLoc, err := s.manifestsAt(ctx, clusterID, locations, f)
+	byLoc, down, err := s.manifestsAt(ctx, clusterID, locations, f)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +138,7 @@ func (s *Service) List(ctx context.Context, clusterID uuid.UUID, locations []str
 			it.SnapshotInfo = append(it.SnapshotInfo, *snaps[k][tag])
 		}
 		slices.Reverse(it.SnapshotInfo) // newest first
+		it.NodesDown = down
 		out = append(out, *it)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -151,6 +156,8 @@ type FilesInfo struct {
 	Location string      `json:"location"`
 	Schema   string      `json:"schema"`
 	Files    []FilesMeta `json:"files"`
+	// NodesDown: see ListItem.NodesDown.
+	NodesDown []string `json:"nodes_down,omitempty"`
 }
 
 // FilesMeta is one table of FilesInfo; Path is the table's directory
@@ -169,14 +176,14 @@ func (s *Service) ListFiles(ctx context.Context, clusterID uuid.UUID, locations 
 	if err != nil {
 		return nil, err
 	}
-	byLoc, err := s.manifestsAt(ctx, clusterID, locations, f)
+	byLoc, down, err := s.manifestsAt(ctx, clusterID, locations, f)
 	if err != nil {
 		return nil, err
 	}
 	var out []FilesInfo
 	for loc, ms := range byLoc {
 		for _, m := range ms {
-			fi := FilesInfo{Location: loc.String(), Schema: m.Header.Schema}
+			fi := FilesInfo{Location: loc.String(), Schema: m.Header.Schema, NodesDown: down}
 			for _, fm := range m.Index {
 				if !tf.match(fm.Keyspace, fm.Table) {
 					continue
@@ -213,6 +220,9 @@ type ValidateReport struct {
 	// with their Digest.crc32; ContentErrors lists the mismatches.
 	ContentChecked int      `json:"content_checked"`
 	ContentErrors  []string `json:"content_errors,omitempty"`
+	// NodesDown are the cluster's nodes ("ip (dc)") that were down: the
+	// validation read their directories through a live node.
+	NodesDown []string `json:"nodes_down,omitempty"`
 }
 
 // ValidateOptions tune Validate.
@@ -232,7 +242,7 @@ type ValidateOptions struct {
 // are resolved as a restore would. Unfinished (.tmp) manifests protect
 // their files from being called orphans but are not checked.
 func (s *Service) Validate(ctx context.Context, clusterID uuid.UUID, locations []string, o ValidateOptions) ([]ValidateReport, error) {
-	c, hosts, locs, err := s.direct(ctx, clusterID, locations)
+	c, hosts, locs, down, err := s.direct(ctx, clusterID, locations)
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +267,7 @@ func (s *Service) Validate(ctx context.Context, clusterID uuid.UUID, locations [
 					return err
 				}
 				rep.Host = ipOf[rep.NodeID]
+				rep.NodesDown = down
 				out = append(out, rep)
 			}
 		}

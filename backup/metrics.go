@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -53,4 +54,14 @@ func (m *metrics) setTable(cluster string, r *tableRow) {
 	m.failed.With(l).Set(float64(r.Failed))
 	m.files.With(l).Set(float64(len(r.Files)))
 	m.skippedN.With(l).Set(float64(r.SkippedCount))
+}
+
+// ForgetCluster deletes the scylla_manager_backup_* series of a deleted
+// cluster.
+func (s *Service) ForgetCluster(clusterID uuid.UUID) {
+	l := prometheus.Labels{"cluster": clusterID.String()}
+	m := s.m
+	for _, v := range []*prometheus.GaugeVec{m.snapshot, m.size, m.uploaded, m.skipped, m.failed, m.files, m.skippedN, m.purgeFiles, m.purgeDeleted} {
+		v.DeletePartialMatch(l)
+	}
 }

@@ -13,6 +13,11 @@ import (
 	"github.com/scyllaops/scyllaops/store"
 )
 
+// MethodRclone is the backup method that runs: files go through the
+// agent's file jobs, as Scylla Manager's rclone method (its default; its
+// "auto" picks it too where Scylla's native backup is not available).
+const MethodRclone = "rclone"
+
 // Properties are a backup task's properties, with Scylla Manager's JSON
 // names. Unknown fields are refused.
 type Properties struct {
@@ -46,7 +51,8 @@ type Properties struct {
 	PurgeOnly bool `json:"purge_only,omitempty"`
 	// Continue resumes the previous unfinished run. Default: true.
 	Continue *bool `json:"continue,omitempty"`
-	// Method is accepted for compatibility: "", "auto" or "rclone".
+	// Method is accepted for compatibility: "", "auto" or "rclone"; each
+	// runs MethodRclone (agent file jobs), which the dry run shows.
 	Method string `json:"method,omitempty"`
 	// RetentionLockMode is accepted for compatibility: "" or "disabled".
 	RetentionLockMode string `json:"retention_lock_mode,omitempty"`

@@ -38,22 +38,39 @@ func (m *remoteManifest) files() []string {
 }
 
 // readManifests lists and reads the manifests of a cluster (uuid.Nil:
-// of every cluster) in loc through host. Unparseable names are ignored.
+// of every cluster) in loc through host. Names that are not manifest paths
+// are skipped, counted and logged at warn with a few examples (a listing
+// whose paths are all unparseable, e.g. joined wrongly, is not silent).
 func (s *Service) readManifests(ctx context.Context, c *agentclient.Client, host string, loc backupspec.Location, clusterID uuid.UUID) ([]*remoteManifest, error) {
 	root := backupspec.MetaDir
 	if clusterID != uuid.Nil {
 		root = backupspec.MetaClusterDir(clusterID)
 	}
-	var infos []backupspec.ManifestInfo
+	var (
+		infos    []backupspec.ManifestInfo
+		skipped  int
+		examples []string
+	)
 	opt := &agentclient.ListOpt{Recurse: true, FilesOnly: true, NoModTime: true, NoMimeType: true}
 	err := c.List(ctx, host, agentclient.ListOptions{Fs: loc.RemoteName(), Remote: root, Opt: opt}, func(it agentclient.ListItem) error {
-		if info, err := backupspec.ParseManifestPath(path.Join(root, it.Path)); err == nil {
-			infos = append(infos, info)
+		p := path.Join(root, it.Path)
+		info, err := backupspec.ParseManifestPath(p)
+		if err != nil {
+			skipped++
+			if len(examples) < 3 {
+				examples = append(examples, p)
+			}
+			return nil
 		}
+		infos = append(infos, info)
 		return nil
 	})
 	if err != nil && !isNotFound(err) {
 		return nil, fmt.Errorf("backup: list manifests in %s from node %s: %w", loc, host, err)
+	}
+	if skipped > 0 {
+		s.log.WarnContext(ctx, "backup: files under the manifest directory that are not manifests were skipped",
+			"location", loc.String(), "host", host, "skipped", skipped, "manifests", len(infos), "examples", examples)
 	}
 	out := make([]*remoteManifest, 0, len(infos))
 	for _, info := range infos {
@@ -103,6 +120,9 @@ type PurgeReport struct {
 	KeptTags     []string `json:"kept_tags"`
 	DeletedFiles int64    `json:"deleted_files"`
 	Manifests    int      `json:"manifests"`
+	// NodesDown are the nodes ("ip (dc)") that were down: the purge ran
+	// through the live ones.
+	NodesDown []string `json:"nodes_down,omitempty"`
 }
 
 type purgeSpec struct {
@@ -208,20 +228,28 @@ func (r *run) purge(ctx context.Context) error {
 }
 
 // target resolves the hosts and locations of a direct call.
-func (s *Service) direct(ctx context.Context, clusterID uuid.UUID, locations []string) (*agentclient.Client, []Host, []backupspec.Location, error) {
+func (s *Service) direct(ctx context.Context, clusterID uuid.UUID, locations []string) (*agentclient.Client, []Host, []backupspec.Location, []string, error) {
 	locs, err := Properties{Location: locations}.Locations()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	c, contact, err := s.client(ctx, clusterID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	hosts, err := s.discoverHosts(ctx, c, contact, nil)
+	// One live node per location is enough: nodes down are left out
+	// (and reported), the call goes on with the others.
+	hosts, down, err := s.nodes(ctx, c, contact, nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return c, hosts, locs, nil
+	if len(hosts) == 0 {
+		return nil, nil, nil, nil, fmt.Errorf("backup: every node is down: %s", strings.Join(down, ", "))
+	}
+	if len(down) > 0 {
+		s.log.WarnContext(ctx, "nodes down: using the live ones", "cluster", clusterID, "down", down)
+	}
+	return c, hosts, locs, down, nil
 }
 
 // Purge applies retention now (a purge-only run outside the scheduler):
@@ -232,7 +260,7 @@ func (s *Service) Purge(ctx context.Context, clusterID, taskID uuid.UUID, proper
 	if err != nil {
 		return nil, err
 	}
-	c, hosts, locs, err := s.direct(ctx, clusterID, p.Location)
+	c, hosts, locs, down, err := s.direct(ctx, clusterID, p.Location)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +269,11 @@ func (s *Service) Purge(ctx context.Context, clusterID, taskID uuid.UUID, proper
 		policies = map[uuid.UUID]backupspec.RetentionPolicy{}
 	}
 	policies[taskID] = p.Policy()
-	return s.purgeCluster(ctx, c, clusterID, hosts, locs, purgeSpec{policies: policies}, s.opts.LeaseOwner+"/purge/"+taskID.String())
+	reps, err := s.purgeCluster(ctx, c, clusterID, hosts, locs, purgeSpec{policies: policies}, s.opts.LeaseOwner+"/purge/"+taskID.String())
+	for i := range reps {
+		reps[i].NodesDown = down
+	}
+	return reps, err
 }
 
 // DeleteSnapshot deletes the given snapshots from the locations, with
@@ -252,7 +284,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, clusterID uuid.UUID, locat
 			return fmt.Errorf("backup: %w", &backupspec.InvalidError{Field: "snapshot_tags", Want: "sm_YYYYMMDDhhmmssUTC tags", Got: t})
 		}
 	}
-	c, hosts, locs, err := s.direct(ctx, clusterID, locations)
+	c, hosts, locs, _, err := s.direct(ctx, clusterID, locations)
 	if err != nil {
 		return err
 	}

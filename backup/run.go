@@ -254,16 +254,28 @@ func (r *run) hostTables(host string) []*tableRow {
 	return out
 }
 
-// forEachHost runs fn for every host, at most limit (per DC, from
-// limits; 0 = all) at once, and joins the errors.
+// forEachHost runs fn for every host, at most limit at once (from
+// limits: a DC's own limit for its hosts, else the default one shared by
+// all DCs without their own; 0 = all), and joins the errors.
 func forEachHost(ctx context.Context, hosts []Host, limits []backupspec.DCLimit, fn func(context.Context, Host) error) error {
+	// A DC with its own limit has its own pool; the DCs without share one
+	// pool of the default limit (no DC prefix), as Scylla Manager does.
+	pool := func(dc string) string {
+		for _, l := range limits {
+			if l.DC == dc {
+				return dc
+			}
+		}
+		return ""
+	}
 	sems := map[string]chan struct{}{}
 	for _, h := range hosts {
-		if _, ok := sems[h.DC]; !ok {
-			if n := backupspec.LimitFor(limits, h.DC, 0); n > 0 {
-				sems[h.DC] = make(chan struct{}, n)
+		k := pool(h.DC)
+		if _, ok := sems[k]; !ok {
+			if n := backupspec.LimitFor(limits, k, 0); n > 0 {
+				sems[k] = make(chan struct{}, n)
 			} else {
-				sems[h.DC] = nil
+				sems[k] = nil
 			}
 		}
 	}
@@ -274,7 +286,7 @@ func forEachHost(ctx context.Context, hosts []Host, limits []backupspec.DCLimit,
 	)
 	for _, h := range hosts {
 		wg.Go(func() {
-			if sem := sems[h.DC]; sem != nil {
+			if sem := sems[pool(h.DC)]; sem != nil {
 				select {
 				case sem <- struct{}{}:
 					defer func() { <-sem }()

@@ -30,7 +30,7 @@ func (s *Service) Schema(ctx context.Context, clusterID uuid.UUID, location, tag
 		return nil, err
 	}
 	if taskID == uuid.Nil {
-		byLoc, err := s.manifestsAt(ctx, clusterID, []string{location}, ListFilter{ClusterID: clusterID, SnapshotTag: tag})
+		byLoc, _, err := s.manifestsAt(ctx, clusterID, []string{location}, ListFilter{ClusterID: clusterID, SnapshotTag: tag})
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/internal/backupspec"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // Host is a node taking part in a backup.
@@ -111,7 +112,7 @@ func (s *Service) GetTarget(ctx context.Context, clusterID uuid.UUID, properties
 func (p *plan) target(clusterID uuid.UUID, props Properties) *Target {
 	t := &Target{ClusterID: clusterID, DC: p.dcs(), Units: p.Units, Size: p.Size, Transfers: p.Transfers,
 		Retention: p.Policy.Retention, RetentionDays: p.Policy.RetentionDays, PurgeOnly: p.PurgeOnly,
-		SkipSchema: p.SkipSchema, Method: props.Method, RateLimit: props.RateLimit, SnapshotParallel: props.SnapshotParallel,
+		SkipSchema: p.SkipSchema, Method: MethodRclone, RateLimit: props.RateLimit, SnapshotParallel: props.SnapshotParallel,
 		UploadParallel: props.UploadParallel}
 	for _, h := range p.Hosts {
 		t.WithHosts = append(t.WithHosts, h.IP)
@@ -167,43 +168,46 @@ func (s *Service) makePlan(ctx context.Context, clusterID uuid.UUID, c *agentcli
 	return pl, nil
 }
 
+// discoverHosts returns the nodes of the DCs matching dcPatterns (the
+// cluster's view from contact, package topology); a node down is an
+// error naming it.
 func (s *Service) discoverHosts(ctx context.Context, c *agentclient.Client, contact string, dcPatterns []string) ([]Host, error) {
-	ids, err := c.HostIDMap(ctx, contact)
+	hosts, down, err := s.nodes(ctx, c, contact, dcPatterns)
 	if err != nil {
-		return nil, fmt.Errorf("backup: discover hosts: %w", err)
-	}
-	live, err := c.LiveNodes(ctx, contact)
-	if err != nil {
-		return nil, fmt.Errorf("backup: discover hosts: %w", err)
-	}
-	var hosts []Host
-	var down []string
-	allDCs := map[string]bool{}
-	for _, ip := range sortedMapKeys(ids) {
-		dc, err := c.Datacenter(ctx, contact, ip)
-		if err != nil {
-			return nil, fmt.Errorf("backup: discover hosts: %w", err)
-		}
-		allDCs[dc] = true
-		if !dcMatch(dcPatterns, dc) {
-			continue
-		}
-		rack, err := c.Rack(ctx, contact, ip)
-		if err != nil {
-			return nil, fmt.Errorf("backup: discover hosts: %w", err)
-		}
-		if !slices.Contains(live, ip) {
-			down = append(down, ip+" ("+dc+")")
-		}
-		hosts = append(hosts, Host{IP: ip, HostID: ids[ip], DC: dc, Rack: rack})
-	}
-	if len(hosts) == 0 {
-		return nil, store.Invalid("dc", "patterns matching at least one DC of "+strings.Join(sortedMapKeys(allDCs), ", "), strings.Join(dcPatterns, ","))
+		return nil, err
 	}
 	if len(down) > 0 {
 		return nil, fmt.Errorf("backup: nodes down: %s", strings.Join(down, ", "))
 	}
 	return hosts, nil
+}
+
+// nodes returns the live nodes of the DCs matching dcPatterns and the
+// down ones ("ip (dc)"), as contact sees them.
+func (s *Service) nodes(ctx context.Context, c *agentclient.Client, contact string, dcPatterns []string) (hosts []Host, down []string, err error) {
+	ns, err := topology.ListNodes(ctx, c, contact, topology.ListOptions{Gossip: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("backup: discover hosts: %w", err)
+	}
+	allDCs := map[string]bool{}
+	for _, n := range ns {
+		if n.DC == "" {
+			return nil, nil, fmt.Errorf("backup: discover hosts: the DC of node %s could not be read from %s", n.IP, contact)
+		}
+		allDCs[n.DC] = true
+		if !dcMatch(dcPatterns, n.DC) {
+			continue
+		}
+		if n.Status != topology.StatusUp {
+			down = append(down, n.IP+" ("+n.DC+")")
+			continue
+		}
+		hosts = append(hosts, Host{IP: n.IP, HostID: n.HostID, DC: n.DC, Rack: n.Rack})
+	}
+	if len(hosts) == 0 && len(down) == 0 {
+		return nil, nil, store.Invalid("dc", "patterns matching at least one DC of "+strings.Join(sortedMapKeys(allDCs), ", "), strings.Join(dcPatterns, ","))
+	}
+	return hosts, down, nil
 }
 
 func unitRank(ks string) int {
@@ -291,14 +295,14 @@ func (s *Service) checkRing(ctx context.Context, c *agentclient.Client, contact 
 		if u.Keyspace == "system_schema" {
 			continue
 		}
-		ring, err := c.DescribeRing(ctx, contact, u.Keyspace, "")
+		ring, err := topology.Ring(ctx, c, contact, u.Keyspace)
 		if err != nil {
-			return fmt.Errorf("backup: describe ring of %s: %w", u.Keyspace, err)
+			return fmt.Errorf("backup: %w", err)
 		}
-		for _, r := range ring {
-			if !slices.ContainsFunc(r.Endpoints, func(e string) bool { return in[e] }) {
-				return fmt.Errorf("backup: keyspace %s: token range (%s, %s] has no replica among the backed-up nodes (replicas %v)",
-					u.Keyspace, r.StartToken, r.EndToken, r.Endpoints)
+		for _, r := range ring.Ranges {
+			if !slices.ContainsFunc(r.Replicas, func(e string) bool { return in[e] }) {
+				return fmt.Errorf("backup: keyspace %s: token range (%d, %d] has no replica among the backed-up nodes (replicas %v)",
+					u.Keyspace, r.Start, r.End, r.Replicas)
 			}
 		}
 	}

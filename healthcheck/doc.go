@@ -44,12 +44,25 @@
 // The CQL and Alternator addresses, ports and whether TLS is used come from
 // the agent's node_info, cached per node for Options.NodeInfoTTL.
 //
-// Every node is pinged in parallel, each with its own deadline
-// (Options.Timeout, which also bounds the node_info fetch on a cache
-// miss), so a hung node never delays the others, and a whole check takes
-// about one Timeout. A node whose agent cannot give its node_info within
-// the timeout is reported TIMEOUT (or ERROR when the agent fails), never
-// waited for.
+// Every ping has its own deadline (Options.Timeout), so a hung node never
+// delays the others. The deadline starts once the node's node_info is
+// known: a cache miss fetches it first under its own deadline
+// (Options.NodeInfoTimeout), so a slow agent answer is not taken for a
+// slow ping. A node whose agent cannot give its node_info in time is
+// reported TIMEOUT (or ERROR when the agent fails), with the agent at
+// fault (metric -2).
+//
+// The on-demand calls (Check, Status, PingCluster) ping every node at
+// once (Options.Parallel can bound them) and take about one Timeout. A
+// scheduled round (Run) is built for fleets: node i of n starts at a
+// random moment of the i-th of n equal slots of min(Options.Spread, n ×
+// SpreadPerNode), at most Options.Parallel (default DefaultRoundParallel)
+// in flight, so that thousands of nodes are not pinged in one burst at
+// the top of every minute; and when pings failed, the round logs one
+// warning that sums them up (count per status, how many were the agent's,
+// the first hosts and the first cause). Together with agentclient's
+// transport, which keeps a connection per agent, a round costs no TLS
+// handshake once the connections are open.
 //
 // # Concurrency
 //

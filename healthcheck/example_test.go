@@ -67,7 +67,7 @@ func Example() {
 		fmt.Println(n.Host, n.DC, "cql:", n.CQL.Status, "rest:", n.REST.Status)
 	}
 	// Output:
-	// 10.1.1.1 dc1 cql: UP rest: UP
-	// 10.1.1.2 dc1 cql: UP rest: UP
-	// 10.1.1.3 dc1 cql: ERROR rest: DOWN
+	// 127.1.1.1 dc1 cql: UP rest: UP
+	// 127.1.1.2 dc1 cql: UP rest: UP
+	// 127.1.1.3 dc1 cql: ERROR rest: DOWN
 }

@@ -100,6 +100,18 @@ type cacheKey struct {
 type cacheEntry struct {
 	ni      *agentapi.NodeInfo
 	expires time.Time
+	fetched time.Time
+}
+
+// current returns the entry's node_info as of now: a copy whose uptime
+// counts the time since it was fetched (a cached value must not show the
+// uptime of minutes ago).
+func (e cacheEntry) current() *agentapi.NodeInfo {
+	ni := *e.ni
+	if ni.Uptime > 0 {
+		ni.Uptime += int64(time.Since(e.fetched) / time.Second)
+	}
+	return &ni
 }
 
 // nodeInfoCache keeps node_info per (cluster, host) for a TTL. Values are
@@ -132,7 +144,7 @@ func (c *nodeInfoCache) get(ctx context.Context, clusterID uuid.UUID, host strin
 	c.mu.Lock()
 	if e, ok := c.entries[k]; ok && time.Now().Before(e.expires) {
 		c.mu.Unlock()
-		return e.ni, nil
+		return e.current(), nil
 	}
 	if f, ok := c.inflight[k]; ok {
 		c.mu.Unlock()
@@ -156,12 +168,12 @@ func (c *nodeInfoCache) get(ctx context.Context, clusterID uuid.UUID, host strin
 		return nil, f.err
 	}
 	ni := f.ni
-	c.entries[k] = cacheEntry{ni: ni, expires: time.Now().Add(c.ttl)}
+	now := time.Now()
+	c.entries[k] = cacheEntry{ni: ni, expires: now.Add(c.ttl), fetched: now}
 	c.puts++
 	if c.puts%1024 == 0 {
 		// Sweep expired entries now and then so clusters and hosts that
 		// are gone do not stay forever.
-		now := time.Now()
 		for k, e := range c.entries {
 			if !now.Before(e.expires) {
 				delete(c.entries, k)
@@ -179,7 +191,7 @@ func (c *nodeInfoCache) cached(clusterID uuid.UUID, host string) *agentapi.NodeI
 	if !ok || !time.Now().Before(e.expires) {
 		return nil
 	}
-	return e.ni
+	return e.current()
 }
 
 // invalidate drops every entry of a cluster.

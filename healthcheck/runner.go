@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -59,8 +60,10 @@ func (s *Service) ValidateProperties(properties json.RawMessage) error {
 }
 
 // Run is the scheduler's Runner for healthcheck tasks: it runs the ping of
-// the task's mode on every node of the cluster, sets the gauges and
-// deletes those of nodes that are gone. Failed pings are statuses, not a
+// the task's mode on every node of the cluster, spread over a window
+// (Options.Spread) with bounded parallelism, sets the gauges, deletes
+// those of nodes that are gone, and logs a warning that sums up the
+// failed pings, if any. Failed pings are statuses, not a
 // failed run; Run fails on bad properties, an unknown cluster, or when ctx
 // ends (returning ctx's cause). taskID and runID only label the logs.
 func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, properties json.RawMessage) error {
@@ -68,21 +71,13 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 	if err != nil {
 		return err
 	}
-	nodes, err := s.Check(ctx, clusterID, p.Mode)
+	start := time.Now()
+	nodes, err := s.check(ctx, clusterID, p.Mode, true)
 	if err != nil {
 		return err
 	}
 	s.metrics.set(clusterID, p.Mode, nodes)
-	down := 0
-	for i := range nodes {
-		if r := nodes[i].result(p.Mode); r.Status != "" && r.Status != StatusUp {
-			down++
-			s.log.DebugContext(ctx, "ping failed", "cluster", clusterID, "task", taskID, "run", runID,
-				"mode", p.Mode, "host", nodes[i].Host, "status", r.Status, "error", r.Err)
-		}
-	}
-	s.log.DebugContext(ctx, "health check done", "cluster", clusterID, "task", taskID, "run", runID,
-		"mode", p.Mode, "nodes", len(nodes), "failed", down)
+	s.logRound(ctx, clusterID, taskID, runID, p.Mode, nodes, time.Since(start))
 	return nil
 }
 

@@ -53,6 +53,11 @@ func New(src ClusterSource, opts Options) (*Service, error) {
 // NodeStatus per node, in the ClusterSource's order, with only that mode's
 // Result set. It does not touch the metrics (Run does).
 func (s *Service) Check(ctx context.Context, clusterID uuid.UUID, mode Mode) ([]NodeStatus, error) {
+	return s.check(ctx, clusterID, mode, false)
+}
+
+// check is Check; round spreads the pings as a scheduled round does.
+func (s *Service) check(ctx context.Context, clusterID uuid.UUID, mode Mode, round bool) ([]NodeStatus, error) {
 	if err := checkMode(mode); err != nil {
 		return nil, err
 	}
@@ -60,7 +65,10 @@ func (s *Service) Check(ctx context.Context, clusterID uuid.UUID, mode Mode) ([]
 	if err != nil {
 		return nil, err
 	}
-	return s.ping(ctx, clusterID, &c, c.Nodes, []Mode{mode})
+	if round {
+		return s.ping(ctx, clusterID, &c, c.Nodes, []Mode{mode}, s.roundPlan(len(c.Nodes)))
+	}
+	return s.ping(ctx, clusterID, &c, c.Nodes, []Mode{mode}, plan{parallel: s.opts.Parallel})
 }
 
 // Status runs the three pings at once on the nodes of the cluster whose
@@ -85,7 +93,7 @@ func (s *Service) Status(ctx context.Context, clusterID uuid.UUID, hosts []strin
 			}
 		}
 	}
-	pinged, err := s.ping(ctx, clusterID, &c, nodes, AllModes())
+	pinged, err := s.ping(ctx, clusterID, &c, nodes, AllModes(), plan{parallel: s.opts.Parallel})
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +126,7 @@ func (s *Service) PingCluster(ctx context.Context, clusterID uuid.UUID, c Cluste
 			return nil, err
 		}
 	}
-	return s.ping(ctx, clusterID, &c, c.Nodes, modes)
+	return s.ping(ctx, clusterID, &c, c.Nodes, modes, plan{parallel: s.opts.Parallel})
 }
 
 // CachedNodeInfo returns the cached node_info of host in the cluster, or
@@ -154,14 +162,23 @@ func checkMode(mode Mode) error {
 }
 
 // ping runs the pings of modes on nodes, every (node, mode) pair on its
-// own goroutine with its own deadline, and waits for all of them.
-func (s *Service) ping(ctx context.Context, clusterID uuid.UUID, c *Cluster, nodes []Node, modes []Mode) ([]NodeStatus, error) {
+// own goroutine with its own deadline, started as p says, and waits for
+// all of them.
+func (s *Service) ping(ctx context.Context, clusterID uuid.UUID, c *Cluster, nodes []Node, modes []Mode, p plan) ([]NodeStatus, error) {
 	out := make([]NodeStatus, len(nodes))
 	var g errgroup.Group
-	if s.opts.Parallel > 0 {
-		g.SetLimit(s.opts.Parallel)
+	if p.parallel > 0 {
+		g.SetLimit(p.parallel)
 	}
+	start := time.Now()
 	for i, n := range nodes {
+		if at := p.startOf(i, len(nodes)); at > 0 {
+			// Wait for the node's moment outside the errgroup, so that
+			// waiting holds no slot of the parallelism limit.
+			if !sleepCtx(ctx, time.Until(start.Add(at))) {
+				break
+			}
+		}
 		out[i].Node = n
 		for _, mode := range modes {
 			// Each goroutine writes only its own Result of out[i].
@@ -202,25 +219,25 @@ func (s *Service) fillNodeInfo(clusterID uuid.UUID, c *Cluster, ns *NodeStatus) 
 	ns.AlternatorEnabled = ep.alternatorURL != ""
 }
 
-// pingOne runs one ping of one node within Options.Timeout.
+// pingOne runs one ping of one node within Options.Timeout. The CQL and
+// Alternator pings first need the node's node_info: from the cache, or
+// fetched within Options.NodeInfoTimeout; the ping's own deadline starts
+// after that.
 func (s *Service) pingOne(ctx context.Context, clusterID uuid.UUID, c *Cluster, host string, mode Mode) Result {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
-
 	if mode == ModeREST {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+		defer cancel()
 		start := time.Now()
 		_, err := c.Agent.ScyllaReleaseVersion(ctx, host)
 		return restResult(ctx, err, time.Since(start))
 	}
 
-	ni, err := s.cache.get(ctx, clusterID, host, c.Agent)
+	ni, err := s.nodeInfo(ctx, clusterID, host, c.Agent)
 	if err != nil {
-		r := Result{Status: StatusError, Err: fmt.Errorf("healthcheck: node_info of %s: %w", host, err), AgentDown: true}
-		if isTimeout(err) || ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-			r.Status = StatusTimeout
-		}
-		return r
+		return nodeInfoResult(host, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
 	ep := nodeEndpoints(ni, host, c)
 	start := time.Now()
 	switch mode {

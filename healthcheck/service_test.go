@@ -183,10 +183,19 @@ func TestUnknownClusterAndBadInput(t *testing.T) {
 	if _, err := New(nil, Options{}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("nil source: %v", err)
 	}
-	for _, o := range []Options{{Timeout: -1}, {NodeInfoTTL: -time.Second}, {Parallel: -1}} {
+	for _, tc := range []struct {
+		o     Options
+		field string
+	}{
+		{Options{Timeout: -1}, "healthcheck.timeout"},
+		{Options{NodeInfoTTL: -time.Second}, "healthcheck.node_info_ttl"},
+		{Options{NodeInfoTimeout: -time.Second}, "healthcheck.node_info_timeout"},
+		{Options{Parallel: -1}, "healthcheck.parallel"},
+	} {
+		o := tc.o
 		err := o.Validate()
-		if !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("%+v: %v", o, err)
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%+v: %v, want an invalid %s", o, err, tc.field)
 		}
 		if _, err := New(lc, o); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("New(%+v): %v", o, err)

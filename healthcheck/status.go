@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // Clusters is what the health check's call surface needs from the
@@ -207,7 +207,7 @@ type clientKey struct {
 // clusterTopo is what the API remembers of a cluster.
 type clusterTopo struct {
 	contact string
-	place   map[string][2]string // host → DC, rack
+	places  *topology.Places
 }
 
 // NewAPI returns the health check's call surface over clusters; its
@@ -323,167 +323,50 @@ type nodeView struct {
 }
 
 // Discovery limits.
-const (
-	maxContacts   = 3
-	placeParallel = 16
-)
+const maxContacts = 3
 
 // discover asks up to maxContacts agents (the one that answered last
 // first, then the cluster's host and known hosts) for the nodes and their
-// host IDs and, when full, gossip and ring states. DC and rack are asked
-// once per node and remembered. The requests are hedged: when an agent has
-// not answered after a quarter of the contact timeout (or has failed), the
-// next one is asked too, and the first answer wins, so a hung contact
-// point costs a fraction of the timeout, not all of it.
+// host IDs and, when full, gossip and ring states (topology.ListNodesAny:
+// hedged, so a hung contact point costs a quarter of the contact
+// timeout, not all of it). DC and rack are asked once per node and
+// remembered.
 func (h *API) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.Client, full bool) topoView {
 	h.mu.Lock()
 	t := h.topo[sc.ID]
 	if t == nil {
-		t = &clusterTopo{place: map[string][2]string{}}
+		t = &clusterTopo{places: topology.NewPlaces()}
 		h.topo[sc.ID] = t
 	}
 	candidates := append([]string{t.contact, sc.Host}, sc.KnownHosts...)
 	h.mu.Unlock()
-	var contacts []string
-	for _, c := range candidates {
-		if c != "" && !slices.Contains(contacts, c) && len(contacts) < maxContacts {
-			contacts = append(contacts, c)
-		}
-	}
 
-	type answer struct {
-		contact string
-		v       topoView
-		err     error
-	}
-	hctx, cancel := context.WithCancel(ctx)
-	answers := make(chan answer, len(contacts))
-	var wg sync.WaitGroup
-	next, pending := 0, 0
-	ask := func() {
-		contact := contacts[next]
-		next++
-		pending++
-		wg.Go(func() {
-			v, err := h.discoverFrom(hctx, cl, contact, t, full)
-			answers <- answer{contact, v, err}
-		})
-	}
-	hedge := time.NewTimer(h.contactTimeout / 4)
-	var (
-		won  *answer
-		errs []error
-	)
-	if len(contacts) > 0 {
-		ask()
-	}
-	for pending > 0 && won == nil {
-		select {
-		case a := <-answers:
-			pending--
-			if a.err == nil {
-				won = &a
-				break
-			}
-			errs = append(errs, fmt.Errorf("%s: %w", a.contact, a.err))
-			if next < len(contacts) && ctx.Err() == nil {
-				ask()
-				hedge.Reset(h.contactTimeout / 4)
-			}
-		case <-hedge.C:
-			if next < len(contacts) {
-				ask()
-				hedge.Reset(h.contactTimeout / 4)
-			}
-		}
-	}
-	hedge.Stop()
-	cancel()
-	wg.Wait()
-	if won != nil {
+	nodes, contact, err := topology.ListNodesAny(ctx, cl, candidates,
+		topology.ListOptions{Gossip: full, Places: t.places},
+		topology.HedgeOptions{ContactTimeout: h.contactTimeout, MaxContacts: maxContacts})
+	if err == nil {
 		h.mu.Lock()
-		t.contact = won.contact
+		t.contact = contact
 		h.mu.Unlock()
-		return won.v
+		v := topoView{nodes: make([]nodeView, 0, len(nodes))}
+		for _, n := range nodes {
+			v.nodes = append(v.nodes, nodeView{
+				host: n.IP, dc: n.DC, rack: n.Rack, hostID: n.HostID,
+				live: n.Status == topology.StatusUp, state: n.State[0],
+			})
+		}
+		slices.SortFunc(v.nodes, func(a, b nodeView) int { return compareAddr(a.host, b.host) })
+		return v
 	}
 
-	v := topoView{err: errors.Join(errs...)}
-	if v.err == nil {
-		v.err = errors.New("no host to ask")
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	v := topoView{err: err}
 	hosts := sc.KnownHosts
 	if len(hosts) == 0 {
 		hosts = []string{sc.Host}
 	}
 	for _, host := range hosts {
-		p := t.place[host]
-		v.nodes = append(v.nodes, nodeView{host: host, dc: p[0], rack: p[1], state: 'N'})
+		dc, rack, _ := t.places.Get(host)
+		v.nodes = append(v.nodes, nodeView{host: host, dc: dc, rack: rack, state: 'N'})
 	}
 	return v
-}
-
-func (h *API) discoverFrom(ctx context.Context, cl *agentclient.Client, contact string, t *clusterTopo, full bool) (topoView, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.contactTimeout)
-	defer cancel()
-	ids, err := cl.HostIDMap(ctx, contact)
-	if err != nil {
-		return topoView{}, err
-	}
-	var live, joining, leaving []string
-	if full {
-		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() (err error) { live, err = cl.LiveNodes(gctx, contact); return err })
-		g.Go(func() (err error) { joining, err = cl.JoiningNodes(gctx, contact); return err })
-		g.Go(func() (err error) { leaving, err = cl.LeavingNodes(gctx, contact); return err })
-		if err := g.Wait(); err != nil {
-			return topoView{}, err
-		}
-	}
-	v := topoView{nodes: make([]nodeView, 0, len(ids))}
-	h.mu.Lock()
-	var unplaced []int
-	for host, id := range ids {
-		n := nodeView{host: host, hostID: id, state: 'N', live: slices.Contains(live, host)}
-		switch {
-		case slices.Contains(leaving, host):
-			n.state = 'L'
-		case slices.Contains(joining, host):
-			n.state = 'J'
-		}
-		if p, ok := t.place[host]; ok {
-			n.dc, n.rack = p[0], p[1]
-		} else {
-			unplaced = append(unplaced, len(v.nodes))
-		}
-		v.nodes = append(v.nodes, n)
-	}
-	h.mu.Unlock()
-
-	// DC and rack of nodes not seen before; a node whose placement cannot
-	// be read now is reported without it and asked again next time.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(placeParallel)
-	for _, i := range unplaced {
-		n := &v.nodes[i]
-		g.Go(func() error {
-			dc, err := cl.Datacenter(gctx, contact, n.host)
-			if err != nil {
-				return nil
-			}
-			rack, err := cl.Rack(gctx, contact, n.host)
-			if err != nil {
-				return nil
-			}
-			n.dc, n.rack = dc, rack
-			h.mu.Lock()
-			t.place[n.host] = [2]string{dc, rack}
-			h.mu.Unlock()
-			return nil
-		})
-	}
-	_ = g.Wait()
-	slices.SortFunc(v.nodes, func(a, b nodeView) int { return compareAddr(a.host, b.host) })
-	return v, nil
 }

@@ -70,11 +70,11 @@ type taskSummary struct {
 
 // backupQuery is the query of the backup listing endpoints.
 type backupQuery struct {
-	locations      []string
-	queryClusterID uuid.UUID
-	queryTaskID    uuid.UUID
-	keyspace       []string
-	minDate        time.Time
-	maxDate        time.Time
-	snapshotTag    string
+	locations    []string
+	queryCluster string // query_cluster_id as sent: a cluster UUID or name
+	queryTaskID  uuid.UUID
+	keyspace     []string
+	minDate      time.Time
+	maxDate      time.Time
+	snapshotTag  string
 }

@@ -27,21 +27,17 @@ func csv(vs ...string) []string {
 // parseBackupQuery reads the query of the backup endpoints.
 func parseBackupQuery(r *http.Request) (backupQuery, error) {
 	q := r.URL.Query()
-	b := backupQuery{locations: csv(q["locations"]...), keyspace: csv(q["keyspace"]...), snapshotTag: q.Get("snapshot_tag")}
+	b := backupQuery{locations: csv(q["locations"]...), keyspace: csv(q["keyspace"]...), snapshotTag: q.Get("snapshot_tag"),
+		queryCluster: strings.TrimSpace(q.Get("query_cluster_id"))}
 	if l := q.Get("location"); l != "" {
 		b.locations = append(b.locations, l)
 	}
-	for _, p := range []struct {
-		name string
-		dst  *uuid.UUID
-	}{{"query_cluster_id", &b.queryClusterID}, {"query_task_id", &b.queryTaskID}} {
-		if v := q.Get(p.name); v != "" {
-			id, err := uuid.Parse(v)
-			if err != nil {
-				return b, badRequest(store.Invalid(p.name, "a UUID", v))
-			}
-			*p.dst = id
+	if v := q.Get("query_task_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return b, badRequest(store.Invalid("query_task_id", "a UUID", v))
 		}
+		b.queryTaskID = id
 	}
 	for _, p := range []struct {
 		name string

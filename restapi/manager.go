@@ -50,9 +50,27 @@ func targetErr(err error) error {
 	return badRequest(err)
 }
 
-// filter converts the query to the backup package's filter.
-func (q backupQuery) filter() backup.ListFilter {
-	return backup.ListFilter{ClusterID: q.queryClusterID, Keyspace: q.keyspace, SnapshotTag: q.snapshotTag, MinDate: q.minDate, MaxDate: q.maxDate}
+// filter converts the query to the backup package's filter, resolving
+// query_cluster_id: a UUID is taken as is (the bucket may hold clusters
+// this manager does not know), a name must be a known cluster's.
+func (b managerBackend) filter(ctx context.Context, q backupQuery) (backup.ListFilter, error) {
+	f := backup.ListFilter{Keyspace: q.keyspace, SnapshotTag: q.snapshotTag, MinDate: q.minDate, MaxDate: q.maxDate}
+	if q.queryCluster == "" {
+		return f, nil
+	}
+	if id, err := uuid.Parse(q.queryCluster); err == nil {
+		f.ClusterID = id
+		return f, nil
+	}
+	c, err := b.m.GetCluster(ctx, q.queryCluster)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return f, badRequest(store.Invalid("query_cluster_id", "a cluster UUID or the name of a cluster added to this manager", q.queryCluster))
+	case err != nil:
+		return f, err
+	}
+	f.ClusterID = c.ID
+	return f, nil
 }
 
 // managerBackend adapts *scyllaops.Manager to backend.
@@ -202,7 +220,11 @@ func (b managerBackend) setRepairParallel(ctx context.Context, cluster string, v
 	return b.m.SetRepairParallel(ctx, cluster, v)
 }
 func (b managerBackend) listBackups(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	items, err := b.m.Backup().List(ctx, cluster, q.locations, q.filter())
+	f, err := b.filter(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	items, err := b.m.Backup().List(ctx, cluster, q.locations, f)
 	if err != nil {
 		return nil, backupErr(err)
 	}
@@ -212,7 +234,11 @@ func (b managerBackend) listBackups(ctx context.Context, cluster string, q backu
 	return items, nil
 }
 func (b managerBackend) backupFiles(ctx context.Context, cluster string, q backupQuery) (any, error) {
-	files, err := b.m.Backup().ListFiles(ctx, cluster, q.locations, q.filter())
+	f, err := b.filter(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	files, err := b.m.Backup().ListFiles(ctx, cluster, q.locations, f)
 	if err != nil {
 		return nil, backupErr(err)
 	}

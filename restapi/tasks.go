@@ -66,19 +66,28 @@ func (h *handler) listTasks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// decodeTask reads a TaskUpdate body into a task record.
-func decodeTask(r *http.Request) (store.Task, error) {
+// decodeTask reads a TaskUpdate body into a task record. pathType is the
+// {task_type} of the path ("" on create): a body without "type" takes it,
+// as sctool's update and dry run send none.
+func decodeTask(r *http.Request, pathType string) (store.Task, error) {
 	var in TaskUpdate
 	if err := decodeJSON(r, &in, false); err != nil {
 		return store.Task{}, err
+	}
+	if strings.TrimSpace(in.Type) == "" {
+		in.Type = pathType
 	}
 	return fromTaskUpdate(in)
 }
 
 func (h *handler) createTask(w http.ResponseWriter, r *http.Request) {
 	const op = "create task"
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, "")
 	if err != nil {
+		h.writeError(w, r, op, err)
+		return
+	}
+	if err := h.checkTarget(r, t); err != nil {
 		h.writeError(w, r, op, err)
 		return
 	}
@@ -98,7 +107,7 @@ func (h *handler) taskTarget(w http.ResponseWriter, r *http.Request) {
 		h.noRoute(w, r)
 		return
 	}
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, typ)
 	if err != nil {
 		h.writeError(w, r, op, err)
 		return
@@ -113,6 +122,18 @@ func (h *handler) taskTarget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, target)
+}
+
+// checkTarget computes the dry-run target of a task whose type has one,
+// as Scylla Manager validates task properties on create and update: a
+// task that could never run (a location the nodes cannot reach, no
+// matching keyspace, an unknown DC) is a 400 before anything is stored.
+func (h *handler) checkTarget(r *http.Request, t store.Task) error {
+	if tt, ok := h.types[t.Type]; !ok || !tt.target {
+		return nil
+	}
+	_, err := h.b.target(r.Context(), r.PathValue("cluster_id"), t)
+	return err
 }
 
 // pathTask resolves {task_type}/{task_id}: the task must exist and have
@@ -148,7 +169,7 @@ func (h *handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, op, err)
 		return
 	}
-	t, err := decodeTask(r)
+	t, err := decodeTask(r, cur.Type)
 	if err != nil {
 		h.writeError(w, r, op, err)
 		return
@@ -158,6 +179,10 @@ func (h *handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t.ClusterID, t.ID = cur.ClusterID, cur.ID
+	if err := h.checkTarget(r, t); err != nil {
+		h.writeError(w, r, op, err)
+		return
+	}
 	updated, err := h.b.updateTask(r.Context(), r.PathValue("cluster_id"), t)
 	if err != nil {
 		h.writeError(w, r, op, err)

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -8,7 +9,7 @@ import (
 // metrics are Scylla Manager's scheduler metrics (reference §10).
 type metrics struct {
 	indicator   *prometheus.GaugeVec
-	total       *prometheus.CounterVec
+	total       *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
 	suspended   *prometheus.GaugeVec
 	takeovers   *prometheus.CounterVec
@@ -21,7 +22,9 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Namespace: "scylla_manager", Subsystem: "scheduler", Name: "run_indicator",
 			Help: "1 while a run of the task executes on this manager, else 0.",
 		}, []string{"cluster", "type", "task"}),
-		total: f.NewCounterVec(prometheus.CounterOpts{
+		// A gauge, as Scylla Manager exports it (dashboards and alerts
+		// written for it use gauge functions on it).
+		total: f.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "scylla_manager", Subsystem: "scheduler", Name: "run_total",
 			Help: "Runs of the task that ended on this manager, by final status.",
 		}, []string{"cluster", "type", "task", "status"}),
@@ -40,4 +43,14 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Help: "Runs this manager took over from a holder that lost its leases (a dead or cut-off manager), by the status it gave them before resuming.",
 		}, []string{"cluster", "type", "status"}),
 	}
+}
+
+// forgetCluster deletes every series of the cluster.
+func (m *metrics) forgetCluster(id uuid.UUID) {
+	l := prometheus.Labels{"cluster": id.String()}
+	m.indicator.DeletePartialMatch(l)
+	m.total.DeletePartialMatch(l)
+	m.lastSuccess.DeletePartialMatch(l)
+	m.suspended.DeletePartialMatch(l)
+	m.takeovers.DeletePartialMatch(l)
 }

@@ -348,6 +348,9 @@ func (s *Scheduler) writeEnd(ctx context.Context, t *store.Task, end *store.Run,
 		s.log.Warn("record run end", "task", t.ID, "run", end.ID, "status", end.Status, "err", err)
 		return
 	}
+	if s.reuseRunID(t) {
+		s.countRun(ctx, end)
+	}
 	if end.Status == store.StatusError && s.reuseRunID(t) {
 		// The one record is overwritten by the next run: keep the
 		// failure in the history under a fresh ID.
@@ -385,10 +388,14 @@ func (s *Scheduler) writeEnd(ctx context.Context, t *store.Task, end *store.Run,
 		s.event(ctx, end, "run_failed", "error", "run failed: "+end.Cause, attrs)
 	}
 	l := []string{t.ClusterID.String(), t.Type, t.ID.String()}
-	s.m.total.WithLabelValues(append(l, string(end.Status))...).Inc()
-	if end.Status == store.StatusDone {
-		s.m.lastSuccess.WithLabelValues(l...).Set(float64(end.EndTime.Unix()))
+	s.mu.Lock()
+	if !s.forgotten[t.ClusterID] { // a deleted cluster keeps no series
+		s.m.total.WithLabelValues(append(l, string(end.Status))...).Inc()
+		if end.Status == store.StatusDone {
+			s.m.lastSuccess.WithLabelValues(l...).Set(float64(end.EndTime.Unix()))
+		}
 	}
+	s.mu.Unlock()
 	if s.opts.OnRunEnd != nil {
 		s.opts.OnRunEnd(RunEnd{Run: *cloneRun(end), TaskName: t.Name, Final: final})
 	}
@@ -408,7 +415,12 @@ func (s *Scheduler) finish(ctx context.Context, a *activeRun, end *store.Run) {
 			delete(s.locks, n)
 		}
 	}
-	s.m.indicator.WithLabelValues(t.ClusterID.String(), t.Type, t.ID.String()).Set(0)
+	if s.forgotten[t.ClusterID] {
+		s.m.indicator.DeleteLabelValues(t.ClusterID.String(), t.Type, t.ID.String())
+		end = nil // not replanned: its cluster is gone
+	} else {
+		s.m.indicator.WithLabelValues(t.ClusterID.String(), t.Type, t.ID.String()).Set(0)
+	}
 	if end != nil {
 		if e, ok := s.tasks[t.ID]; ok {
 			s.setTaskLocked(e.task, end, time.Now())

@@ -42,6 +42,7 @@ type Scheduler struct {
 	suspended  map[uuid.UUID]*SuspendState // by cluster ID
 	skipped    map[uuid.UUID][]Skipped     // by cluster ID: past suspensions
 	clusters   map[uuid.UUID]bool          // seen at the last sync
+	forgotten  map[uuid.UUID]bool          // deleted clusters (ForgetCluster)
 	suspendGen uint64                      // bumped by local Suspend/Resume
 	triggers   map[uuid.UUID]trigger       // manual starts, by task ID
 	perCluster map[uuid.UUID]int           // local runs per cluster
@@ -83,6 +84,7 @@ func New(st store.Store, opts Options) (*Scheduler, error) {
 		active:     make(map[uuid.UUID]*activeRun),
 		locks:      make(map[string]uuid.UUID),
 		suspended:  make(map[uuid.UUID]*SuspendState),
+		forgotten:  make(map[uuid.UUID]bool),
 		skipped:    make(map[uuid.UUID][]Skipped),
 		triggers:   make(map[uuid.UUID]trigger),
 		perCluster: make(map[uuid.UUID]int),
@@ -232,10 +234,15 @@ func (s *Scheduler) sync(ctx context.Context) error {
 		if !live[id] { // deleted: drop its series
 			delete(s.suspended, id)
 			delete(s.skipped, id)
-			s.m.suspended.DeleteLabelValues(id.String())
+			s.m.forgetCluster(id)
 		}
 	}
 	s.clusters = live
+	for id := range s.forgotten {
+		if !live[id] && !s.activeInLocked(id) {
+			delete(s.forgotten, id)
+		}
+	}
 	seen := make(map[uuid.UUID]bool, len(tasks))
 	for _, t := range tasks {
 		seen[t.ID] = true
@@ -305,6 +312,28 @@ func (s *Scheduler) Schedule(ctx context.Context, t *store.Task) error {
 	s.mu.Unlock()
 	s.poke()
 	return nil
+}
+
+// ForgetCluster drops the metric series of a deleted cluster at once
+// (a sync would drop them later): run indicators, run totals, last
+// successes, takeovers and the suspension gauge. Runs of the cluster that
+// are still stopping add no series when they end. Call it after stopping
+// and unscheduling the cluster's tasks.
+func (s *Scheduler) ForgetCluster(clusterID uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgotten[clusterID] = true
+	s.m.forgetCluster(clusterID)
+}
+
+// activeInLocked tells whether a run of the cluster is active.
+func (s *Scheduler) activeInLocked(clusterID uuid.UUID) bool {
+	for _, a := range s.active {
+		if a.task.ClusterID == clusterID {
+			return true
+		}
+	}
+	return false
 }
 
 // Unschedule forgets a task (deleted or disabled elsewhere). A running

@@ -145,7 +145,9 @@ func (c *Cluster) start() error {
 	if c.opts.Listen {
 		// Not from c.rnd: clusters with the same seed in parallel test
 		// processes must not pick the same addresses.
-		c.ipBase = [2]byte{byte(1 + rand.IntN(250)), byte(rand.IntN(250))}
+		// 127.101-250.x.y: apart from the in-process addresses
+		// (127.1-100.x.y, see addNodeLocked).
+		c.ipBase = [2]byte{byte(101 + rand.IntN(150)), byte(rand.IntN(250))}
 	}
 	c.mu.Lock()
 	for dci, dc := range c.opts.Topology {
@@ -250,10 +252,19 @@ func (c *Cluster) addNodeLocked(dc, rack string, dci, ri, i int) (*Node, error) 
 		}
 		ip = fmt.Sprintf("127.%d.%d.%d", c.ipBase[0], c.ipBase[1], idx)
 	} else {
-		ip = fmt.Sprintf("10.%d.%d.%d", dci+1, ri+1, i+1)
+		// Loopback addresses 127.<dc>.<rack>.<n> (DCs 1..100): an embedder
+		// who forgets the CQL dialer or the transport connects to nothing
+		// off the machine. Listen mode uses 127.101-250.x.y.
+		if dci >= 100 {
+			return nil, fmt.Errorf("scyllatest: in-process clusters support at most 100 DCs, got DC %d (%s)", dci+1, dc)
+		}
+		ip = fmt.Sprintf("127.%d.%d.%d", dci+1, ri+1, i+1)
 		for c.byIP[ip] != nil {
 			i += 250
-			ip = fmt.Sprintf("10.%d.%d.%d", dci+1, ri+1+i/250, i%250+1)
+			if ri+1+i/250 > 255 {
+				return nil, fmt.Errorf("scyllatest: no free address in DC %s rack %s", dc, rack)
+			}
+			ip = fmt.Sprintf("127.%d.%d.%d", dci+1, ri+1+i/250, i%250+1)
 		}
 	}
 	hid, err := uuid.NewRandomFromReader(randReader{c.rnd})

@@ -83,7 +83,7 @@ func TestRepairTakesTimePerRange(t *testing.T) {
 	if st, err := c.Client().RepairStatus(ctx, n.IP, id, time.Second); err != nil || st != agentclient.RepairRunning {
 		t.Fatalf("status %q %v, want RUNNING", st, err)
 	}
-	if code, body := rawCall(t, c, n.IP, http.MethodGet, "/storage_service/active_repair/"); string(body) != fmt.Sprintf("[%d]\n", id) {
+	if code, body := rawCall(t, c, n.IP, http.MethodGet, "/storage_service/active_repair/"); string(body) != fmt.Sprintf("[%d]", id) {
 		t.Fatalf("active repairs %d %s", code, body)
 	}
 	if code, _ := rawCall(t, c, n.IP, http.MethodPost, "/storage_service/force_terminate_repair"); code != http.StatusOK {

@@ -51,7 +51,7 @@ func TestListenMode(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(b) != "\""+scyllatest.DefaultClusterName+"\"\n" {
+	if string(b) != "\""+scyllatest.DefaultClusterName+"\"" {
 		t.Fatalf("cluster name %q", b)
 	}
 	// CQL OPTIONS over TCP.

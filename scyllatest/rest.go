@@ -36,16 +36,25 @@ type tokenRange struct {
 	EndpointDetails []endpointDetail `json:"endpoint_details"`
 }
 
+// writeJSON answers v as Scylla does: compact JSON with no trailing
+// newline (a real agent unquotes string answers such as
+// scylla_release_version with strconv.Unquote, which fails on "...\n").
 func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(v)
+	writeBody(w, http.StatusOK, v)
 }
 
 func writeError(w http.ResponseWriter, code int, format string, args ...any) {
+	writeBody(w, code, errorModel{Message: fmt.Sprintf(format, args...), Code: code})
+}
+
+func writeBody(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, fmt.Appendf(nil, `{"message":%q,"code":500}`, err.Error())
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(errorModel{Message: fmt.Sprintf(format, args...), Code: code})
+	_, _ = w.Write(b)
 }
 
 // newRESTHandler builds n's Scylla REST API.

@@ -135,7 +135,7 @@ func TestRESTResponsesMatchSchemas(t *testing.T) {
 			t.Errorf("%s %s: %d %q, want 200 and no body", p[0], p[1], code, body)
 		}
 	}
-	if code, body := rawCall(t, c, host, "GET", "/column_family/autocompaction/ks:t"); string(body) != "false\n" {
+	if code, body := rawCall(t, c, host, "GET", "/column_family/autocompaction/ks:t"); string(body) != "false" {
 		t.Errorf("autocompaction after DELETE: %d %s, want false", code, body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -56,7 +57,37 @@ type Node struct {
 	Shards int
 	// ShardsErr says why Shards is 0 ("" when it was read).
 	ShardsErr string
+	// Memory is the node's total memory in bytes, ScyllaVersion its
+	// Scylla version and Features the optional features it has enabled
+	// (FeatureTablets, FeatureUUIDSSTables, FeatureRaftTopology), all from
+	// the node's node_info; zero when the node's agent did not answer
+	// (InfoErr says why).
+	Memory        int64
+	ScyllaVersion string
+	Features      []string
+	InfoErr       string
 }
+
+// Features a node reports in Node.Features.
+const (
+	FeatureTablets      = "tablets"
+	FeatureUUIDSSTables = "uuid_sstable_identifiers"
+	FeatureRaftTopology = "consistent_cluster_management"
+)
+
+// nodeCallTimeout bounds the best-effort calls to one node (shards,
+// node_info) within a discovery: half of what is left of ctx's deadline,
+// at most maxNodeCall, so that one hung node does not take the whole
+// discovery's time.
+func nodeCallTimeout(ctx context.Context) time.Duration {
+	d := maxNodeCall
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl)/2)
+	}
+	return d
+}
+
+const maxNodeCall = 5 * time.Second
 
 // StatusState returns the nodetool-style status, e.g. "UN".
 func (n Node) StatusState() string { return string(n.Status) + string(n.State) }
@@ -197,10 +228,23 @@ func Discover(ctx context.Context, client *agentclient.Client, contactHost strin
 			}
 			slices.Sort(n.Tokens)
 			if n.Status != StatusUp {
-				n.ShardsErr = "node is down"
+				n.ShardsErr, n.InfoErr = "node is down", "node is down"
 				return nil
 			}
-			m, err := client.Metrics(gctx, ip, "scylla_database_total_writes")
+			nctx, cancel := context.WithTimeout(gctx, nodeCallTimeout(gctx))
+			defer cancel()
+			if ni, err := client.NodeInfo(nctx, ip); err != nil {
+				n.InfoErr = err.Error()
+			} else {
+				n.Memory, n.ScyllaVersion = ni.MemoryTotal, ni.ScyllaVersion
+				for f, on := range map[string]bool{FeatureTablets: ni.EnableTablets, FeatureUUIDSSTables: ni.SstableUUIDFormat, FeatureRaftTopology: ni.ConsistentClusterManagement} {
+					if on {
+						n.Features = append(n.Features, f)
+					}
+				}
+				slices.Sort(n.Features)
+			}
+			m, err := client.Metrics(nctx, ip, "scylla_database_total_writes")
 			if err != nil {
 				n.ShardsErr = err.Error()
 				return nil

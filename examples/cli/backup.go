@@ -142,6 +142,9 @@ func backupTargetText(t restapi.BackupTarget, showTables bool) string {
 	for _, l := range t.Location {
 		fmt.Fprintf(&b, "  - %s\n", l)
 	}
+	if t.Method != "" {
+		fmt.Fprintf(&b, "\nBackup Method: %s\n", t.Method)
+	}
 	fmt.Fprintf(&b, "\nRetention: last %d backups", t.Retention)
 	if t.RetentionDays > 0 {
 		fmt.Fprintf(&b, " and %d days", t.RetentionDays)
@@ -245,7 +248,18 @@ func (a *app) backupListCmd() *cobra.Command {
 			if ok, err := a.structured(items); ok {
 				return err
 			}
-			a.printf("%s", backupListText(items, allClusters, showTables))
+			var names map[string]string
+			if allClusters {
+				cs, err := a.client.ListClusters(cmd.Context())
+				if err != nil {
+					return err
+				}
+				names = make(map[string]string, len(cs))
+				for _, c := range cs {
+					names[c.ID] = c.Name
+				}
+			}
+			a.printf("%s", backupListText(items, allClusters, names, showTables))
 			return nil
 		},
 	}
@@ -260,14 +274,21 @@ func (a *app) backupListCmd() *cobra.Command {
 	return cmd
 }
 
-func backupListText(items []restapi.BackupListItem, allClusters, showTables bool) string {
+// backupListText prints the listing as sctool does. With allClusters
+// each item names its cluster: names maps the IDs of the clusters the
+// server knows to their names (a bucket may hold others: ID only).
+func backupListText(items []restapi.BackupListItem, allClusters bool, names map[string]string, showTables bool) string {
 	var b strings.Builder
 	for i, it := range items {
 		if i > 0 {
 			b.WriteString("\n")
 		}
 		if allClusters {
-			fmt.Fprintf(&b, "Cluster: %s\n", it.ClusterID)
+			if n := names[it.ClusterID]; n != "" {
+				fmt.Fprintf(&b, "Cluster: %s (%s)\n", n, it.ClusterID)
+			} else {
+				fmt.Fprintf(&b, "Cluster: %s\n", it.ClusterID)
+			}
 		}
 		fmt.Fprintf(&b, "backup/%s\nSnapshots:\n", it.TaskID)
 		for _, s := range it.SnapshotInfo {

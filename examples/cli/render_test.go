@@ -64,7 +64,7 @@ func TestBackupListText(t *testing.T) {
 		Units:        []restapi.BackupUnit{{Keyspace: "shop", Tables: []string{"orders", "customers"}, AllTables: true}, {Keyspace: "audit", Tables: []string{"log"}}},
 		SnapshotInfo: []restapi.SnapshotInfo{{SnapshotTag: "sm_20261122100000UTC", Nodes: 6, Size: 5 << 30}, {SnapshotTag: "sm_20261121100000UTC", Nodes: 6, Size: 4 << 30}},
 	}}
-	golden(t, "backup_list", backupListText(items, false, true))
+	golden(t, "backup_list", backupListText(items, false, nil, true))
 }
 
 func TestMain(m *testing.M) {

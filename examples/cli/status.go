@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -98,7 +99,7 @@ func statusText(ns []restapi.NodeStatus) string {
 		header = append(header, "CQL", "REST", "Address", "Uptime", "CPUs", "Memory", "Scylla", "Agent", "Host ID")
 		t := newTable(header...)
 		nodes := byDC[dc]
-		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Host < nodes[j].Host })
+		slices.SortFunc(nodes, func(x, y restapi.NodeStatus) int { return compareHosts(x.Host, y.Host) })
 		for _, n := range nodes {
 			row := []any{n.Status}
 			if alternator {

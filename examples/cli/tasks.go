@@ -134,7 +134,11 @@ func tasksTable(ts []restapi.TaskListItem, showIDs, showProps bool, now time.Tim
 		if x.Suspended {
 			status += " (suspended)"
 		}
-		row := []any{name, labelsString(x.Labels), sched, strings.Join(x.Schedule.Window, ","), x.Schedule.Timezone,
+		tz := x.Schedule.Timezone
+		if tz == "" && sched != "" {
+			tz = "UTC" // the server applies UTC to a schedule without a zone
+		}
+		row := []any{name, labelsString(x.Labels), sched, strings.Join(x.Schedule.Window, ","), tz,
 			x.SuccessCount, x.ErrorCount, timeString(x.LastSuccess), timeString(x.LastError), status, relTime(x.NextActivation, now)}
 		if showProps {
 			row = append(row, string(x.Properties))

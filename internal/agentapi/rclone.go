@@ -1,6 +1,10 @@
 package agentapi
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Paths of the agent's own endpoints.
 const (
@@ -171,9 +175,10 @@ type JobInfo struct {
 }
 
 // Bandwidth is the body and answer of core/bwlimit. Rate is like "100M",
-// "512k" or "off"; empty in a request means "query".
+// "512k" or "off"; empty (omitted) in a request means "query": rclone
+// refuses "rate":"" with 500 "bad bwlimit: empty string".
 type Bandwidth struct {
-	Rate string `json:"rate"`
+	Rate string `json:"rate,omitempty"`
 }
 
 // Transfers is the body and answer of core/transfers.
@@ -226,7 +231,9 @@ type ListOptions struct {
 }
 
 // ListItem is one entry of an operations/list answer. Path is relative to
-// the listed remote, Name is its last element.
+// fs (as rclone answers: it starts with a non-empty remote), Name is its
+// last element. Rclone answers "ModTime":"" when asked for noModTime;
+// UnmarshalJSON reads that as the zero time.
 type ListItem struct {
 	Path     string            `json:"Path"`
 	Name     string            `json:"Name"`
@@ -236,6 +243,29 @@ type ListItem struct {
 	IsDir    bool              `json:"IsDir"`
 	Hashes   map[string]string `json:"Hashes,omitempty"`
 	ID       string            `json:"ID,omitempty"`
+}
+
+// UnmarshalJSON decodes an item, reading an empty ModTime string as the
+// zero time.
+func (it *ListItem) UnmarshalJSON(b []byte) error {
+	type plain ListItem
+	var v struct {
+		plain
+		ModTime json.RawMessage `json:"ModTime"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*it = ListItem(v.plain)
+	it.ModTime = time.Time{}
+	switch string(v.ModTime) {
+	case "", "null", `""`:
+		return nil
+	}
+	if err := json.Unmarshal(v.ModTime, &it.ModTime); err != nil {
+		return fmt.Errorf("list item %q: ModTime: %w", v.Path, err)
+	}
+	return nil
 }
 
 // ListResponse is the (streamed) answer of operations/list.

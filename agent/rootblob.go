@@ -1,0 +1,357 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/driver"
+	"gocloud.dev/gcerrors"
+)
+
+// rootBucket is the blob driver of the local remotes (data: and each
+// localstorage bucket): every file operation goes through an *os.Root, so
+// no key and no symlink can reach outside the directory. A symlink that
+// stays inside it keeps working; one that leads out fails with
+// errEscapes (403). Keys are slash-separated paths already validated by
+// cleanKey.
+type rootBucket struct {
+	root *os.Root
+}
+
+// tmpPrefix names a file being written; listings skip such names.
+const tmpPrefix = ".scyllaops-tmp-"
+
+// errEscapes is reported for a path that resolves outside the root.
+var errEscapes = errors.New("path escapes the remote's root (symlink)")
+
+// openRootBucket opens dir (created when create is set) as a bucket
+// confined to it.
+func openRootBucket(dir string, create bool) (*blob.Bucket, error) {
+	if create {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return blob.NewBucket(&rootBucket{root: r}), nil
+}
+
+// rootOf returns the *os.Root of a bucket opened by openRootBucket.
+func rootOf(b *blob.Bucket) (*os.Root, bool) {
+	var r *os.Root
+	if b.As(&r) {
+		return r, true
+	}
+	return nil, false
+}
+
+func osPath(key string) string {
+	if key == "" {
+		return "."
+	}
+	return filepath.FromSlash(key)
+}
+
+// isEscape reports whether err is os.Root refusing a path that leads
+// outside the root.
+func isEscape(err error) bool {
+	return errors.Is(err, errEscapes) || (err != nil && strings.Contains(err.Error(), "path escapes from parent"))
+}
+
+func (b *rootBucket) ErrorCode(err error) gcerrors.ErrorCode {
+	switch {
+	case isEscape(err), errors.Is(err, fs.ErrPermission):
+		return gcerrors.PermissionDenied
+	case errors.Is(err, fs.ErrNotExist):
+		return gcerrors.NotFound
+	case errors.Is(err, fs.ErrInvalid):
+		return gcerrors.InvalidArgument
+	}
+	return gcerrors.Unknown
+}
+
+func (b *rootBucket) As(i any) bool {
+	if p, ok := i.(**os.Root); ok {
+		*p = b.root
+		return true
+	}
+	return false
+}
+
+func (b *rootBucket) ErrorAs(error, any) bool { return false }
+
+// stat stats key, following symlinks inside the root; a directory is
+// not an object.
+func (b *rootBucket) stat(key string) (os.FileInfo, error) {
+	fi, err := b.root.Stat(osPath(key))
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory: %w", key, fs.ErrNotExist)
+	}
+	return fi, nil
+}
+
+// Attributes reports size and time and, in Metadata[MetaCRC32C], the
+// CRC32C stored with the file when it was written by the agent.
+func (b *rootBucket) Attributes(_ context.Context, key string) (*driver.Attributes, error) {
+	f, err := b.root.Open(osPath(key))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory: %w", key, fs.ErrNotExist)
+	}
+	a := &driver.Attributes{Size: fi.Size(), ModTime: fi.ModTime(), ContentType: "application/octet-stream"}
+	if sum := fileCRC32C(f); sum != "" {
+		a.Metadata = map[string]string{metaCRC32C: sum}
+	}
+	return a, nil
+}
+
+// ListPaged walks the directory of the prefix (symlinked directories are
+// not descended, as in fileblob; symlinked files inside the root are
+// listed with their target's size) and returns the keys in order.
+func (b *rootBucket) ListPaged(ctx context.Context, opts *driver.ListOptions) (*driver.ListPage, error) {
+	start := "."
+	if i := strings.LastIndex(opts.Prefix, "/"); i > 0 {
+		start = opts.Prefix[:i]
+	}
+	var objs []*driver.ListObject
+	seenDir := map[string]bool{}
+	err := fs.WalkDir(b.root.FS(), start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == start && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		key := p // fs.FS paths are slash-separated
+		if !strings.HasPrefix(key, opts.Prefix) {
+			return nil
+		}
+		if opts.Delimiter != "" {
+			if i := strings.Index(key[len(opts.Prefix):], opts.Delimiter); i >= 0 {
+				dir := key[:len(opts.Prefix)+i+len(opts.Delimiter)]
+				if !seenDir[dir] {
+					seenDir[dir] = true
+					objs = append(objs, &driver.ListObject{Key: dir, IsDir: true})
+				}
+				return nil
+			}
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // gone meanwhile
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// Only a symlink to a file inside the root is an object.
+			if fi, err = b.root.Stat(osPath(key)); err != nil || fi.IsDir() {
+				return nil
+			}
+		} else if !fi.Mode().IsRegular() {
+			return nil
+		}
+		objs = append(objs, &driver.ListObject{Key: key, Size: fi.Size(), ModTime: fi.ModTime()})
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.SkipAll) {
+		return nil, err
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	if tok := string(opts.PageToken); tok != "" {
+		i := sort.Search(len(objs), func(i int) bool { return objs[i].Key > tok })
+		objs = objs[i:]
+	}
+	page := &driver.ListPage{Objects: objs}
+	if n := opts.PageSize; n > 0 && len(objs) > n {
+		page.Objects = objs[:n]
+		page.NextPageToken = []byte(objs[n-1].Key)
+	}
+	return page, nil
+}
+
+func (b *rootBucket) NewRangeReader(_ context.Context, key string, offset, length int64, _ *driver.ReaderOptions) (driver.Reader, error) {
+	f, err := b.root.Open(osPath(key))
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = fmt.Errorf("%s: is a directory: %w", key, fs.ErrNotExist)
+	}
+	if err == nil && offset > 0 {
+		_, err = f.Seek(offset, io.SeekStart)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	var r io.Reader = f
+	if length >= 0 {
+		r = io.LimitReader(f, length)
+	}
+	return &rootReader{r: r, f: f, attrs: driver.ReaderAttributes{ContentType: "application/octet-stream", ModTime: fi.ModTime(), Size: fi.Size()}}, nil
+}
+
+type rootReader struct {
+	r     io.Reader
+	f     *os.File
+	attrs driver.ReaderAttributes
+}
+
+func (r *rootReader) Read(p []byte) (int, error)           { return r.r.Read(p) }
+func (r *rootReader) Close() error                         { return r.f.Close() }
+func (r *rootReader) Attributes() *driver.ReaderAttributes { return &r.attrs }
+func (r *rootReader) As(i any) bool {
+	// The s3 direct upload reads the *os.File (see directS3).
+	if p, ok := i.(*io.Reader); ok {
+		*p = r.r
+		return true
+	}
+	return false
+}
+
+// NewTypedWriter writes to a temporary file in the key's directory and
+// renames it into place on Close, so a reader sees the old or the whole
+// new file; a canceled ctx discards the write.
+func (b *rootBucket) NewTypedWriter(ctx context.Context, key, _ string, _ *driver.WriterOptions) (driver.Writer, error) {
+	if key == "" {
+		return nil, fmt.Errorf("empty key: %w", fs.ErrInvalid)
+	}
+	dir := path.Dir(key)
+	if dir != "." {
+		if err := b.root.MkdirAll(osPath(dir), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(rnd[:]))
+	f, err := b.root.OpenFile(osPath(tmp), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &rootWriter{ctx: ctx, b: b, f: f, tmp: tmp, key: key, crc: crc32.New(castagnoli)}, nil
+}
+
+// rootWriter computes the CRC32C of what it writes, in the same pass, and
+// stores it with the file (an extended attribute, where the file system
+// has them), so that a later upload of the same name and size is decided
+// by checksum without reading the destination.
+type rootWriter struct {
+	ctx      context.Context
+	b        *rootBucket
+	f        *os.File
+	tmp, key string
+	crc      hash.Hash32
+}
+
+func (w *rootWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	_, _ = w.crc.Write(p[:n])
+	return n, err
+}
+
+func (w *rootWriter) Close() error {
+	setFileCRC32C(w.f, hex.EncodeToString(w.crc.Sum(nil)))
+	err := w.f.Close()
+	if err == nil {
+		err = w.ctx.Err()
+	}
+	if err == nil {
+		err = w.b.root.Rename(osPath(w.tmp), osPath(w.key))
+	}
+	if err != nil {
+		_ = w.b.root.Remove(osPath(w.tmp))
+	}
+	return err
+}
+
+func (b *rootBucket) Copy(ctx context.Context, dstKey, srcKey string, _ *driver.CopyOptions) error {
+	r, err := b.NewRangeReader(ctx, srcKey, 0, -1, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := b.NewTypedWriter(wctx, dstKey, "", nil)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		cancel()
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// Delete removes the file key (a symlink itself, not its target).
+func (b *rootBucket) Delete(_ context.Context, key string, _ *driver.DeleteOptions) error {
+	fi, err := b.root.Lstat(osPath(key))
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s: is a directory: %w", key, fs.ErrNotExist)
+	}
+	return b.root.Remove(osPath(key))
+}
+
+func (b *rootBucket) SignedURL(context.Context, string, *driver.SignedURLOptions) (string, error) {
+	return "", fmt.Errorf("signed URLs of a local remote: %w", errors.ErrUnsupported)
+}
+
+func (b *rootBucket) Close() error { return b.root.Close() }
+
+// removeEmptyDirs removes the directory key of the local bucket bk and its
+// empty sub-directories, deepest first, through its root; non-empty ones
+// stay, and nothing outside the root is touched.
+func removeEmptyDirs(bk *blob.Bucket, key string) {
+	r, ok := rootOf(bk)
+	if !ok {
+		return
+	}
+	var dirs []string
+	_ = fs.WalkDir(r.FS(), osPath(key), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if dirs[i] != "." {
+			_ = r.Remove(filepath.FromSlash(dirs[i]))
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/scyllaops/scyllaops/restapi"
+)
+
+// backup list --all-clusters names each item's cluster (ID only for a
+// cluster the server does not know).
+func TestBackupListAllClustersNamed(t *testing.T) {
+	items := []restapi.BackupListItem{
+		{ClusterID: id1, TaskID: id2, SnapshotInfo: []restapi.SnapshotInfo{{SnapshotTag: "sm_20261122100000UTC", Nodes: 3, Size: 1 << 30}}},
+		{ClusterID: "77777777-7777-4777-8777-777777777777", TaskID: id2},
+	}
+	got := backupListText(items, true, map[string]string{id1: "prod"}, false)
+	for _, want := range []string{"Cluster: prod (" + id1 + ")\n", "Cluster: 77777777-7777-4777-8777-777777777777\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("backup list --all-clusters lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// Host rows are in address order in every table (127.0.0.2 before
+// 127.0.0.10, which a text sort puts first).
+func TestHostRowsSorted(t *testing.T) {
+	hosts := []string{"127.0.0.10", "127.0.0.2", "127.0.0.1"}
+	inOrder := func(what, out string) {
+		t.Helper()
+		a, b, c := strings.Index(out, "127.0.0.1 "), strings.Index(out, "127.0.0.2 "), strings.Index(out, "127.0.0.10 ")
+		if a < 0 || b < 0 || c < 0 || a > b || b > c {
+			t.Errorf("%s: hosts not in address order:\n%s", what, out)
+		}
+	}
+	var ns []restapi.NodeStatus
+	var bp restapi.BackupProgress
+	var vp []restapi.ValidateBackupProgress
+	for _, h := range hosts {
+		ns = append(ns, restapi.NodeStatus{DC: "dc1", Host: h, Status: "UN", CQLStatus: "UP", RESTStatus: "UP"})
+		bp.Hosts = append(bp.Hosts, restapi.HostProgress{Host: h, Size: 1, Uploaded: 1})
+		vp = append(vp, restapi.ValidateBackupProgress{Host: h, Location: "s3:b"})
+	}
+	inOrder("status", statusText(ns))
+	raw, _ := json.Marshal(bp)
+	s, err := backupProgressText(raw, progressOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inOrder("backup progress", s)
+	raw, _ = json.Marshal(vp)
+	if s, err = validateProgressText(raw, progressOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	inOrder("validate progress", s)
+}
+
+// The dry run prints the method that will run, as sctool's "Backup
+// Method:".
+func TestBackupTargetMethod(t *testing.T) {
+	got := backupTargetText(restapi.BackupTarget{DC: []string{"dc1"}, Location: []string{"s3:b"}, Retention: 3, Method: "rclone"}, false)
+	if !strings.Contains(got, "Backup Method: rclone\n") {
+		t.Errorf("dry run lacks the method:\n%s", got)
+	}
+}

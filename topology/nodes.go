@@ -1,0 +1,136 @@
+package topology
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/scyllaops/scyllaops/agentclient"
+)
+
+// placeParallelism bounds the DC/rack calls ListNodes runs at once.
+const placeParallelism = 16
+
+// ListOptions tune ListNodes.
+type ListOptions struct {
+	// Gossip asks the contact for the live, joining and leaving lists:
+	// Status and State are then set (else Status is "" and State N).
+	Gossip bool
+	// Places remembers each address's DC and rack across calls (nil:
+	// ask every time).
+	Places *Places
+}
+
+// Places remembers the DC and rack of addresses: placement does not
+// change while an address is in the cluster, so light discoveries (the
+// health check's, every few seconds) ask it once per node. Safe for
+// concurrent use; create it with NewPlaces.
+type Places struct {
+	mu sync.Mutex
+	m  map[string][2]string
+}
+
+// NewPlaces returns an empty Places.
+func NewPlaces() *Places { return &Places{m: map[string][2]string{}} }
+
+// Get returns the remembered DC and rack of host.
+func (p *Places) Get(host string) (dc, rack string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.m[host]
+	return v[0], v[1], ok
+}
+
+func (p *Places) put(host, dc, rack string) {
+	p.mu.Lock()
+	p.m[host] = [2]string{dc, rack}
+	p.mu.Unlock()
+}
+
+// ListNodes is the light discovery: the contact's host-ID map, with
+// o.Gossip its live/joining/leaving lists, and the DC and rack of every
+// node (from o.Places when known). No tokens, shards or node_info: see
+// Discover for the full view. A node whose DC or rack cannot be read now
+// is returned with empty DC and Rack (and not remembered). Nodes are
+// sorted by address.
+func ListNodes(ctx context.Context, client *agentclient.Client, contact string, o ListOptions) ([]Node, error) {
+	ids, err := client.HostIDMap(ctx, contact)
+	if err != nil {
+		return nil, fmt.Errorf("topology: host ids from %s: %w", contact, err)
+	}
+	var live, joining, leaving []string
+	if o.Gossip {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) { live, err = client.LiveNodes(gctx, contact); return err })
+		g.Go(func() (err error) { joining, err = client.JoiningNodes(gctx, contact); return err })
+		g.Go(func() (err error) { leaving, err = client.LeavingNodes(gctx, contact); return err })
+		if err := g.Wait(); err != nil {
+			return nil, fmt.Errorf("topology: gossip of %s: %w", contact, err)
+		}
+	}
+	nodes := make([]Node, 0, len(ids))
+	for ip, id := range ids {
+		n := Node{IP: ip, HostID: id, State: StateNormal}
+		if o.Gossip {
+			n.Status = StatusDown
+			if slices.Contains(live, ip) {
+				n.Status = StatusUp
+			}
+			switch {
+			case slices.Contains(leaving, ip):
+				n.State = StateLeaving
+			case slices.Contains(joining, ip):
+				n.State = StateJoining
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	slices.SortFunc(nodes, func(a, b Node) int {
+		switch {
+		case ipLess(a.IP, b.IP):
+			return -1
+		case ipLess(b.IP, a.IP):
+			return 1
+		}
+		return 0
+	})
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(placeParallelism)
+	for i := range nodes {
+		n := &nodes[i]
+		if o.Places != nil {
+			if dc, rack, ok := o.Places.Get(n.IP); ok {
+				n.DC, n.Rack = dc, rack
+				continue
+			}
+		}
+		g.Go(func() error {
+			dc, err := client.Datacenter(gctx, contact, n.IP)
+			if err != nil {
+				return nil
+			}
+			rack, err := client.Rack(gctx, contact, n.IP)
+			if err != nil {
+				return nil
+			}
+			n.DC, n.Rack = dc, rack
+			if o.Places != nil {
+				o.Places.put(n.IP, dc, rack)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return nodes, nil
+}
+
+// ListNodesAny is ListNodes hedged over contacts (see Hedge); it returns
+// the nodes and the contact that answered.
+func ListNodesAny(ctx context.Context, client *agentclient.Client, contacts []string, o ListOptions, h HedgeOptions) ([]Node, string, error) {
+	return Hedge(ctx, contacts, h, func(ctx context.Context, contact string) ([]Node, error) {
+		return ListNodes(ctx, client, contact, o)
+	})
+}
