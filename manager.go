@@ -17,6 +17,7 @@ import (
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
@@ -58,6 +59,7 @@ type Manager struct {
 	backup *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
 	// restore is Restore(): the "restore" and "1_1_restore" runners (restore.go)
 	restore *restore.Service
+	repair  *repair.Service // Repair(): the "repair" runner and calls (repair.go)
 	// metrics: cluster names and server version (cluster_metrics.go)
 	metrics *managerMetrics
 }
@@ -147,6 +149,9 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	}
 	sched.Register(backup.TaskType, m.backup.Runner())
 	sched.Register(backup.ValidateTaskType, m.backup.ValidateRunner())
+	if err := m.newRepair(opts.Repair); err != nil {
+		return nil, err
+	}
 	if err := m.newRestore(opts.Restore); err != nil {
 		return nil, err
 	}

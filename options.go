@@ -13,6 +13,7 @@ import (
 
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/topology"
@@ -97,6 +98,9 @@ type Options struct {
 	// Backup tunes the backup service (age_max, long-poll, leases).
 	// Logger and Registerer default to the Manager's.
 	Backup backup.Options
+	// Repair tunes the repair service (graceful stop, job timeout,
+	// back-pressure). Logger and Registerer default to the Manager's.
+	Repair repair.Options
 	// Discovery tunes topology discovery (RefreshTopology and the
 	// periodic refresh): the timeout per contact host, the hedge delay
 	// and how many contacts are asked (default: all known hosts).
@@ -149,6 +153,9 @@ func (o Options) Validate() error {
 	}
 	if err := o.Healthcheck.Validate(); err != nil {
 		return fmt.Errorf("options.healthcheck: %w", err)
+	}
+	if err := o.Repair.Validate(); err != nil {
+		return fmt.Errorf("options.repair: %w", err)
 	}
 	if err := o.Backup.Validate(); err != nil {
 		return fmt.Errorf("options.backup: %w", err)

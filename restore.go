@@ -13,6 +13,7 @@ import (
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/internal/cqlconn"
+	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/restore"
 )
 
@@ -34,6 +35,9 @@ func (m *Manager) newRestore(opts restore.Options) error {
 	if opts.CQL == nil {
 		opts.CQL = restoreCQL{m}
 	}
+	if opts.Repair == nil {
+		opts.Repair = restoreRepairer{m}
+	}
 	svc, err := restore.New(m.st, restoreClusters{m}, opts)
 	if err != nil {
 		return fmt.Errorf("scyllaops: %w", err)
@@ -49,6 +53,15 @@ func (m *Manager) newRestore(opts restore.Options) error {
 // progress (RunProgress).
 func (m *Manager) Restore() *restore.Service { return m.restore }
 
+// restoreRepairer is the restore's REPAIR stage: a repair of the restored
+// tables by the repair service (services never import each other).
+type restoreRepairer struct{ m *Manager }
+
+// RepairTables implements restore.Repairer.
+func (r restoreRepairer) RepairTables(ctx context.Context, clusterID uuid.UUID, tables []string) error {
+	return r.m.RepairTables(ctx, clusterID, tables, repair.TablesOptions{})
+}
+
 // restoreRunner adapts the service to the scheduler: Run, properties
 // validation, the cluster-aware check at task creation and progress.
 type restoreRunner struct{ svc *restore.Service }
@@ -61,7 +74,7 @@ func (r restoreRunner) ValidateProperties(properties json.RawMessage) error {
 	return r.svc.ValidateProperties(properties)
 }
 
-// ValidateTarget implements targetValidator: the dry run, so a task that
+// ValidateTarget implements TargetValidator: the dry run, so a task that
 // cannot run (unknown tag, location, keyspace or DC, missing tables) is
 // refused before it is stored.
 func (r restoreRunner) ValidateTarget(ctx context.Context, clusterID uuid.UUID, properties json.RawMessage) error {
@@ -76,12 +89,6 @@ func (r restoreRunner) Progress(ctx context.Context, _, _, runID uuid.UUID) (jso
 		return nil, err
 	}
 	return json.Marshal(p)
-}
-
-// targetValidator is an optional interface of a Runner: a check of a
-// new task's properties against its cluster, run by CreateTask.
-type targetValidator interface {
-	ValidateTarget(ctx context.Context, clusterID uuid.UUID, properties json.RawMessage) error
 }
 
 // restoreCQL runs the restore's CQL statements on the first node that

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,6 +93,27 @@ func (m *Manager) checkTask(t *store.Task) error {
 	return nil
 }
 
+// TargetValidator is an optional interface of a Runner: it checks a
+// task's properties against its cluster (unknown keyspace, DC or host)
+// at CreateTask and UpdateTask. Only errors matching store.ErrInvalid
+// reject the task; an unreachable cluster does not.
+type TargetValidator interface {
+	ValidateTarget(ctx context.Context, clusterID uuid.UUID, properties json.RawMessage) error
+}
+
+func (m *Manager) checkTarget(ctx context.Context, t store.Task) error {
+	r, ok := m.sched.Runner(t.Type)
+	if !ok {
+		return nil
+	}
+	if v, ok := r.(TargetValidator); ok {
+		if err := v.ValidateTarget(ctx, t.ClusterID, t.Properties); err != nil && errors.Is(err, store.ErrInvalid) {
+			return err
+		}
+	}
+	return nil
+}
+
 // CreateTask validates t and stores it (a new ID if t.ID is nil; a zero
 // start date becomes now) and schedules it. Bad input (unknown type,
 // schedule, properties) gives an error matching ErrInvalid naming the
@@ -107,12 +129,8 @@ func (m *Manager) CreateTask(ctx context.Context, t store.Task) (store.Task, err
 	if err := m.checkTask(&t); err != nil {
 		return store.Task{}, fmt.Errorf("scyllaops: %w", err)
 	}
-	if r, ok := m.sched.Runner(t.Type); ok {
-		if v, ok := r.(targetValidator); ok {
-			if err := v.ValidateTarget(ctx, t.ClusterID, t.Properties); err != nil {
-				return store.Task{}, fmt.Errorf("scyllaops: %w", err)
-			}
-		}
+	if err := m.checkTarget(ctx, t); err != nil {
+		return store.Task{}, fmt.Errorf("scyllaops: %w", err)
 	}
 	if t.ID == uuid.Nil {
 		t.ID = uuid.New()
@@ -148,6 +166,9 @@ func (m *Manager) UpdateTask(ctx context.Context, t store.Task) (store.Task, err
 		return store.Task{}, fmt.Errorf("scyllaops: %w", store.Invalid("task.type", fmt.Sprintf("the task's type %q (it cannot change)", old.Type), t.Type))
 	}
 	if err := m.checkTask(&t); err != nil {
+		return store.Task{}, fmt.Errorf("scyllaops: %w", err)
+	}
+	if err := m.checkTarget(ctx, t); err != nil {
 		return store.Task{}, fmt.Errorf("scyllaops: %w", err)
 	}
 	if t.Schedule.StartDate.IsZero() {

@@ -40,6 +40,10 @@ type backend interface {
 	deleteSnapshots(ctx context.Context, cluster string, locations, tags []string) error
 	// deleteLocalSnapshots deletes the sm_* snapshots on the nodes.
 	deleteLocalSnapshots(ctx context.Context, cluster string) error
+	// setRepairIntensity and setRepairParallel tune the cluster's running
+	// repair.
+	setRepairIntensity(ctx context.Context, cluster string, v float64) error
+	setRepairParallel(ctx context.Context, cluster string, v int) error
 }
 
 // taskFilter selects tasks in listTasks.

@@ -101,6 +101,9 @@ func (h *handler) routes() {
 		{"GET " + c + "/backups/schema", h.backupSchema},
 		{"DELETE " + c + "/backups/local_snapshots", h.deleteLocalSnapshots},
 
+		{"PUT " + c + "/repairs/intensity", h.putRepairIntensity},
+		{"PUT " + c + "/repairs/parallel", h.putRepairParallel},
+
 		{"GET " + c + "/suspended", h.getSuspended},
 		{"PUT " + c + "/suspended", h.putSuspended},
 		{"GET " + c + "/suspended/details", h.suspendDetails},

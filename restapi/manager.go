@@ -203,7 +203,14 @@ func (b managerBackend) resume(ctx context.Context, cluster string, start, misse
 	return b.m.ResumeCluster(ctx, cid, scyllaops.ResumeOptions{StartTasks: start, StartTasksMissedActivation: missed, NoContinue: noContinue})
 }
 func (b managerBackend) target(ctx context.Context, cluster string, t store.Task) (any, error) {
-	if t.Type == "restore" {
+	switch t.Type {
+	case "backup":
+		target, err := b.m.Backup().Target(ctx, cluster, t.Properties)
+		return target, targetErr(err)
+	case "repair":
+		target, err := b.m.RepairTarget(ctx, cluster, t.Properties)
+		return target, targetErr(err)
+	case "restore":
 		cid, err := b.clusterID(ctx, cluster)
 		if err != nil {
 			return nil, targetErr(err)
@@ -211,11 +218,13 @@ func (b managerBackend) target(ctx context.Context, cluster string, t store.Task
 		target, err := b.m.Restore().GetTarget(ctx, cid, t.Properties)
 		return target, targetErr(err)
 	}
-	if t.Type != "backup" {
-		return nil, errNotWired
-	}
-	target, err := b.m.Backup().Target(ctx, cluster, t.Properties)
-	return target, targetErr(err)
+	return nil, errNotWired
+}
+func (b managerBackend) setRepairIntensity(ctx context.Context, cluster string, v float64) error {
+	return b.m.SetRepairIntensity(ctx, cluster, v)
+}
+func (b managerBackend) setRepairParallel(ctx context.Context, cluster string, v int) error {
+	return b.m.SetRepairParallel(ctx, cluster, v)
 }
 func (b managerBackend) listBackups(ctx context.Context, cluster string, q backupQuery) (any, error) {
 	f, err := b.filter(ctx, q)

@@ -49,6 +49,7 @@ func registry() map[string]taskType {
 	out := make(map[string]taskType)
 	for _, t := range []taskType{
 		backupType(),
+		repairType(),
 		validateBackupType(),
 		healthcheckType(),
 		suspendType(),

@@ -56,6 +56,7 @@ type Cluster struct {
 	keyspaces      map[string]*keyspace
 	partitioned    map[string]bool
 	repaired       []RepairedRange
+	repairJobs     []RepairJob
 	loaded         []LoadRecord
 	loadedSSTables []LoadedSSTable
 	tgcChanges     []TombstoneGCChange

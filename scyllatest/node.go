@@ -42,19 +42,21 @@ type Node struct {
 	agent *agent.Agent
 
 	// Guarded by c.mu.
-	rnd            *rand.Rand
-	gen            int64
-	writes         []int64
-	up             bool
-	state          NodeState
-	autocompaction map[string]bool
-	loading        map[string]bool
-	failRules      []failRule
-	latency        time.Duration
-	slowDisk       int64
-	diskFree       *int // SetDiskFree; nil = real figures
-	repairs        map[int]*repairJob
-	listen         *nodeListeners
+	rnd                *rand.Rand
+	gen                int64
+	writes             []int64
+	up                 bool
+	state              NodeState
+	autocompaction     map[string]bool
+	loading            map[string]bool
+	failRules          []failRule
+	latency            time.Duration
+	slowDisk           int64
+	diskFree           *int // SetDiskFree; nil = real figures
+	repairs            map[int]*repairJob
+	repairFault        RepairFault
+	pendingCompactions int
+	listen             *nodeListeners
 }
 
 // failRule makes the next matching Scylla REST call fail.

@@ -22,6 +22,8 @@ const (
 	DefaultSeed          = 1
 	// DefaultDiskSize is the size of a node's simulated data disk.
 	DefaultDiskSize int64 = 1 << 40
+	// DefaultMemory is a node's total memory.
+	DefaultMemory int64 = 4 << 30
 )
 
 // Options describe a simulated cluster. The zero value is a single DC
@@ -78,9 +80,18 @@ type Options struct {
 	// (10001), CQL (9042), Alternator (8000) and Prometheus (9180) on its
 	// own 127.x.y.z address. Default: false (in-process only, no sockets).
 	Listen bool
+	// Memory is every node's total memory in bytes
+	// (scylla_memory_total_memory, spread over the shards). Default:
+	// DefaultMemory (4 GiB).
+	Memory int64
 	// RepairRangeDelay is how long a repair job spends per token range.
 	// Default: 0.
 	RepairRangeDelay time.Duration
+	// RepairBytesPerSec, when > 0, adds to RepairRangeDelay the time to
+	// repair a range's share of the job's tables on the coordinator
+	// (their bytes on disk / the ring's ranges / RepairBytesPerSec).
+	// Default: 0 (the cost per range is RepairRangeDelay alone).
+	RepairBytesPerSec int64
 	// AuthPenalty is the agents' delay before a 401. Default: 0 (none);
 	// the real agent's default is 1s.
 	AuthPenalty time.Duration
@@ -210,6 +221,12 @@ func (o Options) Validate() error {
 			}
 		}
 	}
+	if o.Memory < 0 {
+		return fmt.Errorf("scyllatest: invalid Options.Memory %d: want >= 0 bytes", o.Memory)
+	}
+	if o.RepairBytesPerSec < 0 {
+		return fmt.Errorf("scyllatest: invalid Options.RepairBytesPerSec %d: want >= 0", o.RepairBytesPerSec)
+	}
 	if o.RepairRangeDelay < 0 {
 		return fmt.Errorf("scyllatest: invalid Options.RepairRangeDelay %s: want >= 0", o.RepairRangeDelay)
 	}
@@ -271,6 +288,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DiskSize == 0 {
 		o.DiskSize = DefaultDiskSize
+	}
+	if o.Memory == 0 {
+		o.Memory = DefaultMemory
 	}
 	if o.AuthPenalty == 0 {
 		o.AuthPenalty = -1

@@ -85,6 +85,7 @@ func (n *Node) newRESTHandler() http.Handler {
 	m.HandleFunc("GET /storage_service/repair_status", n.getRepairStatus)
 	m.HandleFunc("GET /storage_service/active_repair/{$}", n.getActiveRepairs)
 	m.HandleFunc("POST /storage_service/force_terminate_repair", n.postTerminateRepair)
+	m.HandleFunc("GET /compaction_manager/metrics/pending_tasks", n.getPendingCompactions)
 	m.HandleFunc("POST /storage_service/sstables/{keyspace}", n.postLoadSSTables)
 	m.HandleFunc("POST /storage_service/keyspace_flush/{keyspace}", n.postFlush)
 	m.HandleFunc("GET /column_family/autocompaction/{name}", n.serveAutocompaction)

@@ -94,7 +94,7 @@ func (n *Node) getMetrics(w http.ResponseWriter, r *http.Request) {
 	if only == "" || only == "scylla_memory_total_memory" {
 		b.WriteString("# HELP scylla_memory_total_memory Total memory size in bytes\n# TYPE scylla_memory_total_memory gauge\n")
 		for i := range writes {
-			fmt.Fprintf(&b, "scylla_memory_total_memory{shard=\"%d\"} %d\n", i, (int64(4)<<30)/int64(len(writes)))
+			fmt.Fprintf(&b, "scylla_memory_total_memory{shard=\"%d\"} %d\n", i, n.c.opts.Memory/int64(len(writes)))
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")

@@ -53,7 +53,7 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 
 	root.AddCommand(
 		a.clusterCmd(), a.statusCmd(), a.tasksCmd(), a.infoCmd(), a.progressCmd(),
-		a.startCmd(), a.stopCmd(), a.suspendCmd(), a.resumeCmd(), a.backupCmd(), a.restoreCmd(), a.versionCmd(),
+		a.startCmd(), a.stopCmd(), a.suspendCmd(), a.resumeCmd(), a.backupCmd(), a.repairCmd(), a.restoreCmd(), a.versionCmd(),
 		a.storeBackupCmd(), // scyllaops-specific
 	)
 	return root
