@@ -64,6 +64,9 @@ func newTaskManager(t *testing.T, opts scyllaops.Options) (*scyllaops.Manager, *
 	t.Helper()
 	st := memstore.New()
 	opts.SkipConnectivityCheck = true
+	// No periodic discovery: the cluster's host is not a real node, and
+	// the tests that run the scheduler move virtual time by hours.
+	opts.TopologyRefresh = -1
 	m, err := scyllaops.New(st, nil, opts)
 	if err != nil {
 		t.Fatal(err)
