@@ -86,7 +86,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo not serving within 2 minutes:\n%s", out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"== 10. Summary", "Missing files: 0", "deduplicated"} {
+	for _, want := range []string{"== 10. Repair", "== 11. Restore", "== 12. Summary", "Missing files: 0", "deduplicated", " not matching the bucket", "repair", "restore"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

@@ -9,8 +9,12 @@
 // REST API server on loopback, then drives it through the Go client as a
 // user would: add the cluster, show its status, back it up to a local
 // bucket with a live progress bar, list and validate the backup, change
-// some data, back up again (showing what was deduplicated) and print a
-// summary. Everything is removed at exit. With -serve the clusters and
+// some data, back up again (showing what was deduplicated), repair the
+// cluster (the weekly repair task added with it, a per-keyspace table),
+// restore the first snapshot into a second simulated cluster of another
+// topology (one DC, 3 nodes, dc_mapping) checking that every restored
+// sstable matches the bucket, and print a summary. Everything is removed
+// at exit. With -serve the clusters and
 // the server stay up after the summary, and the demo prints sctool and CLI
 // commands to try against them, until Ctrl-C.
 package main

@@ -23,6 +23,8 @@ import (
 
 // env is what run sets up.
 type env struct {
+	log     *slog.Logger
+	closers []func() error // more simulated clusters, closed at exit
 	dir     string
 	cluster *scyllatest.Cluster
 	client  *restapi.Client
@@ -111,7 +113,12 @@ func run(ctx context.Context, out io.Writer, log *slog.Logger, o options) (err e
 	}
 	fmt.Fprintf(out, "API: %s (sctool-compatible while the demo runs: go run ./examples/cli --api-url %s tasks -c demo)\n", apiURL, apiURL)
 
-	e := &env{dir: dir, cluster: sc, client: c, apiURL: apiURL}
+	e := &env{log: log, dir: dir, cluster: sc, client: c, apiURL: apiURL}
+	defer func() {
+		for _, cl := range e.closers {
+			err = errors.Join(err, cl())
+		}
+	}()
 	if err := e.scenario(ctx, out, bucketRoot); err != nil {
 		return err
 	}

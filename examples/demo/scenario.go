@@ -94,8 +94,21 @@ func (e *env) scenario(ctx context.Context, out io.Writer, bucketRoot string) er
 		return err
 	}
 
-	step(out, 10, "Summary")
+	step(out, 10, "Repair of the cluster")
+	rep, err := e.repair(ctx, out)
+	if err != nil {
+		return err
+	}
+
+	step(out, 11, "Restore of the first snapshot into a second cluster of another topology")
+	res, err := e.restore(ctx, out, first.tag, bucketRoot)
+	if err != nil {
+		return err
+	}
+
+	step(out, 12, "Summary")
 	fmt.Fprint(out, summaryTable([]backupResult{first, second}))
+	fmt.Fprint(out, opTable([]opResult{rep, res}))
 	if second.skipped == 0 {
 		return errors.New("the second backup deduplicated nothing")
 	}
@@ -170,6 +183,11 @@ func (e *env) backupRun(ctx context.Context, out io.Writer, taskID, name string,
 // follow waits for a run other than prevRun to appear and end, drawing a
 // progress bar; it returns the final progress.
 func (e *env) follow(ctx context.Context, out io.Writer, typ, taskID, prevRun string, frac func(json.RawMessage) (int64, int64)) (restapi.TaskRunProgress, error) {
+	return e.followOn(ctx, out, clusterName, typ, taskID, prevRun, frac)
+}
+
+// followOn is follow for a task of the cluster named cluster.
+func (e *env) followOn(ctx context.Context, out io.Writer, cluster, typ, taskID, prevRun string, frac func(json.RawMessage) (int64, int64)) (restapi.TaskRunProgress, error) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.Now().Add(90 * time.Second)
@@ -177,7 +195,7 @@ func (e *env) follow(ctx context.Context, out io.Writer, typ, taskID, prevRun st
 	live := isTerminal(out)
 	lastQuarter := -1
 	for {
-		p, err := e.client.RunProgress(ctx, clusterName, typ, taskID, "latest")
+		p, err := e.client.RunProgress(ctx, cluster, typ, taskID, "latest")
 		if err != nil {
 			return p, err
 		}
@@ -189,7 +207,11 @@ func (e *env) follow(ctx context.Context, out io.Writer, typ, taskID, prevRun st
 			}
 			if frac != nil {
 				d, t := frac(p.Progress)
-				line := fmt.Sprintf("%s %-8s", bar(d, t, 40), p.Run.Status)
+				b := bar(d, t, 40)
+				if typ == "repair" { // token ranges, not bytes
+					b = barOf(d, t, 40, func(n int64) string { return fmt.Sprint(n) })
+				}
+				line := fmt.Sprintf("%s %-8s", b, p.Run.Status)
 				switch {
 				case live:
 					// Redraw in place on a terminal.

@@ -75,12 +75,17 @@ func size(n int64) string {
 }
 
 func bar(done, total int64, width int) string {
+	return barOf(done, total, width, size)
+}
+
+// barOf is bar with the amounts formatted by format.
+func barOf(done, total int64, width int, format func(int64) string) string {
 	f := 0.0
 	if total > 0 {
 		f = min(max(float64(done)/float64(total), 0), 1)
 	}
 	n := int(f * float64(width))
-	return fmt.Sprintf("[%s%s] %3.0f%% %s/%s", strings.Repeat("█", n), strings.Repeat("░", width-n), f*100, size(done), size(total))
+	return fmt.Sprintf("[%s%s] %3.0f%% %s/%s", strings.Repeat("█", n), strings.Repeat("░", width-n), f*100, format(done), format(total))
 }
 
 func statusTable(ns []restapi.NodeStatus) string {
