@@ -96,19 +96,6 @@ func (b *rootBucket) As(i any) bool {
 
 func (b *rootBucket) ErrorAs(error, any) bool { return false }
 
-// stat stats key, following symlinks inside the root; a directory is
-// not an object.
-func (b *rootBucket) stat(key string) (os.FileInfo, error) {
-	fi, err := b.root.Stat(osPath(key))
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory: %w", key, fs.ErrNotExist)
-	}
-	return fi, nil
-}
-
 // Attributes reports size and time and, in Metadata[MetaCRC32C], the
 // CRC32C stored with the file when it was written by the agent.
 func (b *rootBucket) Attributes(_ context.Context, key string) (*driver.Attributes, error) {
@@ -268,7 +255,7 @@ func (b *rootBucket) NewTypedWriter(ctx context.Context, key, _ string, _ *drive
 // has them), so that a later upload of the same name and size is decided
 // by checksum without reading the destination.
 type rootWriter struct {
-	ctx      context.Context
+	ctx      context.Context //nolint:containedctx // gocloud's driver.Writer receives its context at creation and must honour it at Close
 	b        *rootBucket
 	f        *os.File
 	tmp, key string

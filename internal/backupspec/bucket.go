@@ -32,11 +32,11 @@ func checkBucket(p Provider, b string) string {
 			return s3BucketForm
 		}
 	case GCS:
-		max := 63
+		maxLen := 63
 		if strings.Contains(b, ".") {
-			max = 222
+			maxLen = 222
 		}
-		if !dnsLike(b, max) || isIP(b) || strings.HasPrefix(b, "goog") || strings.Contains(b, "google") {
+		if !dnsLike(b, maxLen) || isIP(b) || strings.HasPrefix(b, "goog") || strings.Contains(b, "google") {
 			return gcsBucketForm
 		}
 		for part := range strings.SplitSeq(b, ".") {
@@ -56,9 +56,9 @@ func checkBucket(p Provider, b string) string {
 	return ""
 }
 
-// dnsLike: 3..max characters, first and last a letter or digit.
-func dnsLike(b string, max int) bool {
-	if len(b) < 3 || len(b) > max {
+// dnsLike: 3..maxLen characters, first and last a letter or digit.
+func dnsLike(b string, maxLen int) bool {
+	if len(b) < 3 || len(b) > maxLen {
 		return false
 	}
 	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
