@@ -21,6 +21,8 @@ type progressView struct {
 	text func(p json.RawMessage, o progressOpts) (string, error)
 	// fraction returns done/total for the live bar; nil: no bar.
 	fraction func(p json.RawMessage) (done, total int64)
+	// unit prints the bar's done and total; nil: byte sizes.
+	unit func(n int64) string
 }
 
 type progressOpts struct {
@@ -35,6 +37,7 @@ func progressViews() map[string]progressView {
 		"validate_backup": validateBackupView(),
 		"restore":         restoreView(),
 		"1_1_restore":     restoreView(),
+		"repair":          repairView(),
 	}
 }
 
@@ -112,7 +115,7 @@ func (a *app) follow(ctx context.Context, cl string, ref taskRef, runID string, 
 		if view.fraction != nil {
 			done, total = view.fraction(p.Progress)
 		}
-		fmt.Fprintf(a.stderr, "\r%s %s", ProgressBar(done, total, 40), p.Run.Status)
+		fmt.Fprintf(a.stderr, "\r%s %s", progressBar(done, total, 40, view.unit), p.Run.Status)
 		if p.Run.Status != "RUNNING" {
 			fmt.Fprintln(a.stderr)
 			return p, nil
@@ -128,13 +131,22 @@ func (a *app) follow(ctx context.Context, cl string, ref taskRef, runID string, 
 
 // ProgressBar draws [#####-----]  42% 1.2GiB/3GiB.
 func ProgressBar(done, total int64, width int) string {
+	return progressBar(done, total, width, sizeString)
+}
+
+// progressBar draws the bar with done/total printed by unit (nil: byte
+// sizes).
+func progressBar(done, total int64, width int, unit func(int64) string) string {
+	if unit == nil {
+		unit = sizeString
+	}
 	frac := 0.0
 	if total > 0 {
 		frac = float64(done) / float64(total)
 	}
 	frac = min(max(frac, 0), 1)
 	n := int(frac * float64(width))
-	return fmt.Sprintf("[%s%s] %3.0f%% %s/%s", strings.Repeat("█", n), strings.Repeat("░", width-n), frac*100, sizeString(done), sizeString(total))
+	return fmt.Sprintf("[%s%s] %3.0f%% %s/%s", strings.Repeat("█", n), strings.Repeat("░", width-n), frac*100, unit(done), unit(total))
 }
 
 func isTerminal(w io.Writer) bool {

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRepairCommandsEndToEnd(t *testing.T) {
@@ -42,5 +43,42 @@ func TestRepairCommandsEndToEnd(t *testing.T) {
 	}
 	if _, _, code := f.sctool("repair", "control", "-c", "prod"); code == 0 {
 		t.Error("repair control without flags succeeded")
+	}
+
+	// A repair that starts now: progress --follow draws the live bar (in
+	// token ranges) while it runs; progress prints the header and the
+	// per-table table.
+	out = f.ok("repair", "-c", "prod", "-K", "ks", "--name", "now")
+	if !strings.HasPrefix(out, "repair/") {
+		t.Fatalf("repair: %s", out)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var errs string
+		var code int
+		out, errs, code = f.sctool("progress", "-c", "prod", "repair/now", "--follow")
+		if code != 0 {
+			t.Fatalf("progress --follow: exit %d: %s", code, errs)
+		}
+		if strings.Contains(errs, "RUNNING") && (!strings.Contains(errs, "░") && !strings.Contains(errs, "█") || strings.Contains(errs, "B/")) {
+			t.Errorf("progress --follow drew no token range bar: %q", errs)
+		}
+		if strings.Contains(out, "Status:\t\tDONE") {
+			break
+		}
+		if strings.Contains(out, "ERROR") || time.Now().After(deadline) {
+			t.Fatalf("progress:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, want := range []string{"Run:\t\t", "Duration:\t", "Progress:\t[████", "] 100% ", "Intensity:\t", "Parallel:\t",
+		"│ Keyspace │ Table │ Progress │ Duration │", "│ ks       │ t     │ 100%     │"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress repair/now lacks %q:\n%s", want, out)
+		}
+	}
+	out = f.ok("progress", "-c", "prod", "repair/now", "--details")
+	if !strings.Contains(out, "\nHost: ") {
+		t.Errorf("progress --details lacks the per-host tables:\n%s", out)
 	}
 }
