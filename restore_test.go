@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/scyllaops/scyllaops"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/internal/ring"
+	"github.com/scyllaops/scyllaops/internal/schemacheck"
 	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scyllatest"
@@ -357,5 +359,36 @@ func TestRestoreREST(t *testing.T) {
 	}
 	if p.Stage != restore.StageDone || p.Size != target.Size || p.Restored != p.Size || len(p.Hosts) != 3 || p.SnapshotTag != e.tag {
 		t.Fatalf("REST progress %s", rp.Progress)
+	}
+
+	// The raw bodies have the shapes of Scylla Manager's swagger
+	// (RestoreTarget, RestoreProgress: restapi/testdata/schemas).
+	schemas, err := schemacheck.Load(os.DirFS("restapi/testdata"), "schemas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := func(path, body string) []byte {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/api/v1"+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s %v", path, resp.StatusCode, b, err)
+		}
+		return b
+	}
+	tb, _ := json.Marshal(map[string]any{"type": "restore", "properties": json.RawMessage(props)})
+	if err := schemas.Validate("restore_target", raw("/cluster/dst/tasks/restore/target", string(tb))); err != nil {
+		t.Errorf("restore target: %v", err)
+	}
+	if err := schemas.Validate("restore_progress", raw("/cluster/dst/task/restore/"+id+"/latest", "")); err != nil {
+		t.Errorf("restore progress: %v", err)
 	}
 }
