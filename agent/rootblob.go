@@ -255,7 +255,7 @@ func (b *rootBucket) NewTypedWriter(ctx context.Context, key, _ string, _ *drive
 // has them), so that a later upload of the same name and size is decided
 // by checksum without reading the destination.
 type rootWriter struct {
-	ctx      context.Context //nolint:containedctx // gocloud's driver.Writer receives its context at creation and must honour it at Close
+	ctx      context.Context //nolint:containedctx // gocloud's driver.Writer receives its context at creation and must honor it at Close
 	b        *rootBucket
 	f        *os.File
 	tmp, key string
