@@ -15,6 +15,7 @@ import (
 	"github.com/scyllaops/scyllaops/internal/cqlconn"
 	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/restore"
+	"github.com/scyllaops/scyllaops/store"
 )
 
 // RestoreTaskType is the task type of restores.
@@ -79,6 +80,11 @@ func (r restoreRunner) ValidateProperties(properties json.RawMessage) error {
 // refused before it is stored.
 func (r restoreRunner) ValidateTarget(ctx context.Context, clusterID uuid.UUID, properties json.RawMessage) error {
 	_, err := r.svc.GetTarget(ctx, clusterID, properties)
+	if errors.Is(err, restore.ErrIncompleteSnapshot) && !errors.Is(err, store.ErrInvalid) {
+		// A snapshot that can never be restored is bad input for the
+		// task (400), not a passing failure to reach the cluster.
+		return fmt.Errorf("%w (%w)", err, store.ErrInvalid)
+	}
 	return err
 }
 

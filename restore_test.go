@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 
@@ -37,6 +39,7 @@ import (
 // restoreEnv is a source cluster backed up into bucket b1 of buckets and
 // a target cluster, each with its own Manager.
 type restoreEnv struct {
+	reg      *prometheus.Registry // the target's Manager's
 	buckets  string
 	src, dst *scyllatest.Cluster
 	ms, md   *scyllaops.Manager
@@ -46,12 +49,19 @@ type restoreEnv struct {
 
 func managerOn(t *testing.T, sim *scyllatest.Cluster, name string) (*scyllaops.Manager, scyllaops.Cluster) {
 	t.Helper()
+	return managerOnReg(t, sim, name, nil)
+}
+
+// managerOnReg is managerOn with the Manager's metrics registered in reg
+// (nil: not registered).
+func managerOnReg(t *testing.T, sim *scyllatest.Cluster, name string, reg prometheus.Registerer) (*scyllaops.Manager, scyllaops.Cluster) {
+	t.Helper()
 	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	m, err := scyllaops.New(st, sim.Transport(), scyllaops.Options{CQLDial: sim.CQLDialer().DialContext,
 		Backup:  backup.Options{LongPoll: 100 * time.Millisecond},
-		Restore: restore.Options{LongPoll: 100 * time.Millisecond},
-		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Restore: restore.Options{LongPoll: 100 * time.Millisecond}, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +96,8 @@ func newRestoreEnv(t *testing.T, dstTables []scyllatest.Table) *restoreEnv {
 		Topology:  []scyllatest.DC{{Name: "dcx", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 3}}}},
 		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.NTS(map[string]int{"dcx": 2}), Tables: dstTables}}})
 	e.ms, e.cs = managerOn(t, e.src, "src")
-	e.md, e.cd = managerOn(t, e.dst, "dst")
+	e.reg = prometheus.NewRegistry()
+	e.md, e.cd = managerOnReg(t, e.dst, "dst", e.reg)
 	e.tag = e.backup(t)
 	return e
 }
@@ -263,6 +274,27 @@ func TestRestoreTablesDCMapping(t *testing.T) {
 	}
 	if d := cmp.Diff(got, e.dst.TombstoneGCChanges()); d != "" {
 		t.Fatalf("tombstone_gc changes (-want +got):\n%s", d)
+	}
+	// /metrics of the target's Manager carries Scylla Manager's restore
+	// families and, from the restore's REPAIR stage, the repair ones.
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	families := map[string]bool{}
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) > 0 {
+			families[mf.GetName()] = true
+		}
+	}
+	for _, want := range []string{"scylla_manager_restore_", "scylla_manager_repair_"} {
+		found := false
+		for name := range families {
+			found = found || strings.HasPrefix(name, want)
+		}
+		if !found {
+			t.Errorf("no %s* series after the restore; families with series: %v", want, slices.Sorted(maps.Keys(families)))
+		}
 	}
 }
 
