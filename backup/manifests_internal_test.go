@@ -42,7 +42,7 @@ func TestReadManifestsReportsUnparseable(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	s := &Service{log: slog.New(slog.NewTextHandler(&logs, nil))}
-	loc, err := backupspec.ParseLocation("s3:b")
+	loc, err := backupspec.ParseLocation("s3:bkt")
 	if err != nil {
 		t.Fatal(err)
 	}

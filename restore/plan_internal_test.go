@@ -13,7 +13,7 @@ import (
 )
 
 func TestParseProperties(t *testing.T) {
-	const base = `"location":["s3:b"],"snapshot_tag":"sm_20240101000000UTC"`
+	const base = `"location":["s3:bkt"],"snapshot_tag":"sm_20240101000000UTC"`
 	for _, tc := range []struct {
 		raw, field string // field "" = valid
 	}{
@@ -22,7 +22,7 @@ func TestParseProperties(t *testing.T) {
 		{`{` + base + `,"nodes_mapping":[{"source":{"dc":"a","rack":"r","host_id":"h"},"target":{"dc":"a","rack":"r","host_id":"g"}}]}`, ""},
 		{`{` + base + `}`, "restore_tables"},
 		{`{` + base + `,"restore_tables":true,"restore_schema":true}`, "restore_tables"},
-		{`{"location":["s3:b"],"snapshot_tag":"x","restore_tables":true}`, "snapshot_tag"},
+		{`{"location":["s3:bkt"],"snapshot_tag":"x","restore_tables":true}`, "snapshot_tag"},
 		{`{"snapshot_tag":"sm_20240101000000UTC","restore_tables":true}`, "location"},
 		{`{` + base + `,"restore_tables":true,"batch_size":-1}`, "batch_size"},
 		{`{` + base + `,"restore_tables":true,"dc_mapping":{"dc1":""}}`, "dc_mapping"},

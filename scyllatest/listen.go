@@ -42,9 +42,20 @@ func (c *Cluster) listenNode(n *Node) (err error) {
 			}
 		}
 	}()
-	cert, err := agent.SelfSignedCert(n.IP)
-	if err != nil {
-		return err
+	// One key per node for its life: a restarted node presents the key
+	// the Manager pinned, as a real agent with its key file does.
+	c.mu.Lock()
+	cert := n.cert
+	c.mu.Unlock()
+	if cert == nil {
+		gen, err := agent.SelfSignedCert(n.IP)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		n.cert = &gen
+		cert = n.cert
+		c.mu.Unlock()
 	}
 	serve := func(port int, h http.Handler, tlsCfg *tls.Config) error {
 		ln, err := net.Listen("tcp", net.JoinHostPort(n.IP, fmt.Sprint(port)))
@@ -65,7 +76,7 @@ func (c *Cluster) listenNode(n *Node) (err error) {
 	if err := serve(PortPrometheus, n.prom, nil); err != nil {
 		return err
 	}
-	if err := serve(PortAgent, n.agent, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}); err != nil {
+	if err := serve(PortAgent, n.agent, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}); err != nil {
 		return err
 	}
 	if c.opts.Alternator {

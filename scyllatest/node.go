@@ -1,6 +1,7 @@
 package scyllatest
 
 import (
+	"crypto/tls"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -24,6 +25,9 @@ const (
 // Node is one simulated ScyllaDB node. Its exported fields are set at
 // creation and never change.
 type Node struct {
+	// cert is the agent's TLS identity in Listen mode, kept across
+	// restarts (guarded by the cluster's mu).
+	cert *tls.Certificate
 	// IP is the node's address: its identity on the ring and the host the
 	// agent is reached at.
 	IP string
