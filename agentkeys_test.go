@@ -77,7 +77,8 @@ func impostor(t *testing.T, addr string, r http.Handler) func() {
 
 // TestAgentKeyPinning goes through real TLS: the simulated nodes serve
 // the real agent handler over HTTPS on their loopback addresses, each
-// with its own self-signed key (a new one when a node restarts).
+// with its own self-signed key (kept across restarts; ReplaceAgentKey
+// gives a node a new one).
 func TestAgentKeyPinning(t *testing.T) {
 	ctx := t.Context()
 	sc := scyllatest.New(t, scyllatest.Options{Listen: true})
@@ -160,6 +161,7 @@ func TestAgentKeyPinning(t *testing.T) {
 
 	// The node comes back with a new key (its certificate was replaced):
 	// still refused until accepted by a cluster update.
+	sc.ReplaceAgentKey(n0)
 	if err := sc.Start(n0); err != nil {
 		t.Fatal(err)
 	}

@@ -127,3 +127,13 @@ func (c *Cluster) unlistenNode(n *Node) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ReplaceAgentKey gives node's agent a new TLS key and certificate, in
+// Listen mode taking effect at its next Start (as replacing the agent's
+// key files and restarting it does); a node otherwise keeps its key
+// across restarts.
+func (c *Cluster) ReplaceAgentKey(node *Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	node.cert = nil
+}
