@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scyllaops/scyllaops/agentclient"
@@ -149,4 +150,40 @@ func sumSeries(text []byte, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// ViewInfo is one materialized view (or secondary-index view) of a
+// cluster: CQL's system_schema.views row.
+type ViewInfo struct {
+	Keyspace  string
+	View      string
+	BaseTable string
+}
+
+// ViewLister lists the views of a cluster (over CQL, so it needs the
+// cluster's CQL credentials when auth is on). A ClusterResolver that also
+// implements it lets the planner tell views from tables: Scylla's REST
+// API lists both as column families.
+type ViewLister interface {
+	Views(ctx context.Context, clusterID uuid.UUID) ([]ViewInfo, error)
+}
+
+// ViewsQuery is the CQL statement a ViewLister runs; its rows are
+// keyspace, view and base table.
+const ViewsQuery = "SELECT keyspace_name, view_name, base_table_name FROM system_schema.views"
+
+// MarkViews sets Table.BaseTable of every table of v that views names.
+func MarkViews(v *View, views []ViewInfo) {
+	base := map[[2]string]string{}
+	for _, x := range views {
+		base[[2]string{x.Keyspace, x.View}] = x.BaseTable
+	}
+	for i := range v.Keyspaces {
+		k := &v.Keyspaces[i]
+		for j := range k.Tables {
+			if b, ok := base[[2]string{k.Name, k.Tables[j].Name}]; ok {
+				k.Tables[j].BaseTable = b
+			}
+		}
+	}
 }

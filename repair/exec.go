@@ -170,7 +170,7 @@ func (e *executor) freeLocked(hosts []string) bool {
 // its replica sets the one whose hosts have the most work left.
 func (e *executor) nextJobLocked() *job {
 	for _, ts := range e.tables {
-		if ts.dropped {
+		if ts.dropped || e.baseBusyLocked(ts) {
 			continue
 		}
 		if ts.small {
@@ -216,6 +216,22 @@ func (e *executor) nextJobLocked() *job {
 		return j
 	}
 	return nil
+}
+
+// baseBusyLocked tells whether ts is a view whose base table still has
+// ranges to start or jobs running: views are repaired after their base
+// tables.
+func (e *executor) baseBusyLocked(ts *tableState) bool {
+	if ts.t.BaseTable == "" {
+		return false
+	}
+	for _, b := range e.tables {
+		if b.ks != ts.ks || b.t.Table != ts.t.BaseTable || b.dropped {
+			continue
+		}
+		return b.small || b.left() > 0 || slices.Contains(b.inflight, true)
+	}
+	return false
 }
 
 func (e *executor) tableHosts(ts *tableState) []string {

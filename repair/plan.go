@@ -152,8 +152,12 @@ type TablePlan struct {
 	Size  int64  `json:"size"`
 	// Small tables are repaired with one small-table job.
 	Small bool `json:"small,omitempty"`
-	// View marks a materialized view or index.
-	View bool `json:"view,omitempty"`
+	// View marks a materialized view or index; BaseTable is its base
+	// table (of the same keyspace). A view is ordered after every base
+	// table of its keyspace, and its jobs start once its base table has
+	// no range left to start or running.
+	View      bool   `json:"view,omitempty"`
+	BaseTable string `json:"base_table,omitempty"`
 }
 
 // Skipped is a table left out of a plan.
@@ -254,7 +258,7 @@ func MakePlan(v *View, t Target) (*Plan, error) {
 				all = false
 				continue
 			}
-			tables = append(tables, TablePlan{Table: tb.Name, Size: tb.Size, Small: tb.Size < t.SmallTableThreshold, View: tb.BaseTable != ""})
+			tables = append(tables, TablePlan{Table: tb.Name, Size: tb.Size, Small: tb.Size < t.SmallTableThreshold, View: tb.BaseTable != "", BaseTable: tb.BaseTable})
 		}
 		if len(tables) == 0 {
 			continue
@@ -293,7 +297,7 @@ func MakePlan(v *View, t Target) (*Plan, error) {
 			}
 		}
 		p.MaxParallel = max(p.MaxParallel, maxParallel(ks, dcs, nodes, ignore))
-		orderTables(ks.Name, tables, ks.Tables)
+		orderTables(ks.Name, tables)
 		p.Keyspaces = append(p.Keyspaces, KeyspacePlan{Keyspace: ks.Name, ReplicaSets: sets, Ranges: total, Tables: tables, AllTables: all})
 	}
 	orderKeyspaces(p.Keyspaces)
@@ -358,33 +362,56 @@ func matchDCs(v *View, globs []string) ([]string, error) {
 // without ignored hosts, keeps the ranges of host (when set), splits the
 // wrap-around range and groups the ranges by replica set. reason is set
 // when a range has fewer than 2 replicas left.
+//
+// Hosts are numbered in address order, so a replica set is a short key
+// of numbers (no string building per range) and comparing the number
+// sequences orders the sets as comparing their address lists would.
 func groupRanges(ranges []TokenRange, inDC map[string]bool, nodes map[string]Node, ignore map[string]bool, host string) (sets []ReplicaSet, total int, reason string) {
+	names := make([]string, 0, len(nodes))
+	for ip := range nodes {
+		names = append(names, ip)
+	}
+	slices.Sort(names)
+	num := make(map[string]int, len(names))
+	keep := make([]bool, len(names))
+	for i, ip := range names {
+		num[ip] = i
+		keep[i] = inDC[nodes[ip].DC] && !ignore[ip]
+	}
+	hostNum := -1
+	if host != "" {
+		if i, ok := num[host]; ok {
+			hostNum = i
+		}
+	}
 	idx := map[string]int{}
-	var key strings.Builder
+	var keys [][]int
+	var reps []int
+	var key []byte
 	for _, r := range ranges {
-		reps := make([]string, 0, len(r.Replicas))
+		reps = reps[:0]
 		for _, h := range r.Replicas {
-			if inDC[nodes[h].DC] && !ignore[h] {
-				reps = append(reps, h)
+			if i, ok := num[h]; ok && keep[i] {
+				reps = append(reps, i)
 			}
 		}
 		if len(reps) < 2 {
 			return nil, 0, fmt.Sprintf("range (%d, %d] has %d replica(s) in the repaired DCs without the ignored hosts, want at least 2", r.Start, r.End, len(reps))
 		}
-		if host != "" && !slices.Contains(reps, host) {
+		if host != "" && !slices.Contains(reps, hostNum) {
 			continue
 		}
 		slices.Sort(reps)
-		key.Reset()
-		for _, h := range reps {
-			key.WriteString(h)
-			key.WriteByte(',')
+		key = key[:0]
+		for _, i := range reps {
+			key = append(key, byte(i>>16), byte(i>>8), byte(i))
 		}
-		i, ok := idx[key.String()]
+		i, ok := idx[string(key)]
 		if !ok {
 			i = len(sets)
-			idx[key.String()] = i
-			sets = append(sets, ReplicaSet{Hosts: reps})
+			idx[string(key)] = i
+			sets = append(sets, ReplicaSet{})
+			keys = append(keys, slices.Clone(reps))
 		}
 		rs := &sets[i]
 		if r.Start >= r.End {
@@ -401,8 +428,21 @@ func groupRanges(ranges []TokenRange, inDC map[string]bool, nodes map[string]Nod
 		rs.Ranges = append(rs.Ranges, TokenRange{Start: r.Start, End: r.End})
 		total++
 	}
-	slices.SortFunc(sets, func(a, b ReplicaSet) int { return slices.Compare(a.Hosts, b.Hosts) })
-	return sets, total, ""
+	order := make([]int, len(sets))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return slices.Compare(keys[a], keys[b]) })
+	out := make([]ReplicaSet, len(sets))
+	for to, from := range order {
+		out[to] = sets[from]
+		hosts := make([]string, len(keys[from]))
+		for j, n := range keys[from] {
+			hosts[j] = names[n]
+		}
+		out[to].Hosts = hosts
+	}
+	return out, total, ""
 }
 
 // hostIntensity is the host's max ranges in parallel:
@@ -486,7 +526,7 @@ func maxParallel(ks Keyspace, dcs []string, nodes map[string]Node, ignore map[st
 
 // orderTables sorts tables: system_auth's role tables first, then by size
 // ascending and name; views after every base table.
-func orderTables(ks string, tables []TablePlan, _ []Table) {
+func orderTables(ks string, tables []TablePlan) {
 	prio := func(t TablePlan) int {
 		if ks == "system_auth" {
 			if i := slices.Index(internalTableOrder, t.Table); i >= 0 {

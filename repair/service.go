@@ -285,6 +285,15 @@ func (s *Service) plan(ctx context.Context, clusterID uuid.UUID, p Properties) (
 	if err != nil {
 		return nil, err
 	}
+	if vl, ok := s.cluster.(ViewLister); ok {
+		views, err := vl.Views(ctx, clusterID)
+		if err != nil {
+			// As Scylla Manager without CQL credentials: views are then
+			// planned as tables (by size, not after their base tables).
+			s.log.Warn("repair: cannot list the views (CQL); they are ordered as tables", "cluster", clusterID, "err", err)
+		}
+		MarkViews(v, views)
+	}
 	plan, err := MakePlan(v, p.Target())
 	if err != nil {
 		if errors.Is(err, ErrEmpty) {

@@ -337,6 +337,8 @@ func (s *cqlSession) selectStmt(c *Cluster, stmt string) message.Message {
 			return rows(cols, nil)
 		}
 		return rows(cols, message.RowSet{{t.id[:]}})
+	case ks == "system_schema" && tbl == "views":
+		return s.selectViews(c, m[1])
 	case ks == "system" && tbl == "peers_v2":
 		return &message.Invalid{ErrorMessage: "unconfigured table peers_v2"}
 	case strings.HasPrefix(ks, "system"):
@@ -349,6 +351,51 @@ func (s *cqlSession) selectStmt(c *Cluster, stmt string) message.Message {
 		return &message.Invalid{ErrorMessage: fmt.Sprintf("unconfigured table %s", tbl)}
 	}
 	return rows(nil, nil) // user tables hold no rows the simulator can read
+}
+
+// selectViews answers SELECT <columns> FROM system_schema.views: one row
+// per materialized view (Table.BaseTable) of the user keyspaces, with the
+// columns keyspace_name, view_name and base_table_name.
+func (s *cqlSession) selectViews(c *Cluster, list string) message.Message {
+	var names []string
+	for _, f := range strings.Split(list, ",") {
+		names = append(names, strings.ToLower(strings.TrimSpace(f)))
+	}
+	if len(names) == 1 && names[0] == "*" {
+		names = []string{"keyspace_name", "view_name", "base_table_name"}
+	}
+	var cols []*message.ColumnMetadata
+	for _, n := range names {
+		switch n {
+		case "keyspace_name", "view_name", "base_table_name":
+			cols = append(cols, col("system_schema", "views", n, datatype.Varchar))
+		default:
+			return &message.Invalid{ErrorMessage: fmt.Sprintf("scyllatest: system_schema.views: unsupported column %q (want keyspace_name, view_name, base_table_name)", n)}
+		}
+	}
+	var data message.RowSet
+	c.mu.Lock()
+	for _, k := range c.sortedKeyspacesLocked() {
+		for _, t := range sortedTables(k) {
+			if t.spec.BaseTable == "" {
+				continue
+			}
+			var row message.Row
+			for _, n := range names {
+				switch n {
+				case "keyspace_name":
+					row = append(row, []byte(k.name))
+				case "view_name":
+					row = append(row, []byte(t.name))
+				default:
+					row = append(row, []byte(t.spec.BaseTable))
+				}
+			}
+			data = append(data, row)
+		}
+	}
+	c.mu.Unlock()
+	return rows(cols, data)
 }
 
 func peerColumns(tbl string) []*message.ColumnMetadata {

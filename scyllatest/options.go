@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"time"
 
 	"gocloud.dev/blob"
@@ -159,6 +160,11 @@ type Table struct {
 	// IndexSize is the size in bytes of each Index.db (the other
 	// components are small fixed sizes). Default: 512.
 	IndexSize int64
+	// BaseTable, when set, makes this a materialized view of that table
+	// of the same keyspace: listed with the tables by column_family/name
+	// (as Scylla lists views) and in CQL's system_schema.views. Default:
+	// "" (a base table).
+	BaseTable string
 }
 
 // Topology3 returns a topology of one DC with one rack of n nodes.
@@ -218,6 +224,14 @@ func (o Options) Validate() error {
 			tbs[t.Name] = true
 			if t.SSTables < 0 || t.DataSize < 0 || t.IndexSize < 0 {
 				return fmt.Errorf("scyllatest: invalid Options.Keyspaces[%d].Tables[%d]: SSTables, DataSize and IndexSize want >= 0", i, j)
+			}
+		}
+		for j, t := range ks.Tables {
+			if t.BaseTable == "" {
+				continue
+			}
+			if b := slices.IndexFunc(ks.Tables, func(x Table) bool { return x.Name == t.BaseTable }); b < 0 || ks.Tables[b].BaseTable != "" {
+				return fmt.Errorf("scyllatest: invalid Options.Keyspaces[%d].Tables[%d].BaseTable %q: want the name of a table (not a view) of keyspace %s", i, j, t.BaseTable, ks.Name)
 			}
 		}
 	}

@@ -89,6 +89,10 @@ func (k *keyspace) createStatement() string {
 }
 
 func (t *table) createStatement() string {
+	if t.spec.BaseTable != "" {
+		return fmt.Sprintf("CREATE MATERIALIZED VIEW %s.%s AS SELECT * FROM %s.%s WHERE id IS NOT NULL PRIMARY KEY (id) WITH ID = %s;",
+			t.ks, t.name, t.ks, t.spec.BaseTable, t.id)
+	}
 	return fmt.Sprintf("CREATE TABLE %s.%s (%s) WITH ID = %s;", t.ks, t.name, t.columns, t.id)
 }
 
@@ -126,7 +130,15 @@ func (c *Cluster) describeSchemaLocked() []SchemaRow {
 		}
 		rows = append(rows, SchemaRow{k.name, "keyspace", k.name, k.createStatement()})
 		for _, t := range sortedTables(k) {
+			if t.spec.BaseTable != "" {
+				continue
+			}
 			rows = append(rows, SchemaRow{k.name, "table", t.name, t.createStatement()})
+		}
+		for _, t := range sortedTables(k) {
+			if t.spec.BaseTable != "" {
+				rows = append(rows, SchemaRow{k.name, "view", t.name, t.createStatement()})
+			}
 		}
 	}
 	return rows

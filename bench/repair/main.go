@@ -21,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"time"
@@ -41,19 +42,36 @@ func main() {
 	tables := flag.Int("tables", 50, "tables of the simulated repair")
 	skipPlan := flag.Bool("skip-plan", false, "skip (a)")
 	skipExec := flag.Bool("skip-exec", false, "skip (b)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
-	if !*skipPlan {
-		if err := benchPlan(*runs); err != nil {
-			fmt.Fprintln(os.Stderr, "bench/repair:", err)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/repair: cpuprofile:", err)
 			os.Exit(1)
 		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
-	if !*skipExec {
-		if err := benchExec(*runs, *nodes, *tables, *cost); err != nil {
-			fmt.Fprintln(os.Stderr, "bench/repair:", err)
-			os.Exit(1)
+	if err := run(*skipPlan, *skipExec, *runs, *nodes, *tables, *cost); err != nil {
+		pprof.StopCPUProfile()
+		fmt.Fprintln(os.Stderr, "bench/repair:", err)
+		os.Exit(1)
+	}
+}
+
+func run(skipPlan, skipExec bool, runs, nodes, tables int, cost time.Duration) error {
+	if !skipPlan {
+		if err := benchPlan(runs); err != nil {
+			return err
 		}
 	}
+	if !skipExec {
+		return benchExec(runs, nodes, tables, cost)
+	}
+	return nil
 }
 
 // view builds the planner's input for nodes per DC in dcs DCs, RF 3 per
