@@ -382,15 +382,7 @@ func (e *executor) runJob(ctx context.Context, j *job) {
 		e.mu.Unlock()
 	}()
 	ts := j.ts
-	release := func() {
-		if j.small {
-			for r := range ts.inflight {
-				ts.inflight[r] = false
-			}
-		} else {
-			ts.inflight[j.rs] = false
-		}
-	}
+	release := func() { e.releaseLocked(j) }
 	switch {
 	case status == agentclient.RepairSuccessful:
 		if w := j.waves(); w > 0 {
@@ -445,6 +437,18 @@ func (e *executor) runJob(ctx context.Context, j *job) {
 			e.stopGen = true
 		}
 	}
+}
+
+// releaseLocked marks j's replica sets (all of them for a small-table
+// job) as no longer in flight.
+func (e *executor) releaseLocked(j *job) {
+	if j.small {
+		for r := range j.ts.inflight {
+			j.ts.inflight[r] = false
+		}
+		return
+	}
+	j.ts.inflight[j.rs] = false
 }
 
 func (e *executor) doneRangesLocked(j *job) {

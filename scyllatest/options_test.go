@@ -29,6 +29,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"table name", scyllatest.Options{Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(1), Tables: []scyllatest.Table{{Name: "a-b"}}}}}, "Tables[0].Name"},
 		{"negative size", scyllatest.Options{Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(1), Tables: []scyllatest.Table{{Name: "t", DataSize: -1}}}}}, "Tables[0]"},
 		{"repair delay", scyllatest.Options{RepairRangeDelay: -1}, "RepairRangeDelay"},
+		{"view of nothing", scyllatest.Options{Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(1), Tables: []scyllatest.Table{{Name: "v", BaseTable: "t"}}}}}, "Tables[0].BaseTable"},
+		{"view of a view", scyllatest.Options{Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(1), Tables: []scyllatest.Table{{Name: "t"}, {Name: "v", BaseTable: "t"}, {Name: "w", BaseTable: "v"}}}}}, "Tables[2].BaseTable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +43,7 @@ func main() {
 	tables := flag.Int("tables", 50, "tables of the simulated repair")
 	skipPlan := flag.Bool("skip-plan", false, "skip (a)")
 	skipExec := flag.Bool("skip-exec", false, "skip (b)")
+	live := flag.Bool("live", false, "(b) also on the simulated cluster in wall time (slow; the load of the machine counts)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -55,21 +57,26 @@ func main() {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
-	if err := run(*skipPlan, *skipExec, *runs, *nodes, *tables, *cost); err != nil {
+	if err := run(*skipPlan, *skipExec, *live, *runs, *nodes, *tables, *cost); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench/repair:", err)
 		os.Exit(1)
 	}
 }
 
-func run(skipPlan, skipExec bool, runs, nodes, tables int, cost time.Duration) error {
+func run(skipPlan, skipExec, live bool, runs, nodes, tables int, cost time.Duration) error {
 	if !skipPlan {
 		if err := benchPlan(runs); err != nil {
 			return err
 		}
 	}
 	if !skipExec {
-		return benchExec(runs, nodes, tables, cost)
+		if err := benchExec(runs, nodes, tables, cost); err != nil {
+			return err
+		}
+	}
+	if live {
+		return benchLive(runs, nodes, tables, cost)
 	}
 	return nil
 }
@@ -173,46 +180,105 @@ func (r resolver) Client(context.Context, uuid.UUID) (*agentclient.Client, strin
 	return r.c.Client(), r.c.ContactHost(), nil
 }
 
+// benchExec plans the repair of the simulated cluster (discovered
+// through its agents, as a Manager would) for rings of runs seeds, and
+// runs the executor's controller on each plan in virtual time
+// (repair.SimulateSchedule): the makespan of the schedule, free of call
+// and machine-load overhead.
 func benchExec(runs, nodes, tables int, cost time.Duration) error {
+	fmt.Printf("(b) repair %d nodes x 256 vnodes, SimpleStrategy RF 3, %d tables, %v per range, 8 slots per node (virtual time, %d rings)\n",
+		nodes, tables, cost, runs)
+	for _, mode := range execModes() {
+		var ratios []float64
+		var spans, lbs []time.Duration
+		var jobs []int
+		var inJobs []float64
+		for seed := range runs {
+			p, _, err := execPlan(uint64(seed+1), nodes, tables, 0)
+			if err != nil {
+				return err
+			}
+			r := repair.SimulateSchedule(p, mode.props, mode.opts, cost)
+			ratios = append(ratios, float64(r.Makespan)/float64(r.LowerBound))
+			spans = append(spans, r.Makespan)
+			lbs = append(lbs, r.LowerBound)
+			jobs = append(jobs, r.Jobs)
+			var busiest time.Duration
+			for _, d := range r.Busy {
+				busiest = max(busiest, d)
+			}
+			inJobs = append(inJobs, float64(busiest)/float64(r.LowerBound))
+		}
+		fmt.Printf("    %-44s makespan median %v, lower bound median %v: median %.3fx (goal <= 1.15x), ratios %s, jobs %v\n",
+			mode.name, median(spans), median(lbs), medianF(ratios), fmtRatios(ratios), jobs)
+		fmt.Printf("    %-44s busiest node's time in jobs: median %.3fx the lower bound (partial waves), %s\n", "", medianF(inJobs), fmtRatios(inJobs))
+	}
+	return nil
+}
+
+type execMode struct {
+	name  string
+	opts  repair.Options
+	props repair.Properties
+}
+
+func execModes() []execMode {
+	maxIntensity := 0.0 // as many ranges at once as the nodes allow (8)
+	return []execMode{
+		{"scyllaops (batching, parallel max)", repair.Options{}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
+		{"baseline (no batching, 1 job per node)", repair.Options{NoBatching: true}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
+	}
+}
+
+// execPlan starts the simulated cluster of seed (its ring), discovers it
+// and plans the repair of its keyspace. The cluster is returned running
+// when delay > 0 (for -live), else closed.
+func execPlan(seed uint64, nodes, tables int, delay time.Duration) (*repair.Plan, *scyllatest.Cluster, error) {
 	var tbs []scyllatest.Table
 	for i := range tables {
 		tbs = append(tbs, scyllatest.Table{Name: fmt.Sprintf("t%02d", i), SSTables: 1}) // 4 KiB per node: not small
 	}
 	// 20 GiB / 2 shards: each node repairs 8 ranges at once (its slots).
-	c, err := scyllatest.Start(scyllatest.Options{Topology: scyllatest.Topology3(nodes), TokensPerNode: 256, Memory: 20 << 30,
-		RepairRangeDelay: cost, Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(3), Tables: tbs}}})
+	c, err := scyllatest.Start(scyllatest.Options{Topology: scyllatest.Topology3(nodes), TokensPerNode: 256, Memory: 20 << 30, Seed: seed,
+		RepairRangeDelay: delay, Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(3), Tables: tbs}}})
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := repair.Discover(context.Background(), c.Client(), c.ContactHost())
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	p, err := repair.MakePlan(v, repair.Target{Keyspace: []string{"ks"}, SmallTableThreshold: 1})
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	if delay == 0 {
+		c.Close()
+		return p, nil, nil
+	}
+	return p, c, nil
+}
+
+// benchLive repairs the simulated cluster for real (calls through the
+// agents, progress in memstore), the cost per range slept by the
+// simulated nodes: wall time, so the machine's load and the per-call
+// overhead count.
+func benchLive(runs, nodes, tables int, cost time.Duration) error {
+	p, c, err := execPlan(1, nodes, tables, cost)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	// Lower bound: the busiest node's ranges over its slots.
+	lb := repair.SimulateSchedule(p, execModes()[0].props, repair.Options{}, cost).LowerBound
 	rs, err := c.Client().DescribeRing(context.Background(), c.ContactHost(), "ks", "")
 	if err != nil {
 		return err
 	}
-	per := map[string]int{}
-	for _, r := range rs {
-		for _, h := range r.Endpoints {
-			per[h] += tables
-		}
-	}
-	busiest := 0
-	for _, n := range per {
-		busiest = max(busiest, n)
-	}
-	const slots = 8
-	maxIntensity := 0.0 // as many ranges at once as the nodes allow (8)
-	lb := time.Duration(busiest/slots) * cost
-	fmt.Printf("(b) repair %d nodes x 256 vnodes x %d tables, %v per range, %d slots per node: lower bound %v (busiest node %d ranges)\n",
-		nodes, tables, cost, slots, lb.Round(time.Millisecond), busiest)
-	for _, mode := range []struct {
-		name  string
-		opts  repair.Options
-		props repair.Properties
-	}{
-		{"scyllaops (batching, parallel max)", repair.Options{}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
-		{"baseline (no batching, 1 job per node)", repair.Options{NoBatching: true}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
-	} {
+	fmt.Printf("(b, live) repair %d nodes x 256 vnodes x %d tables on scyllatest, %v per range (wall time): lower bound %v\n",
+		nodes, tables, cost, lb.Round(time.Millisecond))
+	for _, mode := range execModes() {
 		var ds []time.Duration
 		for range runs {
 			svc, err := repair.New(memstore.New(), resolver{c}, mode.opts)
@@ -225,14 +291,31 @@ func benchExec(runs, nodes, tables int, cost time.Duration) error {
 				return err
 			}
 			ds = append(ds, time.Since(start))
-			if n := len(c.RepairedRanges()) - before; n != len(rs)*tables+tables {
-				return fmt.Errorf("%s repaired %d ranges, want %d", mode.name, n, len(rs)*tables+tables)
+			if n := len(c.RepairedRanges()) - before; n != (len(rs)+1)*tables {
+				return fmt.Errorf("%s repaired %d ranges, want %d", mode.name, n, (len(rs)+1)*tables)
 			}
 		}
 		m := median(ds)
-		fmt.Printf("    %-40s makespan median %v = %.2fx the lower bound (goal <= 1.15x), runs %v\n", mode.name, m.Round(time.Millisecond), float64(m)/float64(lb), ds)
+		fmt.Printf("    %-44s makespan median %v = %.2fx the lower bound, runs %v\n", mode.name, m.Round(time.Millisecond), float64(m)/float64(lb), ds)
 	}
 	return nil
+}
+
+func medianF(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func fmtRatios(v []float64) string {
+	var b strings.Builder
+	for i, x := range v {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.3f", x)
+	}
+	return b.String()
 }
 
 func median(ds []time.Duration) time.Duration {
