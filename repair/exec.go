@@ -81,6 +81,8 @@ type executor struct {
 	parallel  int
 	tables    []*tableState
 	busy      map[string]bool
+	used      map[string]int // ShareSlots: ranges in flight per host
+	slotsUsed int            // ShareSlots: sum of the running jobs' intensities
 	hostLeft  map[string]int
 	running   int
 	held      map[string]hold
@@ -94,7 +96,7 @@ type executor struct {
 func newExecutor(s *Service, clusterID uuid.UUID, client *agentclient.Client, plan *Plan, props Properties, rec recorder, done map[string]map[[2]int64]bool) *executor {
 	e := &executor{s: s, clusterID: clusterID, client: client, plan: plan, props: props, rec: rec,
 		log: s.log.With("cluster", clusterID), intensity: props.IntensityValue(), parallel: props.Parallel,
-		busy: map[string]bool{}, hostLeft: map[string]int{}, held: map[string]hold{}, downHosts: map[string]bool{},
+		busy: map[string]bool{}, used: map[string]int{}, hostLeft: map[string]int{}, held: map[string]hold{}, downHosts: map[string]bool{},
 		wake: make(chan struct{}, 1)}
 	if s.opts.NoBatching {
 		e.props.FailFast = props.FailFast
@@ -152,10 +154,53 @@ func (e *executor) limitLocked() int {
 	return e.parallel
 }
 
-// freeLocked tells whether no host is busy or held.
+// roomLocked tells whether another job may start: fewer than limit jobs
+// run, or with ShareSlots, the running jobs' intensities sum to less
+// than limit jobs of the plan's max intensity.
+func (e *executor) roomLocked() bool {
+	if e.s.opts.ShareSlots {
+		return e.slotsUsed < e.limitLocked()*max(e.plan.MaxIntensity, 1)
+	}
+	return e.running < e.limitLocked()
+}
+
+// takeLocked and giveLocked account for j's hosts while it runs.
+func (e *executor) takeLocked(j *job) {
+	e.running++
+	if e.s.opts.ShareSlots {
+		e.slotsUsed += max(j.intensity, 1)
+	}
+	for _, h := range j.hosts {
+		if e.s.opts.ShareSlots {
+			e.used[h] += max(j.intensity, 1)
+		} else {
+			e.busy[h] = true
+		}
+	}
+}
+
+func (e *executor) giveLocked(j *job) {
+	e.running--
+	if e.s.opts.ShareSlots {
+		e.slotsUsed -= max(j.intensity, 1)
+	}
+	for _, h := range j.hosts {
+		if e.s.opts.ShareSlots {
+			e.used[h] -= max(j.intensity, 1)
+		} else {
+			e.busy[h] = false
+		}
+	}
+}
+
+// slots is host's max ranges in parallel.
+func (e *executor) slots(host string) int { return max(e.plan.HostIntensity[host], 1) }
+
+// freeLocked tells whether no host is busy (ShareSlots: has no free slot)
+// or held.
 func (e *executor) freeLocked(hosts []string) bool {
 	for _, h := range hosts {
-		if e.busy[h] {
+		if e.busy[h] || (e.s.opts.ShareSlots && e.used[h] >= e.slots(h)) {
 			return false
 		}
 		if _, ok := e.held[h]; ok {
@@ -205,11 +250,24 @@ func (e *executor) nextJobLocked() *job {
 		}
 		rs := ts.ks.ReplicaSets[best]
 		in := effIntensity(e.intensity, rs.MaxIntensity)
+		left := len(ts.todo[best])
+		if e.s.opts.ShareSlots {
+			// As many ranges at once as every host has free slots, and
+			// whole waves: the ranges of a last, partial wave go in a
+			// later job, which may share its hosts' slots with others.
+			for _, h := range rs.Hosts {
+				in = min(in, e.slots(h)-e.used[h])
+			}
+			in = max(min(in, left), 1)
+		}
 		n := in
 		if !e.s.opts.NoBatching {
 			n = maxBatchRanges
 		}
-		n = min(n, len(ts.todo[best]))
+		n = min(n, left)
+		if e.s.opts.ShareSlots && n > in {
+			n -= n % in
+		}
 		j := &job{ts: ts, rs: best, hosts: rs.Hosts, coordinator: rs.Coordinator, ranges: ts.todo[best][:n:n], intensity: in}
 		ts.todo[best] = ts.todo[best][n:]
 		ts.inflight[best] = true
@@ -269,14 +327,13 @@ func (e *executor) run(ctx context.Context) error {
 	finished := make(chan struct{}, 64)
 	for {
 		e.mu.Lock()
-		for !e.stopGen && ctx.Err() == nil && e.running < e.limitLocked() {
+		for !e.stopGen && ctx.Err() == nil && e.roomLocked() {
 			j := e.nextJobLocked()
 			if j == nil {
 				break
 			}
-			e.running++
+			e.takeLocked(j)
 			for _, h := range j.hosts {
-				e.busy[h] = true
 				e.s.metrics.inflightJobs.WithLabelValues(e.clusterID.String(), h).Inc()
 				e.s.metrics.inflightRanges.WithLabelValues(e.clusterID.String(), h).Add(float64(len(j.ranges)))
 			}
@@ -373,9 +430,8 @@ func (e *executor) runJob(ctx context.Context, j *job) {
 	end := e.s.opts.Now()
 	e.mu.Lock()
 	defer func() {
-		e.running--
+		e.giveLocked(j)
 		for _, h := range j.hosts {
-			e.busy[h] = false
 			e.s.metrics.inflightJobs.WithLabelValues(e.clusterID.String(), h).Dec()
 			e.s.metrics.inflightRanges.WithLabelValues(e.clusterID.String(), h).Sub(float64(len(j.ranges)))
 		}

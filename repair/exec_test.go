@@ -24,8 +24,29 @@ func twoDCs() scyllatest.Options {
 }
 
 // checkCoverage asserts that every range of every table of kss was
-// repaired exactly once, by a call whose hosts are the range's replicas.
+// repaired exactly once, by a call whose hosts are the range's replicas,
+// and the controller rule.
 func checkCoverage(t *testing.T, e *env, kss map[string][]string) {
+	t.Helper()
+	checkRanges(t, e, kss)
+	// Controller rule: no node in two jobs at once.
+	jobs := e.c.RepairJobs()
+	for i, a := range jobs {
+		for _, b := range jobs[i+1:] {
+			if a.End.After(b.Start) && b.End.After(a.Start) {
+				for _, h := range a.Participants {
+					if slices.Contains(b.Participants, h) {
+						t.Errorf("host %s in jobs %d and %d at once", h, a.ID, b.ID)
+					}
+				}
+			}
+		}
+	}
+}
+
+// checkRanges asserts that every range of every table of kss was
+// repaired exactly once, by a call whose hosts are the range's replicas.
+func checkRanges(t *testing.T, e *env, kss map[string][]string) {
 	t.Helper()
 	count := e.repairedCount()
 	for ks, tables := range kss {
@@ -47,18 +68,51 @@ func checkCoverage(t *testing.T, e *env, kss map[string][]string) {
 			t.Errorf("%s range %d:%d repaired with hosts %v, want its replicas %v", r.Keyspace, r.Start, r.End, got, want)
 		}
 	}
-	// Controller rule: no node in two jobs at once.
+}
+
+// TestShareSlots: with Options.ShareSlots a node takes part in several
+// jobs at once, but the ranges_parallelism of the jobs it is in never
+// sums above its max intensity (its slots); every range of every table
+// is still repaired exactly once on its replicas.
+func TestShareSlots(t *testing.T) {
+	so := scyllatest.Options{Topology: scyllatest.Topology3(6), TokensPerNode: 16, Memory: 20 << 30, RepairRangeDelay: 2 * time.Millisecond,
+		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(3),
+			Tables: []scyllatest.Table{{Name: "a", SSTables: 1}, {Name: "b", SSTables: 1}, {Name: "c", SSTables: 1}}}}}
+	e := newEnv(t, so, repair.Options{ShareSlots: true})
+	props := `{"keyspace":["ks"],"small_table_threshold":"1B","intensity":0}`
+	ti, err := e.svc.GetTarget(t.Context(), e.clusterID, []byte(props))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.newRun()
+	if err := e.run(t.Context(), run, props); err != nil {
+		t.Fatal(err)
+	}
+	checkRanges(t, e, map[string][]string{"ks": {"a", "b", "c"}})
 	jobs := e.c.RepairJobs()
-	for i, a := range jobs {
-		for _, b := range jobs[i+1:] {
-			if a.End.After(b.Start) && b.End.After(a.Start) {
-				for _, h := range a.Participants {
-					if slices.Contains(b.Participants, h) {
-						t.Errorf("host %s in jobs %d and %d at once", h, a.ID, b.ID)
+	shared := false
+	for _, a := range jobs {
+		// The slots in use on each host of a when it started.
+		for _, h := range a.Participants {
+			use := 0
+			for _, b := range jobs {
+				if !b.Start.After(a.Start) && b.End.After(a.Start) && slices.Contains(b.Participants, h) {
+					use += b.Parallelism
+					if b.ID != a.ID {
+						shared = true
 					}
 				}
 			}
+			if slots := ti.Plan.HostIntensity[h]; use > slots {
+				t.Errorf("host %s repairs %d ranges at once when job %d starts, more than its %d slots", h, use, a.ID, slots)
+			}
 		}
+	}
+	if !shared {
+		t.Error("no host was in two jobs at once")
+	}
+	if p := e.progress(run); p.SuccessPercentage != 100 {
+		t.Errorf("progress %d%%", p.SuccessPercentage)
 	}
 }
 

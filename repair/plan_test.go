@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -231,4 +232,34 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestSimulateSchedule: the controller's schedule in virtual time never
+// beats the lower bound; with ShareSlots it is no longer than under the
+// one-job-per-node rule, and both start a job for every range.
+func TestSimulateSchedule(t *testing.T) {
+	v := testView(t, map[string]int{"dc1": 6}, 16, map[string]ring.Replication{"ks": {Strategy: ring.SimpleStrategy, RF: 3}}, 4)
+	for i := range v.Nodes {
+		v.Nodes[i].Memory, v.Nodes[i].Shards = 20<<30, 2 // 8 slots
+	}
+	p, err := MakePlan(v, Target{SmallTableThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0.0
+	props := Properties{Intensity: &zero}
+	rule := SimulateSchedule(p, props, Options{}, time.Millisecond)
+	share := SimulateSchedule(p, props, Options{ShareSlots: true}, time.Millisecond)
+	for name, r := range map[string]ScheduleResult{"rule": rule, "share": share} {
+		if r.LowerBound <= 0 || r.Makespan < r.LowerBound {
+			t.Errorf("%s: makespan %v, lower bound %v", name, r.Makespan, r.LowerBound)
+		}
+		if r.Jobs < 4*len(p.Keyspaces[0].ReplicaSets) {
+			t.Errorf("%s: %d jobs, want at least one per table and replica set (%d)", name, r.Jobs, 4*len(p.Keyspaces[0].ReplicaSets))
+		}
+	}
+	if share.Makespan > rule.Makespan {
+		t.Errorf("ShareSlots makespan %v, longer than the rule's %v", share.Makespan, rule.Makespan)
+	}
+	t.Logf("lower bound %v; one job per node %v (%d jobs); ShareSlots %v (%d jobs)", rule.LowerBound, rule.Makespan, rule.Jobs, share.Makespan, share.Jobs)
 }

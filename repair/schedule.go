@@ -47,15 +47,12 @@ func SimulateSchedule(plan *Plan, props Properties, opts Options, perRange time.
 	var now time.Duration
 	q := &jobQueue{}
 	for {
-		for e.running < e.limitLocked() {
+		for e.roomLocked() {
 			j := e.nextJobLocked()
 			if j == nil {
 				break
 			}
-			e.running++
-			for _, h := range j.hosts {
-				e.busy[h] = true
-			}
+			e.takeLocked(j)
 			res.Jobs++
 			heap.Push(q, simJob{end: now + time.Duration(j.waves())*perRange, j: j})
 		}
@@ -65,9 +62,8 @@ func SimulateSchedule(plan *Plan, props Properties, opts Options, perRange time.
 		x := heap.Pop(q).(simJob)
 		d := time.Duration(x.j.waves()) * perRange
 		now = x.end
-		e.running--
+		e.giveLocked(x.j)
 		for _, h := range x.j.hosts {
-			e.busy[h] = false
 			res.Busy[h] += d
 		}
 		e.doneRangesLocked(x.j)

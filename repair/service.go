@@ -81,6 +81,15 @@ type Options struct {
 	// NoBatching makes every job carry at most intensity ranges (Scylla
 	// Manager's behavior after a failed run); default: batching on.
 	NoBatching bool
+	// ShareSlots lets a node take part in several jobs at once as long as
+	// the ranges they repair at once on it (their ranges_parallelism)
+	// stay within its max intensity, and sizes jobs in whole waves; a
+	// job's intensity is then what every one of its hosts has free, and
+	// parallel bounds the sum of the running jobs' intensities to
+	// parallel × the plan's max intensity. It removes the partial waves
+	// that Scylla Manager's controller rule (a node in one job at a time)
+	// leaves when replica sets have few ranges. Default: false (the rule).
+	ShareSlots bool
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }

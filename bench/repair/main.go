@@ -211,7 +211,9 @@ func benchExec(runs, nodes, tables int, cost time.Duration) error {
 		}
 		fmt.Printf("    %-44s makespan median %v, lower bound median %v: median %.3fx (goal <= 1.15x), ratios %s, jobs %v\n",
 			mode.name, median(spans), median(lbs), medianF(ratios), fmtRatios(ratios), jobs)
-		fmt.Printf("    %-44s busiest node's time in jobs: median %.3fx the lower bound (partial waves), %s\n", "", medianF(inJobs), fmtRatios(inJobs))
+		if !mode.opts.ShareSlots {
+			fmt.Printf("    %-44s busiest node's time in jobs: median %.3fx the lower bound (partial waves), %s\n", "", medianF(inJobs), fmtRatios(inJobs))
+		}
 	}
 	return nil
 }
@@ -226,6 +228,7 @@ func execModes() []execMode {
 	maxIntensity := 0.0 // as many ranges at once as the nodes allow (8)
 	return []execMode{
 		{"scyllaops (batching, parallel max)", repair.Options{}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
+		{"scyllaops, ShareSlots", repair.Options{ShareSlots: true}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
 		{"baseline (no batching, 1 job per node)", repair.Options{NoBatching: true}, repair.Properties{SmallTableThreshold: 1, Intensity: &maxIntensity}},
 	}
 }
