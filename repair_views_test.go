@@ -20,9 +20,9 @@ import (
 // last job of its base table has ended.
 func TestRepairViewsAfterBaseTables(t *testing.T) {
 	ctx := t.Context()
-	sim := scyllatest.New(t, scyllatest.Options{TokensPerNode: 8, RepairRangeDelay: time.Millisecond,
+	sim := scyllatest.New(t, scyllatest.Options{Topology: scyllatest.Topology3(6), TokensPerNode: 16, RepairRangeDelay: time.Millisecond,
 		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(2), Tables: []scyllatest.Table{
-			{Name: "big", SSTables: 3}, {Name: "mid", SSTables: 2}, {Name: "mv", BaseTable: "big"},
+			{Name: "big", SSTables: 3}, {Name: "mid", SSTables: 2}, {Name: "mv", SSTables: 1, BaseTable: "big"},
 		}}}})
 	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
