@@ -15,7 +15,10 @@
 // range with fewer than 2 replicas left is skipped. Keyspaces and tables
 // are ordered internal first (system_auth, system_replicated_keys, audit,
 // system_distributed, system_distributed_everywhere, system_traces), then
-// by size ascending, views after base tables. max_parallel and each
+// by size ascending, views after base tables (a ClusterResolver that is
+// also a ViewLister tells views from tables, from CQL's
+// system_schema.views; Scylla's REST API lists both as column families).
+// max_parallel and each
 // host's max intensity follow Scylla Manager's formulas; each replica
 // set's coordinator is its member with the fewest shards, ties to the
 // lowest-latency DC.
@@ -31,7 +34,14 @@
 // intensity ranges with Options.NoBatching) with ranges_parallelism =
 // intensity; small tables get one small_table_optimization job. Every
 // finished job is one progress row, so a resumed run repairs only what
-// is left. SetIntensity and SetParallel apply to the next jobs.
+// is left. SetIntensity and SetParallel apply to the next jobs. A view's
+// jobs start once its base table has no range left to start or running.
+//
+// With Options.ShareSlots a node may be in several jobs at once as long
+// as their ranges_parallelism fits its max intensity, and jobs carry
+// whole waves: the partial waves the one-job-per-node rule leaves idle
+// are used. SimulateSchedule runs the controller on a plan in virtual
+// time (the repair benchmark's measure of the schedule).
 //
 // Beyond Scylla Manager: each job has a timeout (Options.JobTimeout, or
 // JobTimeoutFactor × its range waves × the longest time per range seen,
