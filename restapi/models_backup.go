@@ -19,6 +19,10 @@ type BackupProgress struct {
 	RetentionLockMode     string         `json:"retention_lock_mode,omitempty"`
 	OverrideRetentionLock bool           `json:"override_retention_lock,omitempty"`
 	RetentionDays         int64          `json:"retention_days,omitempty"`
+	// Warnings (not in Scylla Manager's model) name the keyspaces the
+	// backup does not wholly cover: a DC-filtered backup of a keyspace
+	// with replicas outside the chosen DCs.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // HostProgress is the backup progress of one host.
@@ -85,6 +89,8 @@ type BackupTarget struct {
 	Method                string       `json:"method,omitempty"`
 	RetentionLockMode     string       `json:"retention_lock_mode,omitempty"`
 	OverrideRetentionLock bool         `json:"override_retention_lock,omitempty"`
+	// Warnings: as BackupProgress.Warnings.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // SnapshotInfo is one snapshot of a backup listing.

@@ -64,3 +64,21 @@ func TestBackupTargetMethod(t *testing.T) {
 		t.Errorf("dry run lacks the method:\n%s", got)
 	}
 }
+
+// The dry run and the progress list the keyspaces a DC-filtered backup
+// does not wholly cover.
+func TestBackupWarningsShown(t *testing.T) {
+	w := "keyspace system_distributed is not wholly covered by DC dc1"
+	got := backupTargetText(restapi.BackupTarget{DC: []string{"dc1"}, Location: []string{"s3:b"}, Warnings: []string{w}}, false)
+	if !strings.Contains(got, "Warnings:\n  - "+w+"\n") {
+		t.Errorf("dry run lacks the warning:\n%s", got)
+	}
+	raw, _ := json.Marshal(restapi.BackupProgress{Stage: "UPLOAD", Warnings: []string{w}})
+	s, err := backupProgressText(raw, progressOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, "Warnings:\n  - "+w+"\n") {
+		t.Errorf("progress lacks the warning:\n%s", s)
+	}
+}
