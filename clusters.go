@@ -1,6 +1,7 @@
 package scyllaops
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -505,9 +506,20 @@ func (a clusterAccess) StoredCluster(ctx context.Context, clusterID uuid.UUID) (
 	return sc, nil
 }
 
-func (a clusterAccess) AgentToken(ctx context.Context, clusterID uuid.UUID) (string, error) {
-	b, err := a.m.secret(ctx, clusterID, store.SecretAuthToken)
-	return string(b), err
+// PingClient is the cluster's agent client without retries: over TCP+TLS
+// it verifies the agents' keys against the cluster's pins, as every other
+// call does (a health check must never hand the token to an agent whose
+// key changed).
+func (a clusterAccess) PingClient(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, error) {
+	sc, err := a.StoredCluster(ctx, clusterID)
+	if err != nil {
+		return nil, err
+	}
+	token, err := a.m.secret(ctx, clusterID, store.SecretAuthToken)
+	if err != nil {
+		return nil, err
+	}
+	return a.m.agentClientKey(clusterID, clientKey{port: cmp.Or(sc.Port, a.m.opts.AgentPort), token: string(token), once: true})
 }
 
 func (a clusterAccess) TLSIdentity(ctx context.Context, clusterID uuid.UUID) (*tls.Certificate, error) {

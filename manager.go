@@ -137,7 +137,7 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		hopts.Registerer = opts.Registerer
 	}
 	if m.hc, err = healthcheck.NewAPI(clusterAccess{m}, healthcheck.APIOptions{
-		Service: hopts, Transport: transport, AgentPort: opts.AgentPort, Logger: opts.Logger,
+		Service: hopts, Logger: opts.Logger,
 	}); err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
