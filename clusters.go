@@ -15,6 +15,7 @@ import (
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // SecretSet is what a read of a cluster shows in place of a secret that is
@@ -195,7 +196,7 @@ func (m *Manager) connect(ctx context.Context, clusterID uuid.UUID, host string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
 	defer cancel()
-	ids, err := cl.HostIDMap(ctx, host)
+	hosts, err := topology.Hosts(ctx, cl, host)
 	var kc *agentclient.KeyChangedError
 	if errors.As(err, &kc) {
 		return nil, fmt.Errorf("scyllaops: %w", err)
@@ -203,14 +204,10 @@ func (m *Manager) connect(ctx context.Context, clusterID uuid.UUID, host string,
 	if err != nil {
 		return nil, fmt.Errorf("scyllaops: cannot reach the agent of %s on port %d (check cluster.host, cluster.port and cluster.auth_token): %w", host, port, err)
 	}
-	hosts := make([]string, 0, len(ids))
-	for ip := range ids {
-		hosts = append(hosts, ip)
-	}
 	if len(hosts) == 0 {
 		hosts = []string{host}
 	}
-	sortStrings(hosts)
+	slices.Sort(hosts)
 	if err := m.pinHosts(ctx, clusterID, hosts, port); err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
@@ -490,6 +487,14 @@ func (a clusterAccess) ClusterClient(ctx context.Context, clusterID uuid.UUID) (
 	return a.m.ClusterClient(ctx, clusterID)
 }
 
+// Topology discovers the cluster now (hedged over its known hosts),
+// records the changes since its last view and returns the new view: the
+// repair and restore plan on it.
+func (a clusterAccess) Topology(ctx context.Context, clusterID uuid.UUID) (*topology.Cluster, error) {
+	v, _, err := a.m.refreshTopology(ctx, clusterID)
+	return v, err
+}
+
 func (a clusterAccess) CQLCredentials(ctx context.Context, clusterID uuid.UUID) (user, password string, err error) {
 	return a.m.CQLCredentials(ctx, clusterID)
 }
@@ -542,5 +547,3 @@ func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) 
 	m.backup.Service().ForgetCluster(clusterID)
 	m.topo.Forget(clusterID)
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

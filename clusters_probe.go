@@ -12,6 +12,7 @@ import (
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // probeAgent makes one call (no retries) to the agent of host, so that
@@ -33,7 +34,7 @@ func (m *Manager) probeAgent(ctx context.Context, clusterID uuid.UUID, host stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
 	defer cancel()
-	_, err = cl.HostIDMap(ctx, host)
+	_, err = topology.Hosts(ctx, cl, host)
 	if err == nil {
 		return nil
 	}

@@ -52,14 +52,13 @@ type Manager struct {
 	rootCAs *x509.CertPool             // Options.AgentTLS.CAFile
 	sealed  *sealed.Store              // the secret drawer's encryption
 
-	sched  *scheduler.Scheduler // tasks.go, runs.go
-	hooks  *webhooks            // webhook.go
-	topo   *topology.Tracker    // topology.go: each cluster's last view and known hosts
-	hc     *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
-	backup *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
-	// restore is Restore(): the "restore" and "1_1_restore" runners (restore.go)
-	restore *restore.Service
-	repair  *repair.Service // Repair(): the "repair" runner and calls (repair.go)
+	sched   *scheduler.Scheduler // tasks.go, runs.go
+	hooks   *webhooks            // webhook.go
+	topo    *topology.Tracker    // topology.go: each cluster's last view and known hosts
+	hc      *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
+	backup  *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
+	repair  *repair.API          // Repair(): the "repair" runner and calls
+	restore *restore.API         // Restore(): the "restore" and "1_1_restore" runners and calls
 	// metrics: cluster names and server version (cluster_metrics.go)
 	metrics *managerMetrics
 }
@@ -149,12 +148,26 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	}
 	sched.Register(backup.TaskType, m.backup.Runner())
 	sched.Register(backup.ValidateTaskType, m.backup.ValidateRunner())
-	if err := m.newRepair(opts.Repair); err != nil {
-		return nil, err
+	if m.repair, err = repair.NewAPI(st, clusterAccess{m}, repair.APIOptions{
+		Service: opts.Repair, ContactTimeout: opts.ConnectTimeout, Logger: opts.Logger, Registerer: opts.Registerer,
+	}); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
-	if err := m.newRestore(opts.Restore); err != nil {
-		return nil, err
+	sched.Register(repair.TaskType, m.repair.Service())
+	if opts.Restore.Repair == nil {
+		// The REPAIR stage of a restore is the repair service's: services
+		// never import each other, the Manager links them.
+		opts.Restore.Repair = restore.RepairFunc(func(ctx context.Context, clusterID uuid.UUID, tables []string) error {
+			return m.repair.RepairTables(ctx, clusterID, tables, repair.TablesOptions{})
+		})
 	}
+	if m.restore, err = restore.NewAPI(st, clusterAccess{m}, restore.APIOptions{
+		Service: opts.Restore, CQLDial: opts.CQLDial, ConnectTimeout: opts.ConnectTimeout, Logger: opts.Logger, Registerer: opts.Registerer,
+	}); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
+	sched.Register(restore.TaskType, m.restore.Runner())
+	sched.Register(restore.OneToOneTaskType, m.restore.Runner())
 	// Timed suspensions (sctool suspend --duration).
 	sched.Register(scheduler.SuspendTaskType, sched.SuspendTaskRunner())
 	return m, nil
@@ -178,6 +191,15 @@ func (m *Manager) backupOptions(o backup.Options) backup.Options {
 // target, list, files, schema, validate, delete and purge, and the
 // progress of backup runs.
 func (m *Manager) Backup() *backup.API { return m.backup }
+
+// Repair returns the repair service's call surface: the dry run
+// (Target), live tuning of running repairs (SetIntensity, SetParallel)
+// and ad-hoc repairs of tables (RepairTables, which restore ends with).
+func (m *Manager) Repair() *repair.API { return m.repair }
+
+// Restore returns the restore service's call surface: the dry run
+// (Target) and run progress.
+func (m *Manager) Restore() *restore.API { return m.restore }
 
 // Healthcheck returns the health check's call surface: the on-demand
 // cluster status (sctool status) and the service behind the scheduled
