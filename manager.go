@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/backup"
@@ -24,6 +26,7 @@ import (
 	"github.com/scyllaops/scyllaops/store/sealed"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
 	"github.com/scyllaops/scyllaops/topology"
+	"github.com/scyllaops/scyllaops/webhook"
 )
 
 // ErrClosed is returned by every Manager method after Close.
@@ -53,13 +56,13 @@ type Manager struct {
 	sealed  *sealed.Store              // the secret drawer's encryption
 
 	sched   *scheduler.Scheduler // tasks.go, runs.go
-	hooks   *webhooks            // webhook.go
+	hooks   *webhook.Sender      // run ends to the clusters' webhooks
 	topo    *topology.Tracker    // topology.go: each cluster's last view and known hosts
 	hc      *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
 	backup  *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
 	repair  *repair.API          // Repair(): the "repair" runner and calls
 	restore *restore.API         // Restore(): the "restore" and "1_1_restore" runners and calls
-	// metrics: cluster names and server version (cluster_metrics.go)
+	// metrics: cluster names and server version
 	metrics *managerMetrics
 }
 
@@ -119,11 +122,11 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	if transport == nil && opts.AgentTLS.InsecureSkipVerify {
 		m.log.Warn("agent TLS certificate verification is disabled (agent_tls insecure_skip_verify): anyone answering at a node's address receives the auth token")
 	}
-	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
+	m.hooks = webhook.New(st, opts.Logger, opts.OwnerID)
 	m.topo = topology.NewTracker(topologyStore{m}, opts.Discovery, m.log)
 	sched, err := scheduler.New(st, scheduler.Options{
 		OwnerID: opts.OwnerID, LeaseTTL: opts.LeaseTTL, SyncInterval: opts.SyncInterval, MaxRuns: opts.MaxRuns, MaxRunsPerCluster: opts.MaxRunsPerCluster,
-		EventTTL: opts.EventTTL, OnRunEnd: m.hooks.enqueue, Logger: opts.Logger, Registerer: opts.Registerer,
+		EventTTL: opts.EventTTL, OnRunEnd: m.hooks.Enqueue, Logger: opts.Logger, Registerer: opts.Registerer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
@@ -221,12 +224,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	schedDone := make(chan struct{})
-	wg.Go(func() { m.hooks.run(ctx, schedDone) })
+	wg.Go(func() { m.hooks.Run(ctx, schedDone) })
 	wg.Go(func() { m.refreshTopologies(ctx) })
 	err := m.sched.Run(ctx)
 	close(schedDone)
 	wg.Wait()
-	m.hooks.client.HTTPClient.CloseIdleConnections()
+	m.hooks.CloseIdleConnections()
 	return err
 }
 
@@ -341,4 +344,56 @@ func (m *Manager) secret(ctx context.Context, clusterID uuid.UUID, key string) (
 		return nil, fmt.Errorf("scyllaops: secret %s of cluster %s: %w", key, clusterID, err)
 	}
 	return v, nil
+}
+
+// DefaultServerVersion is the version scylla_manager_server_current_version
+// reports when Options.ServerVersion is empty, as a Scylla Manager build
+// without a version does.
+const DefaultServerVersion = "Snapshot"
+
+// managerMetrics are the Manager's own series of Scylla Manager's
+// (reference §10): the cluster ID to name mapping and the server version.
+type managerMetrics struct {
+	clusterName *prometheus.GaugeVec
+	version     *prometheus.GaugeVec
+}
+
+func newManagerMetrics(r prometheus.Registerer, version string) *managerMetrics {
+	f := promauto.With(r)
+	mm := &managerMetrics{
+		clusterName: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "scylla_manager", Subsystem: "cluster", Name: "name",
+			Help: "Mapping from cluster ID to name (the value is always 0).",
+		}, []string{"cluster", "name"}),
+		version: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "scylla_manager", Subsystem: "server", Name: "current_version",
+			Help: "The version of the manager server, in the version label (the value is always 1).",
+		}, []string{"version"}),
+	}
+	mm.version.WithLabelValues(version).Set(1)
+	return mm
+}
+
+// setClusterName maps the cluster to its (new) name.
+func (mm *managerMetrics) setClusterName(id uuid.UUID, name string) {
+	mm.clusterName.DeletePartialMatch(prometheus.Labels{"cluster": id.String()})
+	mm.clusterName.WithLabelValues(id.String(), name).Set(0)
+}
+
+// forgetCluster drops the mapping of a deleted cluster.
+func (mm *managerMetrics) forgetCluster(id uuid.UUID) {
+	mm.clusterName.DeletePartialMatch(prometheus.Labels{"cluster": id.String()})
+}
+
+// loadClusterNames maps every stored cluster (Run calls it at start, so
+// a restarted manager exports the clusters it already has).
+func (m *Manager) loadClusterNames(ctx context.Context) {
+	cs, err := m.st.ListClusters(ctx)
+	if err != nil {
+		m.log.WarnContext(ctx, "cluster name metrics: list clusters", "err", err)
+		return
+	}
+	for _, c := range cs {
+		m.metrics.setClusterName(c.ID, c.Name)
+	}
 }
