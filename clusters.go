@@ -7,15 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/internal/agents"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/topology"
 )
@@ -133,13 +132,13 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	if _, err := m.st.GetClusterByName(ctx, c.Name); err == nil {
 		return Cluster{}, fmt.Errorf("scyllaops: cluster name %q: %w", c.Name, store.ErrConflict)
 	}
-	// A fresh pin set, stored once the cluster is (m.pins is keyed by
+	// A fresh pin set, stored once the cluster is (pins are keyed by
 	// the new ID, so nothing earlier can share it).
-	m.forgetAgents(c.ID)
-	pins := m.pinsOf(c.ID, false)
+	m.agents.Forget(c.ID)
+	pins := m.agents.Pins(c.ID, false)
 	hosts, err := m.connect(ctx, c.ID, c.Host, c.Port, c.AuthToken)
 	if err != nil {
-		m.forgetAgents(c.ID)
+		m.agents.Forget(c.ID)
 		return Cluster{}, err
 	}
 	now := time.Now().UTC()
@@ -149,11 +148,11 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if err := m.st.CreateCluster(ctx, sc); err != nil {
-		m.forgetAgents(c.ID)
+		m.agents.Forget(c.ID)
 		return Cluster{}, fmt.Errorf("scyllaops: create cluster: %w", err)
 	}
 	undo := func(err error) (Cluster, error) {
-		m.forgetAgents(c.ID)
+		m.agents.Forget(c.ID)
 		// Nothing partial stays: remove the cluster with what was stored.
 		// The caller's ctx may be done; the cleanup must still happen.
 		if derr := m.st.DeleteCluster(context.WithoutCancel(ctx), c.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
@@ -164,7 +163,7 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	if err := m.putSecrets(ctx, c.ID, &c, true); err != nil {
 		return undo(err)
 	}
-	if err := pins.commit(ctx); err != nil {
+	if err := pins.Commit(ctx); err != nil {
 		return undo(err)
 	}
 	if err := m.addDefaultTasks(ctx, sc, c.WithoutRepair); err != nil {
@@ -184,15 +183,15 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 }
 
 // connect checks the agent of host, pins the keys of the agents of the
-// known hosts (agentkeys.go) and returns the known hosts.
+// known hosts (package internal/agents) and returns the known hosts.
 func (m *Manager) connect(ctx context.Context, clusterID uuid.UUID, host string, port int, token string) ([]string, error) {
 	if m.opts.SkipConnectivityCheck {
 		return []string{host}, nil
 	}
-	if err := m.probeAgent(ctx, clusterID, host, port, token); err != nil {
+	if err := m.agents.Probe(ctx, clusterID, host, port, token); err != nil {
 		return nil, err
 	}
-	cl, err := m.agentClient(clusterID, port, token)
+	cl, err := m.agents.Client(clusterID, port, token, false)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +209,7 @@ func (m *Manager) connect(ctx context.Context, clusterID uuid.UUID, host string,
 		hosts = []string{host}
 	}
 	slices.Sort(hosts)
-	if err := m.pinHosts(ctx, clusterID, hosts, port); err != nil {
+	if err := m.agents.PinHosts(ctx, clusterID, hosts, port); err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	return hosts, nil
@@ -356,7 +355,7 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 	hosts := old.KnownHosts
 	tokenChanged := c.AuthToken != "" && c.AuthToken != SecretSet
 	if c.AcceptNewAgentKeys {
-		if err := m.pinsOf(old.ID, true).reset(ctx); err != nil {
+		if err := m.agents.Pins(old.ID, true).Reset(ctx); err != nil {
 			return Cluster{}, err
 		}
 		m.log.InfoContext(ctx, "agent keys forgotten; the keys presented now are pinned", "cluster", old.ID)
@@ -376,7 +375,7 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 		if c.AcceptNewAgentKeys {
 			// Pin the other known nodes too (connect pinned the
 			// discovered ones).
-			if err := m.pinHosts(ctx, old.ID, old.KnownHosts, c.Port); err != nil {
+			if err := m.agents.PinHosts(ctx, old.ID, old.KnownHosts, c.Port); err != nil {
 				return Cluster{}, fmt.Errorf("scyllaops: %w", err)
 			}
 		}
@@ -432,7 +431,7 @@ func (m *Manager) DeleteCluster(ctx context.Context, idOrName string, what Delet
 	if err := m.st.DeleteCluster(ctx, sc.ID); err != nil {
 		return fmt.Errorf("scyllaops: delete cluster: %w", err)
 	}
-	m.forgetAgents(sc.ID)
+	m.agents.Forget(sc.ID)
 	m.metrics.forgetCluster(sc.ID)
 	m.log.InfoContext(ctx, "cluster deleted", "cluster", sc.ID, "name", sc.Name)
 	return nil
@@ -550,37 +549,21 @@ func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) 
 	m.topo.Forget(clusterID)
 }
 
-// probeAgent makes one call (no retries) to the agent of host, so that
-// failures retrying cannot cure end the check at once with their cause:
-// a 401 or 403 (wrong token), a refused connection, an unknown host.
-// Other failures (a timeout, a 5xx) return nil: the retrying check that
-// follows decides. Each error it returns wraps store.ErrInvalid: the
-// cluster's host, port or token is wrong.
-func (m *Manager) probeAgent(ctx context.Context, clusterID uuid.UUID, host string, port int, token string) error {
-	o := agentclient.Options{
-		AuthToken: token, Port: port, RetryMax: -1, Timeout: m.opts.ConnectTimeout, Logger: m.opts.Logger,
+// SecretAgentKeys is the drawer key (see store.SecretStore) of a
+// cluster's pinned agent keys: a JSON object from "host:port" to the
+// agentclient.Fingerprint of the public key that agent presented first.
+const SecretAgentKeys = agents.SecretKey
+
+// AgentKeys returns the pinned agent keys of a cluster: "host:port" to
+// fingerprint (see agentclient.Fingerprint). Empty with a CA file or
+// skipped verification, or before the agents were reached.
+func (m *Manager) AgentKeys(ctx context.Context, idOrName string) (map[string]string, error) {
+	if err := m.check(ctx); err != nil {
+		return nil, err
 	}
-	if m.transport == nil {
-		o.TLS = m.agentTLS(clusterID) // the cluster's pinned keys (agentkeys.go)
-	}
-	cl, err := agentclient.New(m.transport, o)
+	sc, err := m.resolveCluster(ctx, idOrName)
 	if err != nil {
-		return fmt.Errorf("scyllaops: agent client: %w", err)
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
-	defer cancel()
-	_, err = topology.Hosts(ctx, cl, host)
-	if err == nil {
-		return nil
-	}
-	var dnsErr *net.DNSError
-	switch code := agentclient.StatusCode(err); {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return fmt.Errorf("scyllaops: wrong auth token for the agent at %s (cluster.auth_token must be the agent's auth_token): %w: %w", host, store.ErrInvalid, err)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("scyllaops: connection refused by %s on port %d: no agent listens there (check cluster.host and cluster.port): %w: %w", host, port, store.ErrInvalid, err)
-	case errors.As(err, &dnsErr) && dnsErr.IsNotFound, errors.Is(err, agentclient.ErrNoHandler):
-		return fmt.Errorf("scyllaops: unknown host %s (check cluster.host): %w: %w", host, store.ErrInvalid, err)
-	}
-	return nil
+	return agents.Keys(ctx, m.st, sc.ID)
 }

@@ -3,7 +3,6 @@ package scyllaops
 import (
 	"cmp"
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/internal/agents"
 	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scheduler"
@@ -43,17 +43,12 @@ var ErrNotFound = store.ErrNotFound
 // a store, talks to their nodes through agents, and runs scheduled tasks.
 // Create it with New, start it with Run, release it with Close.
 type Manager struct {
-	st        store.Store
-	transport http.RoundTripper
-	opts      Options
-	log       *slog.Logger
-	closed    atomic.Bool
-
-	mu      sync.Mutex
-	clients map[clientKey]*agentclient.Client
-	pins    map[uuid.UUID]*clusterPins // agentkeys.go
-	rootCAs *x509.CertPool             // Options.AgentTLS.CAFile
-	sealed  *sealed.Store              // the secret drawer's encryption
+	st     store.Store
+	opts   Options
+	log    *slog.Logger
+	closed atomic.Bool
+	agents *agents.Pool  // agent clients and their TLS (pinned keys)
+	sealed *sealed.Store // the secret drawer's encryption
 
 	sched   *scheduler.Scheduler // tasks.go, runs.go
 	hooks   *webhook.Sender      // run ends to the clusters' webhooks
@@ -64,15 +59,6 @@ type Manager struct {
 	restore *restore.API         // Restore(): the "restore" and "1_1_restore" runners and calls
 	// metrics: cluster names and server version
 	metrics *managerMetrics
-}
-
-type clientKey struct {
-	cluster uuid.UUID // uuid.Nil with a caller's transport: clients are shared
-	port    int
-	token   string
-	// once: no retries (discovery: the hedge moves to the next host
-	// instead of retrying a dead one).
-	once bool
 }
 
 // New returns a Manager over st that reaches agents through transport
@@ -109,16 +95,16 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	m := &Manager{
-		st:        st,
-		transport: transport,
-		opts:      opts,
-		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
-		clients:   make(map[clientKey]*agentclient.Client),
-		pins:      make(map[uuid.UUID]*clusterPins),
-		rootCAs:   rootCAs,
-		sealed:    sst,
-		metrics:   newManagerMetrics(opts.Registerer, opts.ServerVersion),
+		st:      st,
+		opts:    opts,
+		log:     opts.Logger.With("component", "manager", "owner", opts.OwnerID),
+		sealed:  sst,
+		metrics: newManagerMetrics(opts.Registerer, opts.ServerVersion),
 	}
+	m.agents = agents.New(st, agents.Config{
+		Transport: transport, InsecureSkipVerify: opts.AgentTLS.InsecureSkipVerify, RootCAs: rootCAs,
+		ConnectTimeout: opts.ConnectTimeout, ClientLogger: opts.Logger, Logger: m.log,
+	})
 	if transport == nil && opts.AgentTLS.InsecureSkipVerify {
 		m.log.Warn("agent TLS certificate verification is disabled (agent_tls insecure_skip_verify): anyone answering at a node's address receives the auth token")
 	}
@@ -277,35 +263,6 @@ func (m *Manager) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// agentClient returns the agent client of a cluster: with the caller's
-// transport one per agent port and auth token, shared; over TCP+TLS one
-// per cluster, verifying its agents' keys (agentkeys.go).
-func (m *Manager) agentClient(clusterID uuid.UUID, port int, token string) (*agentclient.Client, error) {
-	return m.agentClientKey(clusterID, clientKey{port: port, token: token})
-}
-
-func (m *Manager) agentClientKey(clusterID uuid.UUID, k clientKey) (*agentclient.Client, error) {
-	o := agentclient.Options{AuthToken: k.token, Port: k.port, Logger: m.opts.Logger}
-	if m.transport == nil {
-		k.cluster = clusterID
-		o.TLS = m.agentTLS(clusterID)
-	}
-	if k.once {
-		o.RetryMax = -1
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c, ok := m.clients[k]; ok {
-		return c, nil
-	}
-	c, err := agentclient.New(m.transport, o)
-	if err != nil {
-		return nil, fmt.Errorf("scyllaops: agent client: %w", err)
-	}
-	m.clients[k] = c
-	return c, nil
-}
-
 // ClusterClient returns the agent client and the hosts of a cluster: the
 // host that answered its last discovery first, then its contact host and
 // its known hosts.
@@ -322,7 +279,7 @@ func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agen
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := m.agentClient(clusterID, c.Port, string(token))
+	cl, err := m.agents.Client(clusterID, c.Port, string(token), false)
 	if err != nil {
 		return nil, nil, err
 	}
