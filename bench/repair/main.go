@@ -32,6 +32,7 @@ import (
 	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store/memstore"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 func main() {
@@ -168,13 +169,13 @@ func benchExec(runs, nodes, tables int, cost time.Duration) error {
 	}
 	defer c.Close()
 	// Lower bound: the busiest node's ranges over its slots.
-	rs, err := c.Client().DescribeRing(context.Background(), c.ContactHost(), "ks", "")
+	kr, err := topology.Ring(context.Background(), c.Client(), c.ContactHost(), "ks")
 	if err != nil {
 		return err
 	}
 	per := map[string]int{}
-	for _, r := range rs {
-		for _, h := range r.Endpoints {
+	for _, r := range kr.Ranges {
+		for _, h := range r.Replicas {
 			per[h] += tables
 		}
 	}
@@ -207,8 +208,8 @@ func benchExec(runs, nodes, tables int, cost time.Duration) error {
 				return err
 			}
 			ds = append(ds, time.Since(start))
-			if n := len(c.RepairedRanges()) - before; n != len(rs)*tables+tables {
-				return fmt.Errorf("%s repaired %d ranges, want %d", mode.name, n, len(rs)*tables+tables)
+			if n := len(c.RepairedRanges()) - before; n != len(kr.Ranges)*tables {
+				return fmt.Errorf("%s repaired %d ranges, want %d", mode.name, n, len(kr.Ranges)*tables)
 			}
 		}
 		m := median(ds)
