@@ -311,7 +311,7 @@ func (r *run) downloadSSTable(ctx context.Context, b *batch, sst *sstable, loc b
 }
 
 // waitJob long-polls agent job id on host until it is no longer running
-// and deletes its stats group. A cancelled ctx stops the job.
+// and deletes its stats group. A canceled ctx stops the job.
 func (r *run) waitJob(ctx context.Context, host string, id int64) (*agentclient.JobProgress, error) {
 	defer func() { _ = r.c.StatsDelete(context.WithoutCancel(ctx), host, agentclient.JobGroup(id)) }()
 	for {

@@ -73,6 +73,8 @@ func (c *Cluster) LoadsInProgress() int {
 // interrupts it, reported as false. A SlowDisk change applies at once.
 func (n *Node) slowLoad(total int64) bool {
 	start := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		n.c.mu.Lock()
 		rate, closing := n.slowDisk, n.c.closing
@@ -83,7 +85,7 @@ func (n *Node) slowLoad(total int64) bool {
 		if rate <= 0 || time.Since(start) >= time.Duration(float64(total)/float64(rate)*float64(time.Second)) {
 			return true
 		}
-		time.Sleep(5 * time.Millisecond)
+		<-tick.C
 	}
 }
 
