@@ -155,4 +155,7 @@ type ValidateBackupProgress struct {
 	DeletedFiles    int64      `json:"deleted_files"`
 	StartedAt       *time.Time `json:"started_at,omitempty"`
 	CompletedAt     *time.Time `json:"completed_at,omitempty"`
+	// IncompleteSnapshots (not in Scylla Manager's shape): snapshots
+	// other nodes finished and this one did not, which a restore refuses.
+	IncompleteSnapshots []string `json:"incomplete_snapshots,omitempty"`
 }
