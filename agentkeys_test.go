@@ -150,7 +150,23 @@ func TestAgentKeyPinning(t *testing.T) {
 	if rec.requests() != 0 {
 		t.Fatalf("the impostor received %d requests carrying %v", rec.requests(), rec.auth)
 	}
-	// The same through the Manager's own calls (status, update).
+	// The same through the Manager's own calls (status, update), also
+	// from a Manager that never talked to node 0 before: the health
+	// check verifies keys against the stored pins, it does not trust the
+	// first key it sees.
+	m3 := newManager()
+	st3, err := m3.Healthcheck().ClusterStatus(ctx, "pinned")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st3 {
+		if s.Host == n0.IP && s.RESTStatus == "UP" {
+			t.Errorf("status of %s through an impostor: REST %s, want a failure", n0.IP, s.RESTStatus)
+		}
+	}
+	if rec.requests() != 0 {
+		t.Fatalf("the impostor received %d requests from the health check, carrying %v", rec.requests(), rec.auth)
+	}
 	if _, err := m1.UpdateCluster(ctx, "pinned", scyllaops.Cluster{Name: "pinned", Host: n0.IP, AuthToken: sc.AuthToken()}); !errors.As(err, &kc) {
 		t.Fatalf("update to the impostor's host = %v, want *KeyChangedError", err)
 	}

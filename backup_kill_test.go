@@ -3,18 +3,14 @@ package scyllaops_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 
@@ -24,53 +20,6 @@ import (
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/boltstore"
 )
-
-// The child mode of TestBackupResumesAfterManagerSIGKILL: a Manager process
-// on the bolt file that starts the backup task and runs until killed.
-const killChildEnv = "SCYLLAOPS_BACKUP_KILL_CHILD"
-
-func init() {
-	if os.Getenv(killChildEnv) == "" {
-		return
-	}
-	// Runs inside the test binary, before any test: the child never returns.
-	os.Exit(killChild())
-}
-
-func killChild() int {
-	ctx := context.Background()
-	var a struct{ DB, Cluster, Task string }
-	if err := json.Unmarshal([]byte(os.Getenv(killChildEnv)), &a); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	st, err := boltstore.Open(ctx, a.DB, boltstore.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	m, err := scyllaops.New(st, nil, killTestOptions("child"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	go func() { _ = m.Run(ctx) }()
-	if err := m.StartTask(ctx, uuid.MustParse(a.Cluster), uuid.MustParse(a.Task), true); err != nil {
-		fmt.Fprintln(os.Stderr, "start:", err)
-		return 2
-	}
-	fmt.Fprintln(os.Stdout, "started")
-	select {} // until SIGKILL
-}
-
-func killTestOptions(owner string) scyllaops.Options {
-	return scyllaops.Options{
-		OwnerID:  owner,
-		LeaseTTL: time.Second,
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Backup:   backup.Options{LongPoll: 200 * time.Millisecond, LeaseTTL: time.Second, LeaseWait: 100 * time.Millisecond},
-	}
-}
 
 // sstFiles maps each uploaded sstable file in the bucket to its inode: a
 // file uploaded again (fileblob writes a new file and renames it) gets a
@@ -146,13 +95,7 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 
 	// The child Manager starts the backup; kill it once some sstables are
 	// in the bucket.
-	arg, _ := json.Marshal(map[string]string{"DB": db, "Cluster": c.ID.String(), "Task": task.ID.String()})
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+string(arg))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startKillChild(t, killChildArgs{DB: db, Cluster: c.ID.String(), Task: task.ID.String()})
 	var before map[string]uint64
 	deadline := time.Now().Add(90 * time.Second)
 	for {

@@ -1,6 +1,7 @@
 package scyllaops
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -14,7 +15,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/agentclient"
+	"github.com/scyllaops/scyllaops/internal/agents"
 	"github.com/scyllaops/scyllaops/store"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // SecretSet is what a read of a cluster shows in place of a secret that is
@@ -130,13 +133,13 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	if _, err := m.st.GetClusterByName(ctx, c.Name); err == nil {
 		return Cluster{}, fmt.Errorf("scyllaops: cluster name %q: %w", c.Name, store.ErrConflict)
 	}
-	// A fresh pin set, stored once the cluster is (m.pins is keyed by
+	// A fresh pin set, stored once the cluster is (pins are keyed by
 	// the new ID, so nothing earlier can share it).
-	m.forgetAgents(c.ID)
-	pins := m.pinsOf(c.ID, false)
+	m.agents.Forget(c.ID)
+	pins := m.agents.Pins(c.ID, false)
 	hosts, err := m.connect(ctx, c.ID, c.Host, c.Port, c.AuthToken)
 	if err != nil {
-		m.forgetAgents(c.ID)
+		m.agents.Forget(c.ID)
 		return Cluster{}, err
 	}
 	now := time.Now().UTC()
@@ -146,11 +149,11 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if err := m.st.CreateCluster(ctx, sc); err != nil {
-		m.forgetAgents(c.ID)
+		m.agents.Forget(c.ID)
 		return Cluster{}, fmt.Errorf("scyllaops: create cluster: %w", err)
 	}
 	undo := func(err error) (Cluster, error) {
-		m.forgetAgents(c.ID)
+		m.agents.Forget(c.ID)
 		// Nothing partial stays: remove the cluster with what was stored.
 		// The caller's ctx may be done; the cleanup must still happen.
 		if derr := m.st.DeleteCluster(context.WithoutCancel(ctx), c.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
@@ -161,7 +164,7 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 	if err := m.putSecrets(ctx, c.ID, &c, true); err != nil {
 		return undo(err)
 	}
-	if err := pins.commit(ctx); err != nil {
+	if err := pins.Commit(ctx); err != nil {
 		return undo(err)
 	}
 	if err := m.addDefaultTasks(ctx, sc, c.WithoutRepair); err != nil {
@@ -181,21 +184,21 @@ func (m *Manager) CreateCluster(ctx context.Context, c Cluster) (Cluster, error)
 }
 
 // connect checks the agent of host, pins the keys of the agents of the
-// known hosts (agentkeys.go) and returns the known hosts.
+// known hosts (package internal/agents) and returns the known hosts.
 func (m *Manager) connect(ctx context.Context, clusterID uuid.UUID, host string, port int, token string) ([]string, error) {
 	if m.opts.SkipConnectivityCheck {
 		return []string{host}, nil
 	}
-	if err := m.probeAgent(ctx, clusterID, host, port, token); err != nil {
+	if err := m.agents.Probe(ctx, clusterID, host, port, token); err != nil {
 		return nil, err
 	}
-	cl, err := m.agentClient(clusterID, port, token)
+	cl, err := m.agents.Client(clusterID, port, token, false)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
 	defer cancel()
-	ids, err := cl.HostIDMap(ctx, host)
+	hosts, err := topology.Hosts(ctx, cl, host)
 	var kc *agentclient.KeyChangedError
 	if errors.As(err, &kc) {
 		return nil, fmt.Errorf("scyllaops: %w", err)
@@ -203,15 +206,11 @@ func (m *Manager) connect(ctx context.Context, clusterID uuid.UUID, host string,
 	if err != nil {
 		return nil, fmt.Errorf("scyllaops: cannot reach the agent of %s on port %d (check cluster.host, cluster.port and cluster.auth_token): %w", host, port, err)
 	}
-	hosts := make([]string, 0, len(ids))
-	for ip := range ids {
-		hosts = append(hosts, ip)
-	}
 	if len(hosts) == 0 {
 		hosts = []string{host}
 	}
-	sortStrings(hosts)
-	if err := m.pinHosts(ctx, clusterID, hosts, port); err != nil {
+	slices.Sort(hosts)
+	if err := m.agents.PinHosts(ctx, clusterID, hosts, port); err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	return hosts, nil
@@ -357,7 +356,7 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 	hosts := old.KnownHosts
 	tokenChanged := c.AuthToken != "" && c.AuthToken != SecretSet
 	if c.AcceptNewAgentKeys {
-		if err := m.pinsOf(old.ID, true).reset(ctx); err != nil {
+		if err := m.agents.Pins(old.ID, true).Reset(ctx); err != nil {
 			return Cluster{}, err
 		}
 		m.log.InfoContext(ctx, "agent keys forgotten; the keys presented now are pinned", "cluster", old.ID)
@@ -377,7 +376,7 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 		if c.AcceptNewAgentKeys {
 			// Pin the other known nodes too (connect pinned the
 			// discovered ones).
-			if err := m.pinHosts(ctx, old.ID, old.KnownHosts, c.Port); err != nil {
+			if err := m.agents.PinHosts(ctx, old.ID, old.KnownHosts, c.Port); err != nil {
 				return Cluster{}, fmt.Errorf("scyllaops: %w", err)
 			}
 		}
@@ -433,7 +432,7 @@ func (m *Manager) DeleteCluster(ctx context.Context, idOrName string, what Delet
 	if err := m.st.DeleteCluster(ctx, sc.ID); err != nil {
 		return fmt.Errorf("scyllaops: delete cluster: %w", err)
 	}
-	m.forgetAgents(sc.ID)
+	m.agents.Forget(sc.ID)
 	m.metrics.forgetCluster(sc.ID)
 	m.log.InfoContext(ctx, "cluster deleted", "cluster", sc.ID, "name", sc.Name)
 	return nil
@@ -490,6 +489,14 @@ func (a clusterAccess) ClusterClient(ctx context.Context, clusterID uuid.UUID) (
 	return a.m.ClusterClient(ctx, clusterID)
 }
 
+// Topology discovers the cluster now (hedged over its known hosts),
+// records the changes since its last view and returns the new view: the
+// repair and restore plan on it.
+func (a clusterAccess) Topology(ctx context.Context, clusterID uuid.UUID) (*topology.Cluster, error) {
+	v, _, err := a.m.refreshTopology(ctx, clusterID)
+	return v, err
+}
+
 func (a clusterAccess) CQLCredentials(ctx context.Context, clusterID uuid.UUID) (user, password string, err error) {
 	return a.m.CQLCredentials(ctx, clusterID)
 }
@@ -505,9 +512,20 @@ func (a clusterAccess) StoredCluster(ctx context.Context, clusterID uuid.UUID) (
 	return sc, nil
 }
 
-func (a clusterAccess) AgentToken(ctx context.Context, clusterID uuid.UUID) (string, error) {
-	b, err := a.m.secret(ctx, clusterID, store.SecretAuthToken)
-	return string(b), err
+// PingClient is the cluster's agent client without retries: over TCP+TLS
+// it verifies the agents' keys against the cluster's pins, as every other
+// call does (a health check must never hand the token to an agent whose
+// key changed).
+func (a clusterAccess) PingClient(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, error) {
+	sc, err := a.StoredCluster(ctx, clusterID)
+	if err != nil {
+		return nil, err
+	}
+	token, err := a.m.secret(ctx, clusterID, store.SecretAuthToken)
+	if err != nil {
+		return nil, err
+	}
+	return a.m.agents.Client(clusterID, cmp.Or(sc.Port, a.m.opts.AgentPort), string(token), true)
 }
 
 func (a clusterAccess) TLSIdentity(ctx context.Context, clusterID uuid.UUID) (*tls.Certificate, error) {
@@ -543,4 +561,21 @@ func (m *Manager) beforeClusterDelete(ctx context.Context, clusterID uuid.UUID) 
 	m.topo.Forget(clusterID)
 }
 
-func sortStrings(s []string) { slices.Sort(s) }
+// SecretAgentKeys is the drawer key (see store.SecretStore) of a
+// cluster's pinned agent keys: a JSON object from "host:port" to the
+// agentclient.Fingerprint of the public key that agent presented first.
+const SecretAgentKeys = agents.SecretKey
+
+// AgentKeys returns the pinned agent keys of a cluster: "host:port" to
+// fingerprint (see agentclient.Fingerprint). Empty with a CA file or
+// skipped verification, or before the agents were reached.
+func (m *Manager) AgentKeys(ctx context.Context, idOrName string) (map[string]string, error) {
+	if err := m.check(ctx); err != nil {
+		return nil, err
+	}
+	sc, err := m.resolveCluster(ctx, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	return agents.Keys(ctx, m.st, sc.ID)
+}

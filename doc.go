@@ -1,5 +1,5 @@
 // Package scyllaops automates ScyllaDB operations — topology discovery, a
-// scheduler, backup, health checks (repair and restore follow) — for many
+// scheduler, backup, restore, repair and health checks — for many
 // clusters, as a library. It is what Scylla Manager is as a server, in a
 // form other Go control planes and test suites import, and it speaks Scylla
 // Manager's wire formats: its agent API, its backup layout and manifests,
@@ -32,12 +32,24 @@
 // # Services
 //
 // The root composes; each service package owns its logic and its
-// Manager-facing call surface: Manager.Backup returns the backup
-// service's (sctool backup list, validate, delete, purge …),
-// Manager.Healthcheck the health check's (the cluster status). Timed
-// suspensions are the scheduler's (scheduler.SuspendTaskType). A new task
-// type adds its package and one line of wiring in New; RegisterRunner
-// adds one from outside.
+// Manager-facing call surface (its API type, built by its NewAPI over the
+// Manager's clusters): Manager.Backup returns the backup service's
+// (sctool backup list, validate, delete, purge …), Manager.Repair the
+// repair's (dry run, live tuning, ad-hoc table repair), Manager.Restore
+// the restore's (dry run, progress), Manager.Healthcheck the health
+// check's (the cluster status). Services never import each other: the
+// Manager links restore's REPAIR stage to the repair service. Every
+// service takes its view of a cluster from package topology, the only
+// package that asks a cluster what it looks like. Timed suspensions are
+// the scheduler's (scheduler.SuspendTaskType); run ends go to webhooks
+// (package webhook). A new task type adds its package and one line of
+// wiring in New; RegisterRunner adds one from outside.
+//
+// # Files
+//
+// manager.go (New, the wiring, Run), options.go, clusters.go (clusters,
+// their secrets and agent keys), topology.go (each cluster's last view
+// and known hosts), tasks.go (tasks and suspensions), runs.go, events.go.
 //
 // # Concurrency
 //

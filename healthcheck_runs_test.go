@@ -14,16 +14,17 @@ import (
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
+	"github.com/scyllaops/scyllaops/webhook"
 )
 
 // Health-check runs reuse one run record, yet the task list counts every
 // DONE run in success_count, and each run's webhook event has its own id
 // (receivers that deduplicate by id would drop the later ones).
 func TestHealthcheckRunsCountedAndEventsUnique(t *testing.T) {
-	events := make(chan scyllaops.WebhookEvent, 16)
+	events := make(chan webhook.Event, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		var ev scyllaops.WebhookEvent
+		var ev webhook.Event
 		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Errorf("event %s: %v", b, err)
 			return
@@ -43,7 +44,7 @@ func TestHealthcheckRunsCountedAndEventsUnique(t *testing.T) {
 	runManager(t, m)
 	ctx := t.Context()
 	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "sim", Host: sim.ContactHost(), AuthToken: sim.AuthToken(), WithoutRepair: true,
-		Labels: map[string]string{scyllaops.WebhookLabel: srv.URL}})
+		Labels: map[string]string{webhook.Label: srv.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package scyllaops
 import (
 	"cmp"
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +12,13 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/healthcheck"
+	"github.com/scyllaops/scyllaops/internal/agents"
 	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/restore"
 	"github.com/scyllaops/scyllaops/scheduler"
@@ -24,6 +26,7 @@ import (
 	"github.com/scyllaops/scyllaops/store/sealed"
 	"github.com/scyllaops/scyllaops/store/storemetrics"
 	"github.com/scyllaops/scyllaops/topology"
+	"github.com/scyllaops/scyllaops/webhook"
 )
 
 // ErrClosed is returned by every Manager method after Close.
@@ -40,37 +43,22 @@ var ErrNotFound = store.ErrNotFound
 // a store, talks to their nodes through agents, and runs scheduled tasks.
 // Create it with New, start it with Run, release it with Close.
 type Manager struct {
-	st        store.Store
-	transport http.RoundTripper
-	opts      Options
-	log       *slog.Logger
-	closed    atomic.Bool
+	st     store.Store
+	opts   Options
+	log    *slog.Logger
+	closed atomic.Bool
+	agents *agents.Pool  // agent clients and their TLS (pinned keys)
+	sealed *sealed.Store // the secret drawer's encryption
 
-	mu      sync.Mutex
-	clients map[clientKey]*agentclient.Client
-	pins    map[uuid.UUID]*clusterPins // agentkeys.go
-	rootCAs *x509.CertPool             // Options.AgentTLS.CAFile
-	sealed  *sealed.Store              // the secret drawer's encryption
-
-	sched  *scheduler.Scheduler // tasks.go, runs.go
-	hooks  *webhooks            // webhook.go
-	topo   *topology.Tracker    // topology.go: each cluster's last view and known hosts
-	hc     *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
-	backup *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
-	// restore is Restore(): the "restore" and "1_1_restore" runners (restore.go)
-	restore *restore.Service
-	repair  *repair.Service // Repair(): the "repair" runner and calls (repair.go)
-	// metrics: cluster names and server version (cluster_metrics.go)
+	sched   *scheduler.Scheduler // tasks.go, runs.go
+	hooks   *webhook.Sender      // run ends to the clusters' webhooks
+	topo    *topology.Tracker    // topology.go: each cluster's last view and known hosts
+	hc      *healthcheck.API     // Healthcheck(): the "healthcheck" runner and cluster status
+	backup  *backup.API          // Backup(): the "backup" and "validate_backup" runners and calls
+	repair  *repair.API          // Repair(): the "repair" runner and calls
+	restore *restore.API         // Restore(): the "restore" and "1_1_restore" runners and calls
+	// metrics: cluster names and server version
 	metrics *managerMetrics
-}
-
-type clientKey struct {
-	cluster uuid.UUID // uuid.Nil with a caller's transport: clients are shared
-	port    int
-	token   string
-	// once: no retries (discovery: the hedge moves to the next host
-	// instead of retrying a dead one).
-	once bool
 }
 
 // New returns a Manager over st that reaches agents through transport
@@ -107,24 +95,24 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
 	m := &Manager{
-		st:        st,
-		transport: transport,
-		opts:      opts,
-		log:       opts.Logger.With("component", "manager", "owner", opts.OwnerID),
-		clients:   make(map[clientKey]*agentclient.Client),
-		pins:      make(map[uuid.UUID]*clusterPins),
-		rootCAs:   rootCAs,
-		sealed:    sst,
-		metrics:   newManagerMetrics(opts.Registerer, opts.ServerVersion),
+		st:      st,
+		opts:    opts,
+		log:     opts.Logger.With("component", "manager", "owner", opts.OwnerID),
+		sealed:  sst,
+		metrics: newManagerMetrics(opts.Registerer, opts.ServerVersion),
 	}
+	m.agents = agents.New(st, agents.Config{
+		Transport: transport, InsecureSkipVerify: opts.AgentTLS.InsecureSkipVerify, RootCAs: rootCAs,
+		ConnectTimeout: opts.ConnectTimeout, ClientLogger: opts.Logger, Logger: m.log,
+	})
 	if transport == nil && opts.AgentTLS.InsecureSkipVerify {
 		m.log.Warn("agent TLS certificate verification is disabled (agent_tls insecure_skip_verify): anyone answering at a node's address receives the auth token")
 	}
-	m.hooks = newWebhooks(st, opts.Logger, opts.OwnerID)
+	m.hooks = webhook.New(st, opts.Logger, opts.OwnerID)
 	m.topo = topology.NewTracker(topologyStore{m}, opts.Discovery, m.log)
 	sched, err := scheduler.New(st, scheduler.Options{
 		OwnerID: opts.OwnerID, LeaseTTL: opts.LeaseTTL, SyncInterval: opts.SyncInterval, MaxRuns: opts.MaxRuns, MaxRunsPerCluster: opts.MaxRunsPerCluster,
-		EventTTL: opts.EventTTL, OnRunEnd: m.hooks.enqueue, Logger: opts.Logger, Registerer: opts.Registerer,
+		EventTTL: opts.EventTTL, OnRunEnd: m.hooks.Enqueue, Logger: opts.Logger, Registerer: opts.Registerer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
@@ -137,7 +125,7 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 		hopts.Registerer = opts.Registerer
 	}
 	if m.hc, err = healthcheck.NewAPI(clusterAccess{m}, healthcheck.APIOptions{
-		Service: hopts, Transport: transport, AgentPort: opts.AgentPort, Logger: opts.Logger,
+		Service: hopts, Logger: opts.Logger,
 	}); err != nil {
 		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
@@ -149,12 +137,26 @@ func New(st store.Store, transport http.RoundTripper, opts Options) (*Manager, e
 	}
 	sched.Register(backup.TaskType, m.backup.Runner())
 	sched.Register(backup.ValidateTaskType, m.backup.ValidateRunner())
-	if err := m.newRepair(opts.Repair); err != nil {
-		return nil, err
+	if m.repair, err = repair.NewAPI(st, clusterAccess{m}, repair.APIOptions{
+		Service: opts.Repair, ContactTimeout: opts.ConnectTimeout, CQLDial: opts.CQLDial, Logger: opts.Logger, Registerer: opts.Registerer,
+	}); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
 	}
-	if err := m.newRestore(opts.Restore); err != nil {
-		return nil, err
+	sched.Register(repair.TaskType, m.repair.Service())
+	if opts.Restore.Repair == nil {
+		// The REPAIR stage of a restore is the repair service's: services
+		// never import each other, the Manager links them.
+		opts.Restore.Repair = restore.RepairFunc(func(ctx context.Context, clusterID uuid.UUID, tables []string) error {
+			return m.repair.RepairTables(ctx, clusterID, tables, repair.TablesOptions{})
+		})
 	}
+	if m.restore, err = restore.NewAPI(st, clusterAccess{m}, restore.APIOptions{
+		Service: opts.Restore, CQLDial: opts.CQLDial, ConnectTimeout: opts.ConnectTimeout, Logger: opts.Logger, Registerer: opts.Registerer,
+	}); err != nil {
+		return nil, fmt.Errorf("scyllaops: %w", err)
+	}
+	sched.Register(restore.TaskType, m.restore.Runner())
+	sched.Register(restore.OneToOneTaskType, m.restore.Runner())
 	// Timed suspensions (sctool suspend --duration).
 	sched.Register(scheduler.SuspendTaskType, sched.SuspendTaskRunner())
 	return m, nil
@@ -179,6 +181,15 @@ func (m *Manager) backupOptions(o backup.Options) backup.Options {
 // progress of backup runs.
 func (m *Manager) Backup() *backup.API { return m.backup }
 
+// Repair returns the repair service's call surface: the dry run
+// (Target), live tuning of running repairs (SetIntensity, SetParallel)
+// and ad-hoc repairs of tables (RepairTables, which restore ends with).
+func (m *Manager) Repair() *repair.API { return m.repair }
+
+// Restore returns the restore service's call surface: the dry run
+// (Target) and run progress.
+func (m *Manager) Restore() *restore.API { return m.restore }
+
 // Healthcheck returns the health check's call surface: the on-demand
 // cluster status (sctool status) and the service behind the scheduled
 // health-check tasks.
@@ -199,12 +210,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	schedDone := make(chan struct{})
-	wg.Go(func() { m.hooks.run(ctx, schedDone) })
+	wg.Go(func() { m.hooks.Run(ctx, schedDone) })
 	wg.Go(func() { m.refreshTopologies(ctx) })
 	err := m.sched.Run(ctx)
 	close(schedDone)
 	wg.Wait()
-	m.hooks.client.HTTPClient.CloseIdleConnections()
+	m.hooks.CloseIdleConnections()
 	return err
 }
 
@@ -252,35 +263,6 @@ func (m *Manager) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// agentClient returns the agent client of a cluster: with the caller's
-// transport one per agent port and auth token, shared; over TCP+TLS one
-// per cluster, verifying its agents' keys (agentkeys.go).
-func (m *Manager) agentClient(clusterID uuid.UUID, port int, token string) (*agentclient.Client, error) {
-	return m.agentClientKey(clusterID, clientKey{port: port, token: token})
-}
-
-func (m *Manager) agentClientKey(clusterID uuid.UUID, k clientKey) (*agentclient.Client, error) {
-	o := agentclient.Options{AuthToken: k.token, Port: k.port, Logger: m.opts.Logger}
-	if m.transport == nil {
-		k.cluster = clusterID
-		o.TLS = m.agentTLS(clusterID)
-	}
-	if k.once {
-		o.RetryMax = -1
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c, ok := m.clients[k]; ok {
-		return c, nil
-	}
-	c, err := agentclient.New(m.transport, o)
-	if err != nil {
-		return nil, fmt.Errorf("scyllaops: agent client: %w", err)
-	}
-	m.clients[k] = c
-	return c, nil
-}
-
 // ClusterClient returns the agent client and the hosts of a cluster: the
 // host that answered its last discovery first, then its contact host and
 // its known hosts.
@@ -297,7 +279,7 @@ func (m *Manager) ClusterClient(ctx context.Context, clusterID uuid.UUID) (*agen
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := m.agentClient(clusterID, c.Port, string(token))
+	cl, err := m.agents.Client(clusterID, c.Port, string(token), false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -319,4 +301,56 @@ func (m *Manager) secret(ctx context.Context, clusterID uuid.UUID, key string) (
 		return nil, fmt.Errorf("scyllaops: secret %s of cluster %s: %w", key, clusterID, err)
 	}
 	return v, nil
+}
+
+// DefaultServerVersion is the version scylla_manager_server_current_version
+// reports when Options.ServerVersion is empty, as a Scylla Manager build
+// without a version does.
+const DefaultServerVersion = "Snapshot"
+
+// managerMetrics are the Manager's own series of Scylla Manager's
+// (reference §10): the cluster ID to name mapping and the server version.
+type managerMetrics struct {
+	clusterName *prometheus.GaugeVec
+	version     *prometheus.GaugeVec
+}
+
+func newManagerMetrics(r prometheus.Registerer, version string) *managerMetrics {
+	f := promauto.With(r)
+	mm := &managerMetrics{
+		clusterName: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "scylla_manager", Subsystem: "cluster", Name: "name",
+			Help: "Mapping from cluster ID to name (the value is always 0).",
+		}, []string{"cluster", "name"}),
+		version: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "scylla_manager", Subsystem: "server", Name: "current_version",
+			Help: "The version of the manager server, in the version label (the value is always 1).",
+		}, []string{"version"}),
+	}
+	mm.version.WithLabelValues(version).Set(1)
+	return mm
+}
+
+// setClusterName maps the cluster to its (new) name.
+func (mm *managerMetrics) setClusterName(id uuid.UUID, name string) {
+	mm.clusterName.DeletePartialMatch(prometheus.Labels{"cluster": id.String()})
+	mm.clusterName.WithLabelValues(id.String(), name).Set(0)
+}
+
+// forgetCluster drops the mapping of a deleted cluster.
+func (mm *managerMetrics) forgetCluster(id uuid.UUID) {
+	mm.clusterName.DeletePartialMatch(prometheus.Labels{"cluster": id.String()})
+}
+
+// loadClusterNames maps every stored cluster (Run calls it at start, so
+// a restarted manager exports the clusters it already has).
+func (m *Manager) loadClusterNames(ctx context.Context) {
+	cs, err := m.st.ListClusters(ctx)
+	if err != nil {
+		m.log.WarnContext(ctx, "cluster name metrics: list clusters", "err", err)
+		return
+	}
+	for _, c := range cs {
+		m.metrics.setClusterName(c.ID, c.Name)
+	}
 }

@@ -2,6 +2,7 @@ package scyllaops
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -206,4 +207,49 @@ func (o Options) withDefaults() Options {
 		o.Healthcheck.Dialer = o.CQLDial
 	}
 	return o
+}
+
+// AgentTLSOptions say how the Manager verifies the agents' TLS
+// certificates when it reaches them over TCP (New with a nil transport).
+//
+// By default nothing needs setting up: each agent's public key is pinned
+// when the Manager first talks to it (at cluster add for every node that
+// answers, later for new nodes), trust on first use as SSH does; a
+// different key later is refused with an error naming the node and both
+// fingerprints, before the auth token is sent. After replacing a node's
+// key on purpose, accept it with UpdateCluster and
+// Cluster.AcceptNewAgentKeys.
+type AgentTLSOptions struct {
+	// CAFile is a PEM file of the CA certificates that sign the agents'
+	// certificates, for fleets with their own PKI: each agent's chain and
+	// name (the node's IP must be in its SANs) are verified, and keys are
+	// not pinned.
+	CAFile string
+	// InsecureSkipVerify accepts any agent certificate: anyone answering
+	// at a node's address receives the auth token. Only when asked; New
+	// logs a warning.
+	InsecureSkipVerify bool
+}
+
+func (o AgentTLSOptions) validate() error {
+	if o.CAFile != "" && o.InsecureSkipVerify {
+		return store.Invalid("options.agent_tls", "ca_file or insecure_skip_verify, not both", "")
+	}
+	return nil
+}
+
+// loadCAs reads the CA file of o (nil pool when none is set).
+func (o AgentTLSOptions) loadCAs() (*x509.CertPool, error) {
+	if o.CAFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(o.CAFile)
+	if err != nil {
+		return nil, store.Invalid("options.agent_tls.ca_file", "a readable PEM file of CA certificates ("+err.Error()+")", o.CAFile)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, store.Invalid("options.agent_tls.ca_file", "a PEM file holding at least one CERTIFICATE block", o.CAFile)
+	}
+	return pool, nil
 }

@@ -4,57 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/boltstore"
 )
-
-// The child mode of TestRepairResumesAfterManagerSIGKILL: a Manager
-// process on the bolt file that starts the repair task and runs until
-// killed.
-const repairKillChildEnv = "SCYLLAOPS_REPAIR_KILL_CHILD"
-
-func init() {
-	if os.Getenv(repairKillChildEnv) == "" {
-		return
-	}
-	os.Exit(repairKillChild())
-}
-
-func repairKillChild() int {
-	ctx := context.Background()
-	var a struct{ DB, Cluster, Task string }
-	if err := json.Unmarshal([]byte(os.Getenv(repairKillChildEnv)), &a); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	st, err := boltstore.Open(ctx, a.DB, boltstore.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	m, err := scyllaops.New(st, nil, killTestOptions("child"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	go func() { _ = m.Run(ctx) }()
-	if err := m.StartTask(ctx, uuid.MustParse(a.Cluster), uuid.MustParse(a.Task), true); err != nil {
-		fmt.Fprintln(os.Stderr, "start:", err)
-		return 2
-	}
-	select {} // until SIGKILL
-}
 
 // TestRepairResumesAfterManagerSIGKILL kills a Manager process with
 // SIGKILL in the middle of a repair. A new Manager on the same bolt file
@@ -93,13 +52,7 @@ func TestRepairResumesAfterManagerSIGKILL(t *testing.T) {
 	_ = m.Close()
 	_ = st.Close()
 
-	arg, _ := json.Marshal(map[string]string{"DB": db, "Cluster": c.ID.String(), "Task": task.ID.String()})
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), repairKillChildEnv+"="+string(arg))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startKillChild(t, killChildArgs{DB: db, Cluster: c.ID.String(), Task: task.ID.String()})
 	deadline := time.Now().Add(90 * time.Second)
 	for len(sim.RepairedRanges()) < 10 {
 		if time.Now().After(deadline) {

@@ -36,7 +36,7 @@ func TestRepairViewsAfterBaseTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ti, err := m.RepairTarget(ctx, "p", json.RawMessage(`{"keyspace":["ks"],"small_table_threshold":"1B"}`))
+	ti, err := m.Repair().Target(ctx, "p", json.RawMessage(`{"keyspace":["ks"],"small_table_threshold":"1B"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestRepairViewsAfterBaseTables(t *testing.T) {
 	// Parallel 0 (max) and a small intensity: many jobs, so a view job
 	// could start early if nothing held it back.
 	one := 1.0
-	if err := m.RepairTables(ctx, c.ID, []string{"ks"}, repair.TablesOptions{Properties: repair.Properties{SmallTableThreshold: 1, Intensity: &one}}); err != nil {
+	if err := m.Repair().RepairTables(ctx, c.ID, []string{"ks"}, repair.TablesOptions{Properties: repair.Properties{SmallTableThreshold: 1, Intensity: &one}}); err != nil {
 		t.Fatal(err)
 	}
 	var baseEnd, viewStart time.Time

@@ -67,7 +67,7 @@ func (m *Manager) refreshTopology(ctx context.Context, id uuid.UUID) (*topology.
 		return nil, nil, err
 	}
 	// Without retries: a dead host is the hedge's to skip.
-	cl, err := m.agentClientKey(sc.ID, clientKey{port: sc.Port, token: string(token), once: true})
+	cl, err := m.agents.Client(sc.ID, sc.Port, string(token), true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/scyllaops/scyllaops/scheduler"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/memstore"
+	"github.com/scyllaops/scyllaops/webhook"
 )
 
 // TestWebhookRunEnd: the cluster's webhook receives a CloudEvents event
@@ -42,7 +43,7 @@ func TestWebhookRunEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "prod", Host: "10.0.0.1", Labels: map[string]string{scyllaops.WebhookLabel: srv.URL + "/hook"}})
+	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "prod", Host: "10.0.0.1", Labels: map[string]string{webhook.Label: srv.URL + "/hook"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +64,12 @@ func TestWebhookRunEnd(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no webhook delivery (%d calls)", calls.Load())
 	}
-	var ev scyllaops.WebhookEvent
+	var ev webhook.Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		t.Fatal(err)
 	}
 	d := ev.Data
-	if ev.SpecVersion != "1.0" || ev.Type != scyllaops.WebhookEventType || ev.ID == "" || ev.Source == "" || ev.Time.IsZero() ||
+	if ev.SpecVersion != "1.0" || ev.Type != webhook.EventType || ev.ID == "" || ev.Source == "" || ev.Time.IsZero() ||
 		d.ClusterID != c.ID || d.ClusterName != "prod" || d.TaskID != task.ID || d.TaskType != "backup" || d.TaskName != "b1" ||
 		d.Status != store.StatusDone || !d.Final || d.Owner != "m1" || d.RunID == uuid.Nil {
 		t.Errorf("event %s", body)
@@ -82,9 +83,9 @@ func TestWebhookRunEnd(t *testing.T) {
 // to be resumed) is still announced: Run delivers the queued events
 // before it returns.
 func TestWebhookAtShutdown(t *testing.T) {
-	got := make(chan scyllaops.WebhookEvent, 4)
+	got := make(chan webhook.Event, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev scyllaops.WebhookEvent
+		var ev webhook.Event
 		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
 			t.Errorf("webhook body: %v", err)
 		}
@@ -97,7 +98,7 @@ func TestWebhookAtShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "prod", Host: "10.0.0.1", Labels: map[string]string{scyllaops.WebhookLabel: srv.URL}})
+	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "prod", Host: "10.0.0.1", Labels: map[string]string{webhook.Label: srv.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}

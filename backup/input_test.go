@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,4 +139,65 @@ func TestTargetSkipsViews(t *testing.T) {
 		return
 	}
 	t.Fatalf("no unit for ks in %+v", tg.Units)
+}
+
+// TestDCBackupOfSimpleStrategyKeyspaceSpanningDCs: a --dc dc1 backup of a
+// two-DC cluster backs up what dc1 holds of system_distributed
+// (SimpleStrategy, RF 3, replicas in both DCs), as Scylla Manager does,
+// and names the keyspace it does not wholly cover in the dry run and in
+// the run's progress; the NetworkTopologyStrategy keyspace with replicas
+// in dc1 is covered and not named; a user SimpleStrategy keyspace is named.
+func TestDCBackupOfSimpleStrategyKeyspaceSpanningDCs(t *testing.T) {
+	e := newEnv(t, scyllatest.Options{
+		Topology: []scyllatest.DC{{Name: "dc1", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 3}}}, {Name: "dc2", Racks: []scyllatest.Rack{{Name: "r1", Nodes: 3}}}},
+		Keyspaces: []scyllatest.Keyspace{
+			{Name: "ks", Replication: scyllatest.NTS(map[string]int{"dc1": 2, "dc2": 2}), Tables: []scyllatest.Table{{Name: "t", SSTables: 1}}},
+			{Name: "simple", Replication: scyllatest.Simple(2), Tables: []scyllatest.Table{{Name: "t", SSTables: 1}}},
+		},
+	}, backupOptions())
+	props := `{"location":["localstorage:bucket"],"dc":["dc1"]}`
+	tg, err := e.svc.GetTarget(t.Context(), e.clusterID, json.RawMessage(props))
+	if err != nil {
+		t.Fatalf("dry run of a dc1 backup: %v", err)
+	}
+	if len(tg.WithHosts) != 3 || !slices.Equal(tg.DC, []string{"dc1"}) {
+		t.Errorf("target hosts %v dcs %v, want the 3 nodes of dc1", tg.WithHosts, tg.DC)
+	}
+	checkWarnings := func(where string, ws []string) {
+		t.Helper()
+		joined := strings.Join(ws, "\n")
+		for _, ks := range []string{"system_distributed", "simple"} {
+			if !strings.Contains(joined, "keyspace "+ks+" is not wholly covered by DC dc1") {
+				t.Errorf("%s warnings %q, want %s named as not wholly covered", where, ws, ks)
+			}
+		}
+		if strings.Contains(joined, "keyspace ks ") {
+			t.Errorf("%s warnings %q name ks, whose replicas are all in dc1", where, ws)
+		}
+	}
+	checkWarnings("dry run", tg.Warnings)
+
+	p := e.mustBackup(props)
+	checkWarnings("progress", p.Warnings)
+	if !slices.Equal(p.DCs, []string{"dc1"}) || len(p.Hosts) != 3 {
+		t.Errorf("progress dcs %v hosts %d, want dc1's 3 hosts", p.DCs, len(p.Hosts))
+	}
+	var sd bool
+	for _, h := range p.Hosts {
+		for _, k := range h.Keyspaces {
+			sd = sd || k.Keyspace == "system_distributed"
+		}
+	}
+	if !sd {
+		t.Error("system_distributed not backed up from dc1")
+	}
+
+	// Without a DC filter every keyspace is wholly covered: no warning.
+	tg, err = e.svc.GetTarget(t.Context(), e.clusterID, json.RawMessage(`{"location":["localstorage:bucket"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tg.Warnings) != 0 {
+		t.Errorf("warnings %q for a backup of every DC", tg.Warnings)
+	}
 }

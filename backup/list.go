@@ -251,6 +251,11 @@ type ValidateReport struct {
 	// NodesDown are the cluster's nodes ("ip (dc)") that were down: the
 	// validation read their directories through a live node.
 	NodesDown []string `json:"nodes_down,omitempty"`
+	// IncompleteSnapshots are the snapshots other nodes finished but
+	// this node did not (only its .tmp manifest is there): the ranges of
+	// its tokens are not covered, so a restore refuses them. List marks
+	// them Incomplete too.
+	IncompleteSnapshots []string `json:"incomplete_snapshots,omitempty"`
 }
 
 // ValidateOptions tune Validate.
@@ -268,7 +273,8 @@ type ValidateOptions struct {
 // files referenced by a manifest but absent (missing, with the broken
 // snapshots) and files no manifest references (orphaned). Versioned names
 // are resolved as a restore would. Unfinished (.tmp) manifests protect
-// their files from being called orphans but are not checked.
+// their files from being called orphans but are not checked; a snapshot
+// other nodes finished is reported incomplete on a node that did not.
 func (s *Service) Validate(ctx context.Context, clusterID uuid.UUID, locations []string, o ValidateOptions) ([]ValidateReport, error) {
 	c, hosts, locs, down, err := s.direct(ctx, clusterID, locations)
 	if err != nil {
@@ -286,14 +292,26 @@ func (s *Service) Validate(ctx context.Context, clusterID uuid.UUID, locations [
 				return err
 			}
 			byNode := map[string][]*remoteManifest{}
+			finished := map[string]bool{} // "<cluster>/<task>/<tag>" and that + "/<node>"
 			for _, m := range ms {
 				byNode[m.Info.SSTNodeDir()] = append(byNode[m.Info.SSTNodeDir()], m)
+				if !m.Info.Temporary {
+					k := m.Info.ClusterID.String() + "/" + m.Info.TaskID.String() + "/" + m.Info.SnapshotTag
+					finished[k], finished[k+"/"+m.Info.NodeID] = true, true
+				}
 			}
 			for _, dir := range sortedMapKeys(byNode) {
 				rep, err := s.validateNode(ctx, c, host, loc, dir, byNode[dir], o)
 				if err != nil {
 					return err
 				}
+				for _, m := range byNode[dir] {
+					k := m.Info.ClusterID.String() + "/" + m.Info.TaskID.String() + "/" + m.Info.SnapshotTag
+					if m.Info.Temporary && finished[k] && !finished[k+"/"+m.Info.NodeID] {
+						rep.IncompleteSnapshots = append(rep.IncompleteSnapshots, m.Info.SnapshotTag)
+					}
+				}
+				slices.Sort(rep.IncompleteSnapshots)
 				rep.Host = ipOf[rep.NodeID]
 				rep.NodesDown = down
 				out = append(out, rep)

@@ -94,6 +94,9 @@ type RunProgress struct {
 	StartedAt     *time.Time `json:"started_at,omitempty"`
 	CompletedAt   *time.Time `json:"completed_at,omitempty"`
 	RetentionDays int        `json:"retention_days,omitempty"`
+	// Warnings name the keyspaces this backup does not wholly cover
+	// (see Target.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Counters are byte counts: Skipped were already in the bucket
@@ -194,6 +197,7 @@ func buildProgress(rr *runRow, tables []*tableRow) *RunProgress {
 	if rr.Plan != nil {
 		p.DCs = rr.Plan.dcs()
 		p.RetentionDays = rr.Plan.Policy.RetentionDays
+		p.Warnings = rr.Plan.Warnings
 	}
 	sort.Slice(tables, func(i, j int) bool {
 		a, b := tables[i], tables[j]

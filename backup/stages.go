@@ -16,6 +16,7 @@ import (
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/internal/backupspec"
+	"github.com/scyllaops/scyllaops/topology"
 )
 
 // dataFs is the agent's remote for the node's Scylla data directory.
@@ -243,7 +244,7 @@ func (r *run) manifests(ctx context.Context) error {
 			return fmt.Errorf("backup: manifest of node %s: %w", h.IP, err)
 		}
 		m.ScyllaVersion, m.CPUCount, m.StorageSize = ni.ScyllaVersion, int(ni.CPUCount), ni.StorageSize
-		if m.Tokens, err = r.c.Tokens(ctx, h.IP, h.IP); err != nil {
+		if m.Tokens, err = topology.NodeTokens(ctx, r.c, h.IP, h.IP); err != nil {
 			return fmt.Errorf("backup: manifest of node %s: %w", h.IP, err)
 		}
 		m.ShardCount = r.shardCount(ctx, h.IP)

@@ -52,6 +52,10 @@ type Target struct {
 	PurgeOnly        bool      `json:"purge_only"`
 	SkipSchema       bool      `json:"skip_schema"`
 	Method           string    `json:"method,omitempty"`
+	// Warnings name what this backup does not wholly cover: keyspaces
+	// with token ranges that have no replica among the backed-up nodes
+	// (a --dc backup of a SimpleStrategy keyspace spanning DCs).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // plan is everything a run needs, computed once at INIT and persisted in
@@ -69,6 +73,7 @@ type plan struct {
 	SkipSchema       bool                       `json:"skip_schema"`
 	PurgeOnly        bool                       `json:"purge_only"`
 	Size             int64                      `json:"size"`
+	Warnings         []string                   `json:"warnings,omitempty"`
 }
 
 func (p *plan) dcs() []string {
@@ -113,7 +118,7 @@ func (p *plan) target(clusterID uuid.UUID, props Properties) *Target {
 	t := &Target{ClusterID: clusterID, DC: p.dcs(), Units: p.Units, Size: p.Size, Transfers: p.Transfers,
 		Retention: p.Policy.Retention, RetentionDays: p.Policy.RetentionDays, PurgeOnly: p.PurgeOnly,
 		SkipSchema: p.SkipSchema, Method: MethodRclone, RateLimit: props.RateLimit, SnapshotParallel: props.SnapshotParallel,
-		UploadParallel: props.UploadParallel}
+		UploadParallel: props.UploadParallel, Warnings: p.Warnings}
 	for _, h := range p.Hosts {
 		t.WithHosts = append(t.WithHosts, h.IP)
 	}
@@ -157,7 +162,7 @@ func (s *Service) makePlan(ctx context.Context, clusterID uuid.UUID, c *agentcli
 	if pl.Units, err = s.units(ctx, clusterID, c, contact, p); err != nil {
 		return nil, err
 	}
-	if err := s.checkRing(ctx, c, contact, pl); err != nil {
+	if pl.Warnings, err = s.checkRing(ctx, c, contact, pl, p.DC); err != nil {
 		return nil, err
 	}
 	if withSize {
@@ -285,28 +290,48 @@ func (s *Service) units(ctx context.Context, clusterID uuid.UUID, c *agentclient
 }
 
 // checkRing verifies that every token range of every backed-up keyspace
-// has a replica among the backed-up hosts.
-func (s *Service) checkRing(ctx context.Context, c *agentclient.Client, contact string, pl *plan) error {
+// has a replica among the backed-up hosts. When a DC filter left nodes out,
+// a keyspace whose replicas are not all in the chosen DCs (SimpleStrategy
+// spanning DCs, or NetworkTopologyStrategy with replicas only elsewhere) is
+// backed up as far as the chosen DCs hold it, as Scylla Manager does, and
+// named in the returned warnings; without a filter an uncovered range is an
+// error (it would mean a node is missing from the plan).
+func (s *Service) checkRing(ctx context.Context, c *agentclient.Client, contact string, pl *plan, dcPatterns []string) ([]string, error) {
 	in := map[string]bool{}
 	for _, h := range pl.Hosts {
 		in[h.IP] = true
 	}
+	filtered := len(dcPatterns) > 0 && !slices.Equal(dcPatterns, []string{"*"})
+	var warnings []string
 	for _, u := range pl.Units {
 		if u.Keyspace == "system_schema" {
 			continue
 		}
 		ring, err := topology.Ring(ctx, c, contact, u.Keyspace)
 		if err != nil {
-			return fmt.Errorf("backup: %w", err)
+			return nil, fmt.Errorf("backup: %w", err)
 		}
+		uncovered := 0
+		var first topology.TokenRange
 		for _, r := range ring.Ranges {
 			if !slices.ContainsFunc(r.Replicas, func(e string) bool { return in[e] }) {
-				return fmt.Errorf("backup: keyspace %s: token range (%d, %d] has no replica among the backed-up nodes (replicas %v)",
-					u.Keyspace, r.Start, r.End, r.Replicas)
+				if uncovered == 0 {
+					first = r
+				}
+				uncovered++
 			}
 		}
+		switch {
+		case uncovered == 0:
+		case filtered:
+			warnings = append(warnings, fmt.Sprintf("keyspace %s is not wholly covered by DC %s: %d of %d token ranges have no replica there (its replicas are in DCs %s); back it up from all its DCs for a complete copy",
+				u.Keyspace, strings.Join(pl.dcs(), ", "), uncovered, len(ring.Ranges), strings.Join(sortedMapKeys(ring.Replication.DCReplicas), ", ")))
+		default:
+			return nil, fmt.Errorf("backup: keyspace %s: token range (%d, %d] has no replica among the backed-up nodes (replicas %v)",
+				u.Keyspace, first.Start, first.End, first.Replicas)
+		}
 	}
-	return nil
+	return warnings, nil
 }
 
 func (s *Service) size(ctx context.Context, c *agentclient.Client, pl *plan) (int64, error) {

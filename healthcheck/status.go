@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
@@ -29,13 +28,16 @@ type Clusters interface {
 	// StoredCluster returns the cluster's record (store.ErrNotFound
 	// wrapped once it is deleted).
 	StoredCluster(ctx context.Context, clusterID uuid.UUID) (*store.Cluster, error)
-	// AgentToken returns the agents' bearer token ("" when none is set).
-	AgentToken(ctx context.Context, clusterID uuid.UUID) (string, error)
 	// CQLCredentials returns the CQL username and password ("" when none
 	// are set).
 	CQLCredentials(ctx context.Context, clusterID uuid.UUID) (user, password string, err error)
 	// TLSIdentity returns the client TLS identity (nil when none is set).
 	TLSIdentity(ctx context.Context, clusterID uuid.UUID) (*tls.Certificate, error)
+	// PingClient returns the agent client of the cluster's agents without
+	// retries (a REST ping is one attempt, as Scylla Manager's): the
+	// Manager's, which verifies each agent's key as every other call to
+	// the cluster does, and keeps its connections from round to round.
+	PingClient(ctx context.Context, clusterID uuid.UUID) (*agentclient.Client, error)
 }
 
 // APIOptions tune NewAPI.
@@ -43,10 +45,6 @@ type APIOptions struct {
 	// Service tunes the health-check service; its Logger defaults to
 	// Logger.
 	Service Options
-	// Transport reaches the agents (nil: TCP+TLS).
-	Transport http.RoundTripper
-	// AgentPort is the agent port of clusters stored without one.
-	AgentPort int
 	// Logger logs. Required.
 	Logger *slog.Logger
 }
@@ -182,9 +180,9 @@ func compareAddr(a, b string) int {
 // API is the health check's call surface for the Manager and the REST
 // API: the Service the scheduler runs for TaskType, with the Manager's
 // clusters as its ClusterSource, and the on-demand ClusterStatus. It
-// keeps, per (agent port, token), an agent client without retries (the
-// REST ping is one attempt, as Scylla Manager's), and per cluster the DC
-// and rack of every node seen and the last agent that answered.
+// reaches the agents through the Manager's clients (Clusters.PingClient)
+// and keeps per cluster the DC and rack of every node seen and the last
+// agent that answered.
 // scyllaops.Manager.Healthcheck returns the Manager's.
 type API struct {
 	clusters Clusters
@@ -194,14 +192,8 @@ type API struct {
 	// health-check timeout.
 	contactTimeout time.Duration
 
-	mu      sync.Mutex
-	clients map[clientKey]*agentclient.Client
-	topo    map[uuid.UUID]*clusterTopo
-}
-
-type clientKey struct {
-	port  int
-	token string
+	mu   sync.Mutex
+	topo map[uuid.UUID]*clusterTopo
 }
 
 // clusterTopo is what the API remembers of a cluster.
@@ -221,7 +213,7 @@ func NewAPI(clusters Clusters, opts APIOptions) (*API, error) {
 	}
 	h := &API{
 		clusters: clusters, opts: opts, contactTimeout: cmp.Or(opts.Service.Timeout, DefaultTimeout),
-		clients: map[clientKey]*agentclient.Client{}, topo: map[uuid.UUID]*clusterTopo{},
+		topo: map[uuid.UUID]*clusterTopo{},
 	}
 	svc, err := New(h, opts.Service)
 	if err != nil {
@@ -268,13 +260,9 @@ func (h *API) HealthcheckCluster(ctx context.Context, clusterID uuid.UUID) (Clus
 // cluster returns the Cluster of sc (without Nodes) and its current nodes
 // (with gossip and ring states when full).
 func (h *API) cluster(ctx context.Context, sc *store.Cluster, full bool) (Cluster, topoView, error) {
-	token, err := h.clusters.AgentToken(ctx, sc.ID)
+	cl, err := h.clusters.PingClient(ctx, sc.ID)
 	if err != nil {
-		return Cluster{}, topoView{}, err
-	}
-	cl, err := h.client(sc.Port, token)
-	if err != nil {
-		return Cluster{}, topoView{}, err
+		return Cluster{}, topoView{}, fmt.Errorf("healthcheck: agent client: %w", err)
 	}
 	user, pass, err := h.clusters.CQLCredentials(ctx, sc.ID)
 	if err != nil {
@@ -288,25 +276,6 @@ func (h *API) cluster(ctx context.Context, sc *store.Cluster, full bool) (Cluste
 		return Cluster{}, topoView{}, err
 	}
 	return c, h.discover(ctx, sc, cl, full), nil
-}
-
-// client returns the no-retry agent client of (port, token).
-func (h *API) client(port int, token string) (*agentclient.Client, error) {
-	if port == 0 {
-		port = h.opts.AgentPort
-	}
-	k := clientKey{port: port, token: token}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, ok := h.clients[k]; ok {
-		return c, nil
-	}
-	c, err := agentclient.New(h.opts.Transport, agentclient.Options{AuthToken: token, Port: port, RetryMax: -1, Logger: h.opts.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("healthcheck: agent client: %w", err)
-	}
-	h.clients[k] = c
-	return c, nil
 }
 
 // topoView is a cluster's nodes as one agent sees them.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,22 +18,55 @@ import (
 	"github.com/scyllaops/scyllaops/topology"
 )
 
-// discoverParallelism bounds the per-node calls of Discover.
+// discoverParallelism bounds the per-node calls of ViewOf.
 const discoverParallelism = 8
 
+// Topologies is implemented by a ClusterResolver that keeps each
+// cluster's topology view (the Manager's, through NewAPI): the repair
+// plans on the fresh view it returns (discovered now, hedged over the
+// cluster's known hosts, its changes recorded) instead of discovering the
+// cluster from the resolver's contact host.
+type Topologies interface {
+	// Topology returns a view of the cluster discovered now.
+	Topology(ctx context.Context, clusterID uuid.UUID) (*topology.Cluster, error)
+}
+
+// view returns the planner's View of the cluster: its topology from the
+// resolver when it keeps one (Topologies), else discovered from contact.
+func (s *Service) view(ctx context.Context, clusterID uuid.UUID, client *agentclient.Client, contact string) (*View, error) {
+	var (
+		topo *topology.Cluster
+		err  error
+	)
+	if t, ok := s.cluster.(Topologies); ok {
+		topo, err = t.Topology(ctx, clusterID)
+	} else {
+		topo, err = topology.Discover(ctx, client, contact)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	return ViewOf(ctx, client, topo)
+}
+
 // Discover builds the planner's View of the cluster that contact belongs
-// to: nodes from topology.Discover, each node's memory (Prometheus
-// scylla_memory_total_memory), the non-local keyspaces with their ring
-// (describe_ring) and tables with their size summed over the up nodes.
-// The replication of a keyspace is read off its ring (replicas per DC).
-//
-// This adapter stands in until the topology package carries the ring per
-// keyspace; then it becomes a conversion of that view.
+// to: topology.Discover, then ViewOf.
 func Discover(ctx context.Context, client *agentclient.Client, contact string) (*View, error) {
 	topo, err := topology.Discover(ctx, client, contact)
 	if err != nil {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
+	return ViewOf(ctx, client, topo)
+}
+
+// ViewOf builds the planner's View on a topology view: its nodes (DC,
+// status, shards), each up node's memory (Prometheus
+// scylla_memory_total_memory, the memory Scylla manages), the non-local
+// keyspaces with their ring (topology.RingAny over the up nodes,
+// converted by KeyspaceOf) and tables with their size summed over the up
+// nodes. Only the sizes and memory are read here; the cluster's shape
+// comes from package topology.
+func ViewOf(ctx context.Context, client *agentclient.Client, topo *topology.Cluster) (*View, error) {
 	v := &View{}
 	var up []string
 	for _, n := range topo.Nodes() {
@@ -51,9 +85,11 @@ func Discover(ctx context.Context, client *agentclient.Client, contact string) (
 	for _, n := range v.Nodes {
 		dcOf[n.IP] = n.DC
 	}
+	contact := topo.ContactHost
 	if !slices.Contains(up, contact) {
 		contact = up[0]
 	}
+	contacts := topology.Contacts(append([]string{contact}, up...)...)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(discoverParallelism)
 	for i := range v.Nodes {
@@ -80,6 +116,9 @@ func Discover(ctx context.Context, client *agentclient.Client, contact string) (
 	slices.Sort(kss)
 	v.Keyspaces = make([]Keyspace, len(kss))
 	var mu sync.Mutex
+	// describe_ring may take minutes on a large cluster: a contact is
+	// given the client's describe_ring time before another is asked.
+	ho := topology.HedgeOptions{ContactTimeout: agentclient.DescribeRingTimeout}
 	for i, ks := range kss {
 		k := &v.Keyspaces[i]
 		k.Name = ks
@@ -89,24 +128,12 @@ func Discover(ctx context.Context, client *agentclient.Client, contact string) (
 			}
 		}
 		g.Go(func() error {
-			rs, err := client.DescribeRing(gctx, contact, ks, "")
+			kr, err := topology.RingAny(gctx, client, contacts, ks, ho)
 			if err != nil {
-				return fmt.Errorf("repair: describe_ring %s: %w", ks, err)
+				return fmt.Errorf("repair: ring of %s: %w", ks, err)
 			}
-			for _, r := range rs {
-				s, err1 := strconv.ParseInt(r.StartToken, 10, 64)
-				e, err2 := strconv.ParseInt(r.EndToken, 10, 64)
-				if err1 != nil || err2 != nil {
-					return fmt.Errorf("repair: describe_ring %s: bad range %s:%s", ks, r.StartToken, r.EndToken)
-				}
-				k.Ranges = append(k.Ranges, TokenRange{Start: s, End: e, Replicas: slices.Clone(r.Endpoints)})
-			}
-			k.Strategy, k.DCRF = NetworkTopologyStrategy, map[string]int{}
-			if len(k.Ranges) > 0 {
-				for _, h := range k.Ranges[0].Replicas {
-					k.DCRF[dcOf[h]]++
-				}
-			}
+			r := KeyspaceOf(kr, dcOf)
+			k.Strategy, k.DCRF, k.Ranges = r.Strategy, r.DCRF, r.Ranges
 			return nil
 		})
 		for j := range k.Tables {
@@ -129,6 +156,31 @@ func Discover(ctx context.Context, client *agentclient.Client, contact string) (
 		return nil, err
 	}
 	return v, nil
+}
+
+// KeyspaceOf converts a keyspace's ring from package topology into the
+// planner's Keyspace (without tables): its ranges with their replicas
+// (the wrap-around range comes split at the token bounds) and its
+// replication as NetworkTopologyStrategy factors per DC. The factors are
+// topology's (replicas per DC read off the ring's endpoint details); when
+// the ring has no endpoint details they are counted on the first range
+// with dcOf (address → DC).
+func KeyspaceOf(kr *topology.KeyspaceRing, dcOf map[string]string) Keyspace {
+	k := Keyspace{Name: kr.Keyspace, Strategy: NetworkTopologyStrategy, DCRF: map[string]int{}}
+	if kr.Replication.Strategy == topology.LocalStrategy {
+		k.Strategy = LocalStrategy
+	}
+	k.Ranges = make([]TokenRange, 0, len(kr.Ranges))
+	for _, r := range kr.Ranges {
+		k.Ranges = append(k.Ranges, TokenRange{Start: r.Start, End: r.End, Replicas: slices.Clone(r.Replicas)})
+	}
+	maps.Copy(k.DCRF, kr.Replication.DCReplicas)
+	if len(k.DCRF) == 0 && len(k.Ranges) > 0 {
+		for _, h := range k.Ranges[0].Replicas {
+			k.DCRF[dcOf[h]]++
+		}
+	}
+	return k
 }
 
 // sumSeries sums the samples of metric family name in Prometheus text.

@@ -6,8 +6,8 @@
 // # Plan
 //
 // MakePlan (no I/O) takes a View of the cluster — nodes with DC, status,
-// shards and memory; keyspaces with their ring (describe_ring) and tables
-// with sizes — and a Target (keyspace and DC globs, host, ignored down
+// shards and memory; keyspaces with their ring and tables with sizes —
+// and a Target (keyspace and DC globs, host, ignored down
 // hosts, small-table threshold). Ranges are filtered to the replicas in
 // the repaired DCs without ignored hosts (and to the ranges of host when
 // set), the wrap-around range is split at the token bounds, and ranges
@@ -22,6 +22,20 @@
 // host's max intensity follow Scylla Manager's formulas; each replica
 // set's coordinator is its member with the fewest shards, ties to the
 // lowest-latency DC.
+//
+// The View is built on package topology's view of the cluster (ViewOf):
+// nodes and, per keyspace, its ring (topology.RingAny, converted by
+// KeyspaceOf); only table sizes and each node's memory are read here. A
+// ClusterResolver that implements Topologies (the one NewAPI builds over
+// the Manager) gives a view discovered now, whose changes the Manager
+// records.
+//
+// # Call surface
+//
+// NewAPI builds the Service and the API the Manager hands out
+// (scyllaops.Manager.Repair): Target (the dry run), SetIntensity and
+// SetParallel by cluster ID or name, and RepairTables, which the Manager
+// wires as restore's REPAIR stage.
 //
 // # Execution
 //

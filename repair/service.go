@@ -290,7 +290,7 @@ func (s *Service) plan(ctx context.Context, clusterID uuid.UUID, p Properties) (
 	if err != nil {
 		return nil, err
 	}
-	v, err := Discover(ctx, client, contact)
+	v, err := s.view(ctx, clusterID, client, contact)
 	if err != nil {
 		return nil, err
 	}

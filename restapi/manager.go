@@ -208,23 +208,19 @@ func (b managerBackend) target(ctx context.Context, cluster string, t store.Task
 		target, err := b.m.Backup().Target(ctx, cluster, t.Properties)
 		return target, targetErr(err)
 	case "repair":
-		target, err := b.m.RepairTarget(ctx, cluster, t.Properties)
+		target, err := b.m.Repair().Target(ctx, cluster, t.Properties)
 		return target, targetErr(err)
 	case "restore":
-		cid, err := b.clusterID(ctx, cluster)
-		if err != nil {
-			return nil, targetErr(err)
-		}
-		target, err := b.m.Restore().GetTarget(ctx, cid, t.Properties)
+		target, err := b.m.Restore().Target(ctx, cluster, t.Properties)
 		return target, targetErr(err)
 	}
 	return nil, errNotWired
 }
 func (b managerBackend) setRepairIntensity(ctx context.Context, cluster string, v float64) error {
-	return b.m.SetRepairIntensity(ctx, cluster, v)
+	return b.m.Repair().SetIntensity(ctx, cluster, v)
 }
 func (b managerBackend) setRepairParallel(ctx context.Context, cluster string, v int) error {
-	return b.m.SetRepairParallel(ctx, cluster, v)
+	return b.m.Repair().SetParallel(ctx, cluster, v)
 }
 func (b managerBackend) listBackups(ctx context.Context, cluster string, q backupQuery) (any, error) {
 	f, err := b.filter(ctx, q)

@@ -19,6 +19,10 @@ type BackupProgress struct {
 	RetentionLockMode     string         `json:"retention_lock_mode,omitempty"`
 	OverrideRetentionLock bool           `json:"override_retention_lock,omitempty"`
 	RetentionDays         int64          `json:"retention_days,omitempty"`
+	// Warnings (not in Scylla Manager's model) name the keyspaces the
+	// backup does not wholly cover: a DC-filtered backup of a keyspace
+	// with replicas outside the chosen DCs.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // HostProgress is the backup progress of one host.
@@ -85,6 +89,8 @@ type BackupTarget struct {
 	Method                string       `json:"method,omitempty"`
 	RetentionLockMode     string       `json:"retention_lock_mode,omitempty"`
 	OverrideRetentionLock bool         `json:"override_retention_lock,omitempty"`
+	// Warnings: as BackupProgress.Warnings.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // SnapshotInfo is one snapshot of a backup listing.
@@ -149,4 +155,7 @@ type ValidateBackupProgress struct {
 	DeletedFiles    int64      `json:"deleted_files"`
 	StartedAt       *time.Time `json:"started_at,omitempty"`
 	CompletedAt     *time.Time `json:"completed_at,omitempty"`
+	// IncompleteSnapshots (not in Scylla Manager's shape): snapshots
+	// other nodes finished and this one did not, which a restore refuses.
+	IncompleteSnapshots []string `json:"incomplete_snapshots,omitempty"`
 }

@@ -27,14 +27,21 @@ import (
 // loaded.
 //
 // A resumed run (after a crash, a stop or a takeover) reads those rows: a
-// loaded batch is skipped; in a batch that is not, the sstables recorded
-// as downloaded are looked for in the upload directory. When they are all
-// gone and every sstable of the batch was downloaded, the load of the
-// interrupted run finished before its row was written: the batch is
-// recorded as loaded and nothing is loaded again. Otherwise files of
-// sstables not recorded (partial downloads) are deleted, the rest of the
-// batch downloaded and the batch loaded. A host holds at most one
-// unfinished batch, so the upload directory only ever holds that batch.
+// loaded batch is skipped; in a batch that is not, the sstables are
+// looked for in the upload directory. The agent writes each file under a
+// temporary name and renames it when complete, so an sstable not
+// recorded but there whole was downloaded by a job that finished after
+// the interrupted run died: it is recorded, not downloaded again. When
+// every sstable of the batch was downloaded and none is there, the load
+// of the interrupted run finished (the node goes on with a load whose
+// caller died) before its row was written: the batch is recorded as
+// loaded and nothing is loaded again. Otherwise the rest of the batch is
+// downloaded with the calls the interrupted run made (the agent joins an
+// identical call to its job still running, instead of copying again),
+// files that are not the batch's are deleted, and the batch is loaded (a
+// load still running on the node is waited for). A host holds at most
+// one unfinished batch, so the upload directory only ever holds that
+// batch.
 
 func (r *run) data(ctx context.Context) error {
 	byHost := map[string][]int{}
@@ -113,6 +120,36 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 	if err != nil {
 		return r.batchFailed(ctx, i, fmt.Errorf("list %s on %s: %w", up, b.Host, err))
 	}
+	// Files appear under their name only once complete (the agent
+	// writes a temporary file and renames it): an sstable that is there
+	// whole with its size was downloaded by an interrupted run whose job
+	// finished after it died. One whose job still runs is asked for again
+	// below with the same call, which the agent joins to that job.
+	adopted := false
+	for j, sst := range b.SSTables {
+		if b.Downloaded[j] {
+			continue
+		}
+		var size int64
+		complete := true
+		for _, f := range sst.Files {
+			sz, ok := present[f]
+			complete = complete && ok
+			size += sz
+		}
+		if complete && size == sst.Size {
+			r.log.InfoContext(ctx, "sstable downloaded by an interrupted run", "host", b.Host, "keyspace", b.Keyspace, "table", b.Table, "sstable", sst.ID)
+			r.mu.Lock()
+			b.Downloaded[j] = true
+			r.mu.Unlock()
+			adopted = true
+		}
+	}
+	if adopted {
+		if err := r.saveBatch(ctx, i); err != nil {
+			return err
+		}
+	}
 	keep := map[string]bool{}
 	anyPresent, all := false, true
 	for j, sst := range b.SSTables {
@@ -132,9 +169,18 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 		r.log.InfoContext(ctx, "batch was loaded by an interrupted run", "host", b.Host, "keyspace", b.Keyspace, "table", b.Table, "sstables", len(b.SSTables))
 		return r.markLoaded(ctx, i)
 	}
+	// Files of the batch's sstables are complete (see above); those of
+	// one not downloaded yet may belong to a job still running, which the
+	// same call joins. Anything else is not this batch's: deleted.
+	own := map[string]bool{}
+	for _, sst := range b.SSTables {
+		for _, f := range sst.Files {
+			own[f] = true
+		}
+	}
 	var stray []string
 	for name := range present {
-		if !keep[name] {
+		if !own[name] {
 			stray = append(stray, name)
 		}
 	}
@@ -254,22 +300,30 @@ func (r *run) downloadSSTable(ctx context.Context, b *batch, sst *sstable, loc b
 	if err != nil {
 		return fmt.Errorf("download sstable %s of %s to %s: %w", sst.ID, loc.RemotePath(sst.Dir), b.Host, err)
 	}
-	defer func() { _ = r.c.StatsDelete(context.WithoutCancel(ctx), b.Host, agentclient.JobGroup(id)) }()
+	jp, err := r.waitJob(ctx, b.Host, id)
+	if err != nil {
+		return fmt.Errorf("download sstable %s of %s to %s: %w", sst.ID, loc.RemotePath(sst.Dir), b.Host, err)
+	}
+	if jp.Status != agentclient.JobSuccess {
+		return fmt.Errorf("download sstable %s of %s to %s: job %d %s: %s", sst.ID, loc.RemotePath(sst.Dir), b.Host, id, jp.Status, jp.Error)
+	}
+	return nil
+}
+
+// waitJob long-polls agent job id on host until it is no longer running
+// and deletes its stats group. A canceled ctx stops the job.
+func (r *run) waitJob(ctx context.Context, host string, id int64) (*agentclient.JobProgress, error) {
+	defer func() { _ = r.c.StatsDelete(context.WithoutCancel(ctx), host, agentclient.JobGroup(id)) }()
 	for {
-		jp, err := r.c.JobProgress(ctx, b.Host, id, r.s.opts.LongPoll)
+		jp, err := r.c.JobProgress(ctx, host, id, r.s.opts.LongPoll)
 		if err != nil {
 			if ctx.Err() != nil {
-				_ = r.c.JobStop(context.WithoutCancel(ctx), b.Host, id)
+				_ = r.c.JobStop(context.WithoutCancel(ctx), host, id)
 			}
-			return fmt.Errorf("download sstable %s of %s to %s: %w", sst.ID, loc.RemotePath(sst.Dir), b.Host, err)
+			return nil, err
 		}
-		switch jp.Status {
-		case agentclient.JobRunning:
-			continue
-		case agentclient.JobSuccess:
-			return nil
-		default:
-			return fmt.Errorf("download sstable %s of %s to %s: job %d %s: %s", sst.ID, loc.RemotePath(sst.Dir), b.Host, id, jp.Status, jp.Error)
+		if jp.Status != agentclient.JobRunning {
+			return jp, nil
 		}
 	}
 }

@@ -15,9 +15,16 @@
 // progress rows, so a resumed run (a crash, a takeover, a stop) downloads
 // and loads only what is left; see data.go for the rule.
 //
-// Services never import each other: the repair of the restored tables
-// goes through the Repairer interface, CQL through the CQL interface,
-// both implemented by the Manager.
+// The target cluster's nodes come from package topology (a view the
+// Manager discovers now, through Topologies).
+//
+// NewAPI builds the Service and the API the Manager hands out
+// (scyllaops.Manager.Restore): the Runner of TaskType and
+// OneToOneTaskType, Target (the dry run) and RunProgress; its default CQL
+// runs statements on the first node that answers with the cluster's
+// credentials. Services never import each other: the repair of the
+// restored tables goes through the Repairer interface (RepairFunc), which
+// the Manager links to the repair service.
 //
 // # Concurrency
 //

@@ -132,7 +132,7 @@ func (s *Service) client(ctx context.Context, clusterID uuid.UUID) (*agentclient
 // makePlan indexes the snapshot, checks it against the target cluster and
 // builds the batches.
 func (s *Service) makePlan(ctx context.Context, clusterID uuid.UUID, c *agentclient.Client, contact string, p Properties) (*plan, error) {
-	topo, err := topology.Discover(ctx, c, contact)
+	topo, err := s.topology(ctx, clusterID, c, contact)
 	if err != nil {
 		return nil, fmt.Errorf("restore: topology of cluster %s: %w", clusterID, err)
 	}

@@ -164,10 +164,17 @@ func (r *run) stages(ctx context.Context) error {
 		steps = []step{
 			{StageDropViews, r.dropViews},
 			{StageDisableTGC, r.disableTGC},
-			{StageData, r.data},
+			{StageData, r.dataWithoutCompaction},
 			{StageRepair, r.repair},
 			{StageEnableTGC, r.enableTGC},
 			{StageRecreateViews, r.recreateViews},
+		}
+	}
+	if !r.props.RestoreSchema && !r.props.AllowCompaction && r.row.Stage.index() > StageData.index() {
+		// Resumed past DATA: the dead run may not have turned
+		// auto-compaction back on.
+		if err := r.setAutoCompaction(ctx, true); err != nil {
+			return fmt.Errorf("restore: %w", err)
 		}
 	}
 	for _, st := range steps {

@@ -59,6 +59,7 @@ type Cluster struct {
 	repairJobs     []RepairJob
 	loaded         []LoadRecord
 	loadedSSTables []LoadedSSTable
+	downloads      []DownloadRecord
 	tgcChanges     []TombstoneGCChange
 	nextRepairID   int
 	closing        bool
@@ -323,10 +324,11 @@ func (c *Cluster) startNode(n *Node) error {
 		return fmt.Errorf("scyllatest: agent of %s: %w", n.IP, err)
 	}
 	n.agent = a
+	n.agentHandler = c.recordDownloads(n, a)
 	if c.opts.Listen {
 		return c.listenNode(n)
 	}
-	c.agents.Register(n.IP, a)
+	c.agents.Register(n.IP, n.agentHandler)
 	if c.opts.Alternator {
 		c.agents.Register(fmt.Sprintf("%s:%d", n.IP, PortAlternator), n.newAlternatorHandler())
 	}

@@ -21,7 +21,8 @@
 // Digest.crc32 matching Data.db, snapshots as hard links with Scylla's
 // manifest.json and schema.cql, repair_async jobs that take
 // Options.RepairRangeDelay per range, load&stream of a table's upload/
-// directory, /v2/config keys, Prometheus metrics, CQL OPTIONS/STARTUP/
+// directory (a node finishes a load whose caller went away, as Scylla
+// does), /v2/config keys, Prometheus metrics, CQL OPTIONS/STARTUP/
 // AUTH (PasswordAuthenticator), SELECT now() FROM system.local, system.local
 // and system.peers rows, DESCRIBE SCHEMA WITH INTERNALS and
 // CREATE/DROP KEYSPACE/TABLE.
@@ -29,7 +30,9 @@
 // Faults: Stop/Start a node, Partition/Heal, SetLatency, FailNext (the next
 // matching Scylla REST call fails), SlowDisk. Mutations: WriteData,
 // Compact, AddNode, SetState, and CQL DDL. Inspection: Snapshots,
-// RepairedRanges, Loads, Schema, TableDir, AutoCompaction, and Topology (the
+// RepairedRanges, Loads, LoadedSSTables, LoadsInProgress, Downloads (the
+// copies into data directories the agents accepted), Schema, TableDir,
+// AutoCompaction, and Topology (the
 // simulator's ground truth as a *topology.Cluster).
 //
 // Keyspace replication is given with Simple(rf) or NTS(map[string]int{...})

@@ -76,7 +76,7 @@ func (c *Cluster) listenNode(n *Node) (err error) {
 	if err := serve(PortPrometheus, n.prom, nil); err != nil {
 		return err
 	}
-	if err := serve(PortAgent, n.agent, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}); err != nil {
+	if err := serve(PortAgent, n.agentHandler, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}); err != nil {
 		return err
 	}
 	if c.opts.Alternator {

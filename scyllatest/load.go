@@ -34,6 +34,9 @@ type LoadRecord struct {
 	Bytes    int64
 	// LoadAndStream and PrimaryReplicaOnly echo the call's parameters.
 	LoadAndStream, PrimaryReplicaOnly bool
+	// AutoCompaction is whether auto-compaction of the table was enabled
+	// on the node when the load started.
+	AutoCompaction bool
 }
 
 // LoadedSSTable is one sstable taken from an upload/ directory.
@@ -50,6 +53,40 @@ type LoadedSSTable struct {
 	Token int64
 	// Landed are the nodes (IPs) that received a copy, in replica order.
 	Landed []string
+}
+
+// LoadsInProgress returns the number of storage_service/sstables calls
+// being served, on all nodes.
+func (c *Cluster) LoadsInProgress() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, x := range c.nodes {
+		n += len(x.loading)
+	}
+	return n
+}
+
+// slowLoad spends the time the node's slow disk (SlowDisk) needs to load
+// total bytes. Like Scylla, the node finishes a load whose caller went
+// away (a manager killed mid-load): only the node's shutdown (Close)
+// interrupts it, reported as false. A SlowDisk change applies at once.
+func (n *Node) slowLoad(total int64) bool {
+	start := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n.c.mu.Lock()
+		rate, closing := n.slowDisk, n.c.closing
+		n.c.mu.Unlock()
+		if closing {
+			return false
+		}
+		if rate <= 0 || time.Since(start) >= time.Duration(float64(total)/float64(rate)*float64(time.Second)) {
+			return true
+		}
+		<-tick.C
+	}
 }
 
 // Loads returns every finished load of sstables, in completion order.
@@ -125,7 +162,8 @@ func (n *Node) postLoadSSTables(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.loading[key] = true
-	slow := n.slowDisk
+	enabled, set := n.autocompaction[key]
+	autoCompaction := enabled || !set
 	n.c.mu.Unlock()
 	defer func() {
 		n.c.mu.Lock()
@@ -139,8 +177,8 @@ func (n *Node) postLoadSSTables(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	if slow > 0 && !sleepCtx(r.Context().Done(), time.Duration(float64(total)/float64(slow)*float64(time.Second))) {
-		writeError(w, http.StatusInternalServerError, "load interrupted: %v", r.Context().Err())
+	if !n.slowLoad(total) {
+		writeError(w, http.StatusInternalServerError, "load of %s interrupted: the node shut down", key)
 		return
 	}
 	var ranges []ring.Range
@@ -161,7 +199,7 @@ func (n *Node) postLoadSSTables(w http.ResponseWriter, r *http.Request) {
 		n.c.loadedSSTables = append(n.c.loadedSSTables, rec)
 	}
 	n.c.loaded = append(n.c.loaded, LoadRecord{Host: n.IP, Keyspace: ks, Table: cf, SSTables: len(ids), Bytes: total,
-		LoadAndStream: stream, PrimaryReplicaOnly: primaryOnly})
+		LoadAndStream: stream, PrimaryReplicaOnly: primaryOnly, AutoCompaction: autoCompaction})
 	w.WriteHeader(http.StatusOK)
 }
 

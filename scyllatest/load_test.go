@@ -2,6 +2,7 @@ package scyllatest_test
 
 import (
 	"hash/crc32"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,6 +81,11 @@ func TestLoadAndStream(t *testing.T) {
 			if len(crcs) == 0 {
 				t.Fatal("no sstables to load")
 			}
+			// The record says whether auto-compaction was on at the load:
+			// off on the first subtest (disabled through the REST API).
+			if !primaryOnly {
+				noErr(t, c.Client().Raw(t.Context(), dst.IP, http.MethodDelete, "/column_family/autocompaction/ks:t", nil, nil, nil))
+			}
 			noErr(t, c.Client().LoadSSTables(t.Context(), dst.IP, "ks", "t",
 				agentclient.LoadSSTablesOptions{LoadAndStream: true, PrimaryReplicaOnly: primaryOnly}))
 
@@ -93,7 +99,7 @@ func TestLoadAndStream(t *testing.T) {
 				t.Fatalf("loads %+v, want 1", loads)
 			}
 			want := scyllatest.LoadRecord{Host: dst.IP, Keyspace: "ks", Table: "t", SSTables: len(crcs),
-				Bytes: loads[0].Bytes, LoadAndStream: true, PrimaryReplicaOnly: primaryOnly}
+				Bytes: loads[0].Bytes, LoadAndStream: true, PrimaryReplicaOnly: primaryOnly, AutoCompaction: primaryOnly}
 			if d := cmp.Diff(want, loads[0]); d != "" {
 				t.Fatalf("load record (-want +got):\n%s", d)
 			}

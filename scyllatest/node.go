@@ -44,6 +44,8 @@ type Node struct {
 	rest  http.Handler
 	prom  http.Handler
 	agent *agent.Agent
+	// agentHandler serves the agent, recording downloads.
+	agentHandler http.Handler
 
 	// Guarded by c.mu.
 	rnd                *rand.Rand

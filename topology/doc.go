@@ -3,6 +3,15 @@
 // counts — and its discovery from one contact host through the agent API
 // (package agentclient), as Scylla Manager's cluster and status views do.
 //
+// It is the one place that asks a cluster what it looks like: no other
+// package of the module (tests, agentclient, the agent and scyllatest
+// aside) calls the agent's node-listing, placement, token or
+// describe_ring endpoints (the root's TestDiscoveryOnlyInTopology fails
+// otherwise). Services take their view from here: the Manager's Tracker
+// (last view and known hosts per cluster), DiscoverAny / ListNodesAny /
+// RingAny hedged over a cluster's hosts, Hosts (the host-ID map's
+// addresses) and NodeTokens (a node's tokens, for backup manifests).
+//
 // Discover asks the contact host for the host-ID map, the gossip view
 // (live nodes), the joining/leaving/moving lists, the cluster name and,
 // per node, its DC, rack and tokens; then it asks every live node for its

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/scyllaops/scyllaops/agentclient"
@@ -92,9 +91,13 @@ func Contacts(hosts ...string) []string {
 // contact fails, or has not answered after o.HedgeAfter, the next one is
 // asked too, and the first answer wins: a hung contact costs HedgeAfter,
 // not ContactTimeout. Each call gets a context bounded by
-// o.ContactTimeout and canceled once an answer won. Hedge returns the
-// winning answer and its contact, or a *ContactError naming every host
-// tried and its cause.
+// o.ContactTimeout and by ctx until an answer wins; the calls still
+// running then are left to finish in the background (at most
+// o.ContactTimeout) rather than canceled: canceling an HTTP/1.1 request
+// in flight closes its connection, so every contact hedged out would cost
+// a new TCP and TLS handshake at the next call. Hedge returns the winning
+// answer and its contact, or a *ContactError naming every host tried and
+// its cause.
 func Hedge[T any](ctx context.Context, contacts []string, o HedgeOptions, fn func(ctx context.Context, contact string) (T, error)) (T, string, error) {
 	o = o.withDefaults()
 	contacts = Contacts(contacts...)
@@ -106,22 +109,32 @@ func Hedge[T any](ctx context.Context, contacts []string, o HedgeOptions, fn fun
 		v   T
 		err error
 	}
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	answers := make(chan answer, len(contacts))
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	// The calls' context: canceled with ctx until an answer wins (or
+	// Hedge fails), not after.
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	won := false
+	defer func() {
+		if !won || !stop() {
+			cancel()
+		}
+	}()
+	answers := make(chan answer, len(contacts)) // buffered: losers never block
 	next, pending := 0, 0
 	ask := func() {
 		i := next
 		next++
 		pending++
-		wg.Go(func() {
-			cctx, ccancel := context.WithTimeout(hctx, o.ContactTimeout)
+		go func() {
+			end := time.Now().Add(o.ContactTimeout)
+			if d, ok := ctx.Deadline(); ok && d.Before(end) {
+				end = d // the caller's deadline still bounds the call
+			}
+			cctx, ccancel := context.WithDeadline(hctx, end)
 			defer ccancel()
 			v, err := fn(cctx, contacts[i])
 			answers <- answer{i, v, err}
-		})
+		}()
 	}
 	hedge := time.NewTimer(o.HedgeAfter)
 	defer hedge.Stop()
@@ -134,7 +147,7 @@ func Hedge[T any](ctx context.Context, contacts []string, o HedgeOptions, fn fun
 		case a := <-answers:
 			pending--
 			if a.err == nil {
-				cancel()
+				won = true
 				return a.v, contacts[a.i], nil
 			}
 			failed[a.i] = a.err

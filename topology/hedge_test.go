@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/scyllaops/scyllaops/agentclient"
@@ -187,4 +188,46 @@ func TestDiffDCAdded(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("diff %q, want %q", got, want)
 	}
+}
+
+// TestHedgeLeavesLosersRunning: once an answer won, the calls still
+// running are not canceled (canceling an HTTP request in flight closes its
+// connection, which the next call would have to handshake again): the
+// slow contact's call completes after Hedge returned. Canceling ctx
+// before any answer still cancels every call.
+func TestHedgeLeavesLosersRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		loser := make(chan error, 1)
+		v, contact, err := topology.Hedge(t.Context(), []string{"slow", "fast"}, topology.HedgeOptions{ContactTimeout: time.Minute, HedgeAfter: time.Second},
+			func(ctx context.Context, c string) (string, error) {
+				if c == "fast" {
+					return "fast answer", nil
+				}
+				select {
+				case <-time.After(5 * time.Second):
+					loser <- nil
+					return "slow answer", nil
+				case <-ctx.Done():
+					loser <- ctx.Err()
+					return "", ctx.Err()
+				}
+			})
+		if err != nil || contact != "fast" || v != "fast answer" {
+			t.Fatalf("Hedge = %q, %q, %v; want the fast contact's answer", v, contact, err)
+		}
+		if err := <-loser; err != nil {
+			t.Errorf("the slow contact's call was canceled after the fast one won: %v", err)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(2*time.Second, cancel)
+		_, _, err = topology.Hedge(ctx, []string{"a", "b"}, topology.HedgeOptions{ContactTimeout: time.Minute, HedgeAfter: time.Second},
+			func(ctx context.Context, c string) (string, error) {
+				<-ctx.Done()
+				return "", ctx.Err()
+			})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Hedge with ctx canceled before any answer = %v, want context.Canceled from every call", err)
+		}
+	})
 }

@@ -134,3 +134,39 @@ func ListNodesAny(ctx context.Context, client *agentclient.Client, contacts []st
 		return ListNodes(ctx, client, contact, o)
 	})
 }
+
+// Hosts returns the address of every node contact knows (its host-ID
+// map), sorted: the lightest discovery, for a cluster's known hosts and
+// as a probe of an agent that needs its auth token. The error wraps the
+// client's (errors.As finds an *agentclient.HostError or
+// *agentclient.KeyChangedError).
+func Hosts(ctx context.Context, client *agentclient.Client, contact string) ([]string, error) {
+	ids, err := client.HostIDMap(ctx, contact)
+	if err != nil {
+		return nil, fmt.Errorf("topology: host ids from %s: %w", contact, err)
+	}
+	out := make([]string, 0, len(ids))
+	for ip := range ids {
+		out = append(out, ip)
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		switch {
+		case ipLess(a, b):
+			return -1
+		case ipLess(b, a):
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// NodeTokens returns the tokens of node as contact knows them, in the
+// order contact lists them (a backup manifest's tokens).
+func NodeTokens(ctx context.Context, client *agentclient.Client, contact, node string) ([]int64, error) {
+	t, err := client.Tokens(ctx, contact, node)
+	if err != nil {
+		return nil, fmt.Errorf("topology: tokens of %s from %s: %w", node, contact, err)
+	}
+	return t, nil
+}

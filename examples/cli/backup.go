@@ -150,6 +150,10 @@ func backupTargetText(t restapi.BackupTarget, showTables bool) string {
 		fmt.Fprintf(&b, " and %d days", t.RetentionDays)
 	}
 	b.WriteString("\n")
+	if len(t.Warnings) > 0 {
+		b.WriteString("\n")
+		writeWarnings(&b, t.Warnings)
+	}
 	return b.String()
 }
 

@@ -41,6 +41,7 @@ func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 	if p.Stage != "" {
 		fmt.Fprintf(&b, "Stage:\t\t%s\n", p.Stage)
 	}
+	writeWarnings(&b, p.Warnings)
 	if len(p.Hosts) == 0 {
 		return b.String(), nil
 	}
@@ -74,4 +75,15 @@ func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// writeWarnings lists warnings under a "Warnings:" heading.
+func writeWarnings(b *strings.Builder, warnings []string) {
+	if len(warnings) == 0 {
+		return
+	}
+	b.WriteString("Warnings:\n")
+	for _, w := range warnings {
+		fmt.Fprintf(b, "  - %s\n", w)
+	}
 }

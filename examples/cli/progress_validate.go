@@ -31,7 +31,11 @@ func validateProgressText(raw json.RawMessage, _ progressOpts) (string, error) {
 	})
 	t := newTable("Host", "Location", "Manifests", "Scanned files", "Missing files", "Orphaned files", "Orphaned bytes", "Deleted files", "Broken snapshots")
 	for _, p := range ps {
-		t.add(p.Host, p.Location, p.Manifests, p.ScannedFiles, p.MissingFiles, p.OrphanedFiles, sizeString(p.OrphanedBytes), p.DeletedFiles, strings.Join(p.BrokenSnapshots, ","))
+		broken := slices.Clone(p.BrokenSnapshots)
+		for _, tag := range p.IncompleteSnapshots {
+			broken = append(broken, tag+" (incomplete)")
+		}
+		t.add(p.Host, p.Location, p.Manifests, p.ScannedFiles, p.MissingFiles, p.OrphanedFiles, sizeString(p.OrphanedBytes), p.DeletedFiles, strings.Join(broken, ","))
 	}
 	return "\n" + t.String(), nil
 }

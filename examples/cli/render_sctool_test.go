@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scyllaops/scyllaops/restapi"
 )
@@ -62,5 +63,43 @@ func TestBackupTargetMethod(t *testing.T) {
 	got := backupTargetText(restapi.BackupTarget{DC: []string{"dc1"}, Location: []string{"s3:b"}, Retention: 3, Method: "rclone"}, false)
 	if !strings.Contains(got, "Backup Method: rclone\n") {
 		t.Errorf("dry run lacks the method:\n%s", got)
+	}
+}
+
+// The dry run and the progress list the keyspaces a DC-filtered backup
+// does not wholly cover.
+func TestBackupWarningsShown(t *testing.T) {
+	w := "keyspace system_distributed is not wholly covered by DC dc1"
+	got := backupTargetText(restapi.BackupTarget{DC: []string{"dc1"}, Location: []string{"s3:b"}, Warnings: []string{w}}, false)
+	if !strings.Contains(got, "Warnings:\n  - "+w+"\n") {
+		t.Errorf("dry run lacks the warning:\n%s", got)
+	}
+	raw, _ := json.Marshal(restapi.BackupProgress{Stage: "UPLOAD", Warnings: []string{w}})
+	s, err := backupProgressText(raw, progressOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, "Warnings:\n  - "+w+"\n") {
+		t.Errorf("progress lacks the warning:\n%s", s)
+	}
+}
+
+// A run of a second or more shows its duration (truncated to seconds, as
+// sctool does); a running run counts up to now.
+func TestRunHeaderDuration(t *testing.T) {
+	start := time.Date(2026, 12, 2, 11, 48, 23, 400e6, time.UTC)
+	end := start.Add(65*time.Second + 700*time.Millisecond)
+	for _, c := range []struct {
+		end  *time.Time
+		now  time.Time
+		want string
+	}{
+		{&end, end.Add(time.Hour), "Duration:\t1m5s\n"},
+		{nil, start.Add(2500 * time.Millisecond), "Duration:\t2s\n"},
+	} {
+		got := runHeader(restapi.TaskRun{ID: "r", Status: "DONE", StartTime: &start, EndTime: c.end}, c.now)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("header\n%s\nlacks %q", got, c.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package scyllaops
+package webhook
 
 import (
 	"bytes"
@@ -17,50 +17,33 @@ import (
 	"github.com/scyllaops/scyllaops/store"
 )
 
-// Webhooks: when a run ends (DONE, STOPPED, WAITING, ERROR, ABORTED), the
-// Manager POSTs a CloudEvents 1.0 event in structured JSON mode
-// (Content-Type application/cloudevents+json) to the URL in the cluster's
-// WebhookLabel label, if set. The choice of a label (rather than a Manager
-// option) makes the URL per cluster, settable through the existing
-// cluster API (sctool's --label) and shared by every Manager of a store.
-//
-// Delivery never blocks the scheduler: events go to a bounded queue
-// (WebhookQueueSize; when full, the event is dropped and logged) drained
-// by one goroutine that Manager.Run owns. Each POST is retried with
-// exponential backoff (go-retryablehttp: up to 5 retries, 1s to 30s) on
-// connection errors and 5xx/429 answers. When Run's context ends, the
-// events of the runs ended by the shutdown (ABORTED) are still delivered,
-// for at most WebhookDrainTimeout after the scheduler stopped; what is
-// left then is dropped and logged. Every Manager sends the events of the runs it
-// executed, so each run end is sent once (at least once under retries:
-// receivers deduplicate by the event "id").
 const (
-	// WebhookLabel is the cluster label holding the webhook URL
+	// Label is the cluster label holding the webhook URL
 	// (http or https).
-	WebhookLabel = "scyllaops.io/webhook-url"
-	// WebhookQueueSize bounds the events waiting for delivery.
-	WebhookQueueSize = 1024
-	// WebhookDrainTimeout bounds the delivery of queued events at
+	Label = "scyllaops.io/webhook-url"
+	// QueueSize bounds the events waiting for delivery.
+	QueueSize = 1024
+	// DrainTimeout bounds the delivery of queued events at
 	// shutdown.
-	WebhookDrainTimeout = 10 * time.Second
-	// WebhookEventType is the CloudEvents "type" of a run end.
-	WebhookEventType = "io.scyllaops.run.finished"
+	DrainTimeout = 10 * time.Second
+	// EventType is the CloudEvents "type" of a run end.
+	EventType = "io.scyllaops.run.finished"
 )
 
-// WebhookEvent is the CloudEvents envelope the webhook receives.
-type WebhookEvent struct {
-	SpecVersion     string          `json:"specversion"`
-	Type            string          `json:"type"`
-	Source          string          `json:"source"`
-	ID              string          `json:"id"`
-	Time            time.Time       `json:"time"`
-	Subject         string          `json:"subject"`
-	DataContentType string          `json:"datacontenttype"`
-	Data            WebhookRunEvent `json:"data"`
+// Event is the CloudEvents envelope the webhook receives.
+type Event struct {
+	SpecVersion     string    `json:"specversion"`
+	Type            string    `json:"type"`
+	Source          string    `json:"source"`
+	ID              string    `json:"id"`
+	Time            time.Time `json:"time"`
+	Subject         string    `json:"subject"`
+	DataContentType string    `json:"datacontenttype"`
+	Data            RunEvent  `json:"data"`
 }
 
-// WebhookRunEvent is the data of a WebhookEvent.
-type WebhookRunEvent struct {
+// RunEvent is the data of a Event.
+type RunEvent struct {
 	ClusterID   uuid.UUID    `json:"cluster_id"`
 	ClusterName string       `json:"cluster_name"`
 	TaskID      uuid.UUID    `json:"task_id"`
@@ -78,8 +61,10 @@ type WebhookRunEvent struct {
 	Owner     string    `json:"owner"`
 }
 
-// webhooks queues run ends and delivers them.
-type webhooks struct {
+// Sender queues run ends and delivers them to their cluster's webhook.
+// Create it with New; Enqueue is the scheduler's OnRunEnd and Run the
+// delivery loop.
+type Sender struct {
 	st     store.ClusterStore
 	log    *slog.Logger
 	owner  string
@@ -87,18 +72,21 @@ type webhooks struct {
 	queue  chan scheduler.RunEnd
 }
 
-func newWebhooks(st store.ClusterStore, log *slog.Logger, owner string) *webhooks {
+// New returns a Sender reading each cluster's webhook URL from st; owner
+// is the Manager's owner ID, log its logger.
+func New(st store.ClusterStore, log *slog.Logger, owner string) *Sender {
 	c := retryablehttp.NewClient()
 	c.Logger = nil // it logs through w.log only
 	c.RetryMax = 5
 	c.RetryWaitMin = time.Second
 	c.RetryWaitMax = 30 * time.Second
 	c.HTTPClient.Timeout = 30 * time.Second
-	return &webhooks{st: st, log: log.With("component", "webhook"), owner: owner, client: c, queue: make(chan scheduler.RunEnd, WebhookQueueSize)}
+	return &Sender{st: st, log: log.With("component", "webhook"), owner: owner, client: c, queue: make(chan scheduler.RunEnd, QueueSize)}
 }
 
-// enqueue is the scheduler's OnRunEnd: it never blocks.
-func (w *webhooks) enqueue(e scheduler.RunEnd) {
+// Enqueue is the scheduler's OnRunEnd: it never blocks (a full queue
+// drops the event and logs it).
+func (w *Sender) Enqueue(e scheduler.RunEnd) {
 	select {
 	case w.queue <- e:
 	default:
@@ -106,10 +94,10 @@ func (w *webhooks) enqueue(e scheduler.RunEnd) {
 	}
 }
 
-// run delivers queued events until ctx is done or the scheduler stopped
+// Run delivers queued events until ctx is done or the scheduler stopped
 // (schedDone closed), then what the scheduler queued until it stopped,
-// within WebhookDrainTimeout.
-func (w *webhooks) run(ctx context.Context, schedDone <-chan struct{}) {
+// within DrainTimeout.
+func (w *Sender) Run(ctx context.Context, schedDone <-chan struct{}) {
 	for {
 		select {
 		case e := <-w.queue:
@@ -121,7 +109,7 @@ func (w *webhooks) run(ctx context.Context, schedDone <-chan struct{}) {
 		break
 	}
 	<-schedDone // its last run ends are queued
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), WebhookDrainTimeout)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DrainTimeout)
 	defer cancel()
 	for {
 		select {
@@ -137,12 +125,15 @@ func (w *webhooks) run(ctx context.Context, schedDone <-chan struct{}) {
 	}
 }
 
-func (w *webhooks) deliver(ctx context.Context, e scheduler.RunEnd) {
+// CloseIdleConnections closes the idle connections to the webhooks.
+func (w *Sender) CloseIdleConnections() { w.client.HTTPClient.CloseIdleConnections() }
+
+func (w *Sender) deliver(ctx context.Context, e scheduler.RunEnd) {
 	c, err := w.st.GetCluster(ctx, e.Run.ClusterID)
 	if err != nil {
 		return // deleted meanwhile, or the store is gone
 	}
-	target := c.Labels[WebhookLabel]
+	target := c.Labels[Label]
 	if target == "" {
 		return
 	}
@@ -152,8 +143,8 @@ func (w *webhooks) deliver(ctx context.Context, e scheduler.RunEnd) {
 		return
 	}
 	r := e.Run
-	ev := WebhookEvent{
-		SpecVersion: "1.0", Type: WebhookEventType,
+	ev := Event{
+		SpecVersion: "1.0", Type: EventType,
 		Source: "/scyllaops/clusters/" + c.ID.String(),
 		// Unique per run, also for a reused run record (health checks):
 		// the start time tells its runs apart; the same for redeliveries.
@@ -161,7 +152,7 @@ func (w *webhooks) deliver(ctx context.Context, e scheduler.RunEnd) {
 		Time:            r.EndTime.UTC(),
 		Subject:         "tasks/" + r.Type + "/" + r.TaskID.String() + "/runs/" + r.ID.String(),
 		DataContentType: "application/json",
-		Data: WebhookRunEvent{ClusterID: c.ID, ClusterName: c.Name, TaskID: r.TaskID, TaskType: r.Type, TaskName: e.TaskName,
+		Data: RunEvent{ClusterID: c.ID, ClusterName: c.Name, TaskID: r.TaskID, TaskType: r.Type, TaskName: e.TaskName,
 			RunID: r.ID, Status: r.Status, Cause: r.Cause, Attempt: r.Attempt, Final: e.Final,
 			StartTime: r.StartTime.UTC(), EndTime: r.EndTime.UTC(), Owner: r.Owner},
 	}
