@@ -39,7 +39,7 @@ const (
 // or localstorage:) no MD5 is computed: the only MD5 such a bucket could
 // report is one this process computed from the same in-memory bytes, so
 // comparing it proves nothing, and hashing would halve local throughput.
-func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blob.Bucket, key string, want int64, ts *transferState) (int64, error) {
+func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blob.Bucket, key string, want int64, srcMeta map[string]string, ts *transferState) (int64, error) {
 	counts := []interface{ Add(int64) int64 }{&j.bytes}
 	if ts != nil {
 		counts = append(counts, &ts.bytes)
@@ -83,8 +83,15 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		h = md5.New() //nolint:gosec // see import
 		src = io.TeeReader(r, h)
 	}
-	mr := &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts}
-	buf := make([]byte, copyBufSize)
+	var mr io.Reader = &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts}
+	bufSize := copyBufSize
+	if s.buckets.isLocal(dst) {
+		// Network reads return what the socket holds (often 16–64 KiB):
+		// filling a larger buffer first makes every file write one
+		// large write(2) instead of many small ones.
+		mr, bufSize = fullReader{mr}, localWriteBufSize
+	}
+	buf := make([]byte, bufSize)
 	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{mr}, buf)
 	if err == nil && want >= 0 && n != want {
 		err = fmt.Errorf("source size changed: read %d bytes, expected %d", n, want)
@@ -110,7 +117,48 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		return n, fmt.Errorf("verify %s: wrote %d bytes md5 %s, bucket has %d bytes md5 %s",
 			key, n, hex.EncodeToString(sum), a.Size, hex.EncodeToString(a.MD5))
 	}
+	// A local destination hashed what it wrote (CRC32C, in the same
+	// pass): compare it with the checksum the source stored with the
+	// object when the agent uploaded it.
+	if want := metaValue(srcMeta, metaCRC32C); want != "" {
+		if got := metaValue(a.Metadata, metaCRC32C); got != "" && !strings.EqualFold(got, want) {
+			_ = dst.Delete(context.WithoutCancel(ctx), key)
+			return n, fmt.Errorf("verify %s: wrote %d bytes with crc32c %s, the source's stored crc32c is %s", key, n, got, want)
+		}
+	}
 	return n, nil
+}
+
+// localWriteBufSize is the copy buffer of a transfer into a local
+// destination (see fullReader).
+const localWriteBufSize = 1 << 20
+
+// fullReader reads until p is full or the source ends.
+type fullReader struct{ r io.Reader }
+
+func (f fullReader) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	if n > 0 && err == io.EOF {
+		err = nil // reported by the next Read
+	}
+	return n, err
+}
+
+// metaValue returns the metadata value of key, whatever the case of the
+// stored key (S3 servers and SDKs differ).
+func metaValue(m map[string]string, key string) string {
+	if v, ok := m[key]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
 }
 
 // castagnoli is the CRC32C table: the checksum S3's additional checksums
@@ -276,7 +324,7 @@ func (s *rcServer) transferIndexed(ctx context.Context, j *job, src *blob.Bucket
 		return false, err
 	}
 	defer r.Close()
-	if _, err := s.copyStream(ctx, j, r, dst, dstKey, sa.Size, ts); err != nil {
+	if _, err := s.copyStream(ctx, j, r, dst, dstKey, sa.Size, sa.Metadata, ts); err != nil {
 		return false, err
 	}
 	return false, nil
@@ -422,6 +470,7 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", o.dstLoc, err)
 	}
+	var objs []*blob.ListObject
 	it := list(o.src, &blob.ListOptions{Prefix: prefix})
 	var listErr error
 	for {
@@ -433,15 +482,31 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 			listErr = fmt.Errorf("list %s: %w", o.srcLoc, err)
 			break
 		}
-		if obj.IsDir {
-			continue
+		if !obj.IsDir {
+			objs = append(objs, obj)
 		}
+	}
+	dstKeyOf := func(srcKey string) string { return joinKey(o.dstLoc.key, srcKey[len(prefix):]) }
+	var known map[string]bool
+	if listErr == nil {
+		if known, err = s.uploadedBundles(ctx, o.src, o.dst, objs, dstKeyOf, index); err != nil {
+			return nil, err
+		}
+	}
+	for _, obj := range objs {
 		total++
 		srcKey := obj.Key
-		dstKey := joinKey(o.dstLoc.key, srcKey[len(prefix):])
+		dstKey := dstKeyOf(srcKey)
 		sa := &blob.Attributes{Size: obj.Size, ModTime: obj.ModTime, MD5: obj.MD5}
 		g.Go(func() error {
-			_, err := s.transferIndexed(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc, index, sem)
+			var err error
+			if known[srcKey] {
+				// Already uploaded by the deduplication rule: no check.
+				_, end := j.startTransfer(srcKey, sa.Size)
+				end(true, nil)
+			} else {
+				_, err = s.transferIndexed(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc, index, sem)
+			}
 			if err == nil && move {
 				// The file is in the destination. A source already gone
 				// was moved by another job of the same directory (e.g.
