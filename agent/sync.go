@@ -11,8 +11,10 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
@@ -91,8 +93,9 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		// large write(2) instead of many small ones.
 		mr, bufSize = fullReader{mr}, localWriteBufSize
 	}
-	buf := make([]byte, bufSize)
-	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{mr}, buf)
+	buf := getBuf(bufSize)
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{mr}, *buf)
+	putBuf(buf)
 	if err == nil && want >= 0 && n != want {
 		err = fmt.Errorf("source size changed: read %d bytes, expected %d", n, want)
 	}
@@ -128,6 +131,17 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	}
 	return n, nil
 }
+
+// Copy buffers are pooled by size: allocating (and zeroing) one per
+// file cost more CPU than copying a small file.
+var bufPools = map[int]*sync.Pool{
+	copyBufSize:       {New: func() any { b := make([]byte, copyBufSize); return &b }},
+	localWriteBufSize: {New: func() any { b := make([]byte, localWriteBufSize); return &b }},
+}
+
+func getBuf(size int) *[]byte { return bufPools[size].Get().(*[]byte) }
+
+func putBuf(b *[]byte) { bufPools[len(*b)].Put(b) }
 
 // localWriteBufSize is the copy buffer of a transfer into a local
 // destination (see fullReader).
@@ -234,7 +248,9 @@ func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey str
 		return true, false, err
 	}
 	defer r.Close()
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, copyBufSize)); err != nil {
+	buf := getBuf(copyBufSize)
+	defer putBuf(buf)
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, *buf); err != nil {
 		return true, false, err
 	}
 	return true, bytes.Equal(h.Sum(nil), want), nil
@@ -554,10 +570,7 @@ func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, er
 	g.SetLimit(o.transfers)
 	for _, pr := range o.paths {
 		g.Go(func() error {
-			sa, err := o.src.Attributes(ctx, pr[0].key)
-			if err == nil {
-				_, err = s.transfer(ctx, j, o.src, pr[0].key, sa, o.dst, pr[1].key, "", &pr[0])
-			}
+			err := s.download(ctx, j, o.src, &pr[0], o.dst, pr[1].key)
 			if err != nil {
 				failed.Add(1)
 				err = fmt.Errorf("%s: %w", pr[0], err)
@@ -574,4 +587,55 @@ func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, er
 		return nil, fmt.Errorf("%d of %d files failed, first: %w", n, len(o.paths), *first.Load())
 	}
 	return nil, nil
+}
+
+// download copies src/srcLoc into the local dst/dstKey. When the
+// destination does not exist (the usual case in a restore), the file is
+// read with one GET and no HEAD: its size and stored checksum come from
+// the reader. Otherwise it goes through transfer's unchanged-file check.
+func (s *rcServer) download(ctx context.Context, j *job, src *blob.Bucket, srcLoc *location, dst *blob.Bucket, dstKey string) error {
+	if ok, err := dst.Exists(ctx, dstKey); err != nil || ok {
+		sa, err := src.Attributes(ctx, srcLoc.key)
+		if err != nil {
+			return err
+		}
+		_, err = s.transfer(ctx, j, src, srcLoc.key, sa, dst, dstKey, "", srcLoc)
+		return err
+	}
+	r, err := src.NewReader(ctx, srcLoc.key, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	meta, known := readerMeta(r)
+	if !known {
+		// Another backend: its metadata takes an Attributes call.
+		a, err := src.Attributes(ctx, srcLoc.key)
+		if err != nil {
+			return err
+		}
+		meta = a.Metadata
+	}
+	ts, end := j.startTransfer(srcLoc.key, r.Size())
+	_, err = s.copyStream(ctx, j, r, dst, dstKey, r.Size(), meta, ts)
+	end(false, err)
+	return err
+}
+
+// readerMeta returns the metadata stored with the object r reads, where
+// the reader carries it without another request: an S3 GET's, or the
+// CRC32C a local file keeps in an extended attribute; known is false
+// for other readers.
+func readerMeta(r *blob.Reader) (meta map[string]string, known bool) {
+	var out s3.GetObjectOutput
+	if r.As(&out) {
+		return out.Metadata, true
+	}
+	if f := localFile(r); f != nil {
+		if sum := fileCRC32C(f); sum != "" {
+			return map[string]string{metaCRC32C: sum}, true
+		}
+		return nil, true
+	}
+	return nil, false
 }

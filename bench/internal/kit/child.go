@@ -34,6 +34,8 @@ type ChildConfig struct {
 	MemProfile string `json:"mem_profile"`
 }
 
+// ChildEnv is the environment variable that puts a benchmark binary in
+// agent child mode (see RunChild).
 const ChildEnv = "SCYLLAOPS_BENCH_AGENT_CHILD"
 
 // RunChild serves the real agent handler over TCP+TLS on a loopback port,
@@ -164,7 +166,7 @@ func StartAgent(cfg ChildConfig) (*AgentProc, error) {
 	return p, nil
 }
 
-// stop closes the child's stdin and waits for it to exit.
+// Stop closes the child's stdin and waits for it to exit.
 func (p *AgentProc) Stop() error {
 	p.stdin.Close()
 	done := make(chan error, 1)
@@ -178,6 +180,7 @@ func (p *AgentProc) Stop() error {
 	}
 }
 
+// PID is the child's process id.
 func (p *AgentProc) PID() int { return p.cmd.Process.Pid }
 
 // ResetPeakRSS resets VmHWM of pid (Linux clear_refs "5").

@@ -47,10 +47,12 @@ var bigDataMiB = [...]int64{256, 224, 208, 192, 176, 160, 128, 112, 80, 64}
 // tables are the 5 table directories across 3 keyspaces.
 var tables = [...][2]string{{"ks1", "events"}, {"ks1", "users"}, {"ks2", "orders"}, {"ks2", "items"}, {"ks3", "metrics"}}
 
+const sstablesPerTable = 50
+
+// Sizes.
 const (
-	sstablesPerTable = 50
-	MiB              = 1 << 20
-	KiB              = 1 << 10
+	MiB = 1 << 20
+	KiB = 1 << 10
 )
 
 // plan returns the files of the data set (paths and sizes, no checksums):

@@ -47,16 +47,27 @@ type LocalTarget struct {
 // sidecarExt is the suffix of fileblob's metadata files.
 const sidecarExt = ".attrs"
 
-func (t *LocalTarget) Dir() string       { return filepath.Join(t.Root, t.Bucket) }
-func (t *LocalTarget) Name() string      { return "local" }
-func (t *LocalTarget) AgentFs() string   { return "localstorage:" + t.Bucket }
+// Dir is the directory of the bucket.
+func (t *LocalTarget) Dir() string { return filepath.Join(t.Root, t.Bucket) }
+
+// Name is "local".
+func (t *LocalTarget) Name() string { return "local" }
+
+// AgentFs is the agent remote of the directory.
+func (t *LocalTarget) AgentFs() string { return "localstorage:" + t.Bucket }
+
+// RcloneDst is the directory.
 func (t *LocalTarget) RcloneDst() string { return t.Dir() }
+
+// RcloneEnv is empty: rclone needs no config for a directory.
 func (t *LocalTarget) RcloneEnv() []string {
 	return nil
 }
 
+// Clean removes the directory.
 func (t *LocalTarget) Clean(context.Context) error { return os.RemoveAll(t.Dir()) }
 
+// Verify checks the directory holds exactly the files of ds.
 func (t *LocalTarget) Verify(ctx context.Context, ds *Dataset) error {
 	t.Sidecars = 0
 	want := make(map[string]FileSpec, len(ds.Files))
@@ -91,6 +102,8 @@ type S3Target struct {
 	cli                           *s3.Client
 }
 
+// NewS3Target returns the target of bucket at endpoint, creating the
+// bucket if missing.
 func NewS3Target(ctx context.Context, endpoint, key, secret, bucket string) (*S3Target, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion("us-east-1"),
@@ -111,9 +124,16 @@ func NewS3Target(ctx context.Context, endpoint, key, secret, bucket string) (*S3
 	return &S3Target{endpoint: endpoint, key: key, secret: secret, Bucket: bucket, cli: cli}, nil
 }
 
-func (t *S3Target) Name() string      { return "s3" }
-func (t *S3Target) AgentFs() string   { return "s3:" + t.Bucket }
+// Name is "s3".
+func (t *S3Target) Name() string { return "s3" }
+
+// AgentFs is the agent remote of the bucket.
+func (t *S3Target) AgentFs() string { return "s3:" + t.Bucket }
+
+// RcloneDst is the rclone remote of the bucket.
 func (t *S3Target) RcloneDst() string { return "benchs3:" + t.Bucket }
+
+// RcloneEnv configures the rclone remote benchs3.
 func (t *S3Target) RcloneEnv() []string {
 	return []string{
 		"RCLONE_CONFIG_BENCHS3_TYPE=s3",
@@ -142,6 +162,7 @@ func (t *S3Target) keys(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// Clean deletes every object of the bucket.
 func (t *S3Target) Clean(ctx context.Context) error {
 	keys, err := t.keys(ctx)
 	if err != nil {
@@ -158,6 +179,7 @@ func (t *S3Target) Clean(ctx context.Context) error {
 	return g.Wait()
 }
 
+// Verify checks the bucket holds exactly the files of ds.
 func (t *S3Target) Verify(ctx context.Context, ds *Dataset) error {
 	want := make(map[string]FileSpec, len(ds.Files))
 	for _, f := range ds.Files {
