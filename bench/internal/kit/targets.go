@@ -64,8 +64,24 @@ func (t *LocalTarget) RcloneEnv() []string {
 	return nil
 }
 
-// Clean removes the directory.
-func (t *LocalTarget) Clean(context.Context) error { return os.RemoveAll(t.Dir()) }
+// Clean empties the directory. It is not removed: the agent keeps its
+// localstorage bucket directory open (an os.Root), so a new directory of
+// the same name would not be the one it writes to.
+func (t *LocalTarget) Clean(context.Context) error {
+	ents, err := os.ReadDir(t.Dir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(t.Dir(), e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Verify checks the directory holds exactly the files of ds.
 func (t *LocalTarget) Verify(ctx context.Context, ds *Dataset) error {
