@@ -296,7 +296,7 @@ func (b *bench) one(ctx context.Context, t kit.Target, tool string) (sample, err
 	case "rclone":
 		s.d, s.cpu, err = kit.Timed(kit.RcloneCmd(b.c.rclone, t.RcloneEnv(), "copy", b.dataDir, t.RcloneDst()))
 	case "cp":
-		s.d, s.cpu, err = kit.Timed(exec.CommandContext(ctx, "cp", "-r", b.dataDir, t.RcloneDst()))
+		s.d, s.cpu, err = kit.Timed(exec.CommandContext(ctx, "cp", "-r", "-T", b.dataDir, t.RcloneDst()))
 	}
 	if err != nil {
 		return s, err
