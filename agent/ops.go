@@ -123,7 +123,7 @@ func (s *rcServer) opPut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j := newJob(0, nil)
-	_, err = s.copyStream(r.Context(), j, r.Body, b, loc.key, -1, nil)
+	_, err = s.copyStream(r.Context(), j, r.Body, b, loc.key, -1, nil, nil)
 	if err != nil {
 		s.writeError(w, name, p, fmt.Errorf("put %s: %w", loc, err))
 		return

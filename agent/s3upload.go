@@ -145,7 +145,9 @@ func (u *s3Upload) upload(ctx context.Context, size int64) error {
 // bytes count again, as they are sent again).
 func (u *s3Upload) section(ctx context.Context, off, n int64) (string, io.ReadSeeker, error) {
 	h := crc32.New(castagnoli)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(u.file, off, n), make([]byte, copyBufSize)); err != nil {
+	buf := getBuf(copyBufSize)
+	defer putBuf(buf)
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(u.file, off, n), *buf); err != nil {
 		return "", nil, err
 	}
 	sr := io.NewSectionReader(u.file, off, n)
@@ -164,7 +166,9 @@ func (m *seekMeter) Seek(off int64, whence int) (int64, error) { return m.sr.See
 // fileCRC32CSum returns the CRC32C (hex) of the first size bytes of f.
 func fileCRC32CSum(f *os.File, size int64) (string, error) {
 	h := crc32.New(castagnoli)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), make([]byte, copyBufSize)); err != nil {
+	buf := getBuf(copyBufSize)
+	defer putBuf(buf)
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), *buf); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

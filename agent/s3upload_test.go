@@ -7,8 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/scyllaops/scyllaops/agent"
 	"github.com/scyllaops/scyllaops/agentclient"
@@ -93,6 +98,22 @@ func TestS3DirectUploadSizes(t *testing.T) {
 		if !bytes.Equal(got, b) {
 			t.Fatalf("%s: read back %d bytes, want %d (content differs: %v)", name, len(got), len(b), len(got) == len(b))
 		}
+	}
+	// An object whose stored CRC32C does not match its content (as a
+	// corrupted upload would be) fails the download, checked in the same
+	// pass from the GET's metadata.
+	s3c := s3.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(v[2], v[3], "")},
+		func(o *s3.Options) { o.BaseEndpoint = aws.String(v[0]); o.UsePathStyle = true })
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(v[1]), Key: aws.String(root + "/bad-Data.db"),
+		Body: bytes.NewReader([]byte("corrupted")), Metadata: map[string]string{"crc32c": "00000000"}}); err != nil {
+		t.Fatal(err)
+	}
+	id, err = c.CopyPaths(ctx, "n1", agentclient.CopyPathsOptions{SrcFs: fs, SrcRemote: root, DstFs: "data:", DstRemote: "ks/t-3", Paths: []string{"bad-Data.db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr := waitJob(t, c, id); pr.Status != agentclient.JobError || !strings.Contains(pr.Error, "crc32c") {
+		t.Fatalf("download of an object with a wrong stored crc32c = %+v, want an error naming crc32c", pr)
 	}
 	id, err = c.CopyDir(ctx, "n1", opts)
 	if err != nil {

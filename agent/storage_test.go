@@ -19,7 +19,7 @@ import (
 
 // needEnv returns the env values (testenv.Need: skipped, or failed under
 // CI, when one is missing).
-func needEnv(t *testing.T, keys ...string) []string {
+func needEnv(t testing.TB, keys ...string) []string {
 	t.Helper()
 	return testenv.Need(t, keys...)
 }
@@ -184,7 +184,7 @@ func testStorage(t *testing.T, so agent.StorageOptions, fs string) {
 	}
 }
 
-func waitJob(t *testing.T, c *agentclient.Client, id int64) *agentclient.JobProgress {
+func waitJob(t testing.TB, c *agentclient.Client, id int64) *agentclient.JobProgress {
 	t.Helper()
 	for range 60 {
 		pr, err := c.JobProgress(t.Context(), "n1", id, 5*time.Second)

@@ -11,8 +11,10 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
@@ -39,7 +41,7 @@ const (
 // or localstorage:) no MD5 is computed: the only MD5 such a bucket could
 // report is one this process computed from the same in-memory bytes, so
 // comparing it proves nothing, and hashing would halve local throughput.
-func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blob.Bucket, key string, want int64, ts *transferState) (int64, error) {
+func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blob.Bucket, key string, want int64, srcMeta map[string]string, ts *transferState) (int64, error) {
 	counts := []interface{ Add(int64) int64 }{&j.bytes}
 	if ts != nil {
 		counts = append(counts, &ts.bytes)
@@ -83,9 +85,17 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		h = md5.New() //nolint:gosec // see import
 		src = io.TeeReader(r, h)
 	}
-	mr := &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts}
-	buf := make([]byte, copyBufSize)
-	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{mr}, buf)
+	var mr io.Reader = &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts}
+	bufSize := copyBufSize
+	if s.buckets.isLocal(dst) {
+		// Network reads return what the socket holds (often 16–64 KiB):
+		// filling a larger buffer first makes every file write one
+		// large write(2) instead of many small ones.
+		mr, bufSize = fullReader{mr}, localWriteBufSize
+	}
+	buf := getBuf(bufSize)
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{mr}, *buf)
+	putBuf(buf)
 	if err == nil && want >= 0 && n != want {
 		err = fmt.Errorf("source size changed: read %d bytes, expected %d", n, want)
 	}
@@ -110,7 +120,59 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		return n, fmt.Errorf("verify %s: wrote %d bytes md5 %s, bucket has %d bytes md5 %s",
 			key, n, hex.EncodeToString(sum), a.Size, hex.EncodeToString(a.MD5))
 	}
+	// A local destination hashed what it wrote (CRC32C, in the same
+	// pass): compare it with the checksum the source stored with the
+	// object when the agent uploaded it.
+	if want := metaValue(srcMeta, metaCRC32C); want != "" {
+		if got := metaValue(a.Metadata, metaCRC32C); got != "" && !strings.EqualFold(got, want) {
+			_ = dst.Delete(context.WithoutCancel(ctx), key)
+			return n, fmt.Errorf("verify %s: wrote %d bytes with crc32c %s, the source's stored crc32c is %s", key, n, got, want)
+		}
+	}
 	return n, nil
+}
+
+// Copy buffers are pooled by size: allocating (and zeroing) one per
+// file cost more CPU than copying a small file.
+var bufPools = map[int]*sync.Pool{
+	copyBufSize:       {New: func() any { b := make([]byte, copyBufSize); return &b }},
+	localWriteBufSize: {New: func() any { b := make([]byte, localWriteBufSize); return &b }},
+}
+
+func getBuf(size int) *[]byte { return bufPools[size].Get().(*[]byte) }
+
+func putBuf(b *[]byte) { bufPools[len(*b)].Put(b) }
+
+// localWriteBufSize is the copy buffer of a transfer into a local
+// destination (see fullReader).
+const localWriteBufSize = 1 << 20
+
+// fullReader reads until p is full or the source ends.
+type fullReader struct{ r io.Reader }
+
+func (f fullReader) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	if n > 0 && err == io.EOF {
+		err = nil // reported by the next Read
+	}
+	return n, err
+}
+
+// metaValue returns the metadata value of key, whatever the case of the
+// stored key (S3 servers and SDKs differ).
+func metaValue(m map[string]string, key string) string {
+	if v, ok := m[key]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
 }
 
 // castagnoli is the CRC32C table: the checksum S3's additional checksums
@@ -186,7 +248,9 @@ func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey str
 		return true, false, err
 	}
 	defer r.Close()
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, copyBufSize)); err != nil {
+	buf := getBuf(copyBufSize)
+	defer putBuf(buf)
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, *buf); err != nil {
 		return true, false, err
 	}
 	return true, bytes.Equal(h.Sum(nil), want), nil
@@ -276,7 +340,7 @@ func (s *rcServer) transferIndexed(ctx context.Context, j *job, src *blob.Bucket
 		return false, err
 	}
 	defer r.Close()
-	if _, err := s.copyStream(ctx, j, r, dst, dstKey, sa.Size, ts); err != nil {
+	if _, err := s.copyStream(ctx, j, r, dst, dstKey, sa.Size, sa.Metadata, ts); err != nil {
 		return false, err
 	}
 	return false, nil
@@ -422,6 +486,7 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", o.dstLoc, err)
 	}
+	var objs []*blob.ListObject
 	it := list(o.src, &blob.ListOptions{Prefix: prefix})
 	var listErr error
 	for {
@@ -433,15 +498,31 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 			listErr = fmt.Errorf("list %s: %w", o.srcLoc, err)
 			break
 		}
-		if obj.IsDir {
-			continue
+		if !obj.IsDir {
+			objs = append(objs, obj)
 		}
+	}
+	dstKeyOf := func(srcKey string) string { return joinKey(o.dstLoc.key, srcKey[len(prefix):]) }
+	var known map[string]bool
+	if listErr == nil {
+		if known, err = s.uploadedBundles(ctx, o.src, o.dst, objs, dstKeyOf, index); err != nil {
+			return nil, err
+		}
+	}
+	for _, obj := range objs {
 		total++
 		srcKey := obj.Key
-		dstKey := joinKey(o.dstLoc.key, srcKey[len(prefix):])
+		dstKey := dstKeyOf(srcKey)
 		sa := &blob.Attributes{Size: obj.Size, ModTime: obj.ModTime, MD5: obj.MD5}
 		g.Go(func() error {
-			_, err := s.transferIndexed(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc, index, sem)
+			var err error
+			if known[srcKey] {
+				// Already uploaded by the deduplication rule: no check.
+				_, end := j.startTransfer(srcKey, sa.Size)
+				end(true, nil)
+			} else {
+				_, err = s.transferIndexed(ctx, j, o.src, srcKey, sa, o.dst, dstKey, o.suffix, &o.srcLoc, index, sem)
+			}
 			if err == nil && move {
 				// The file is in the destination. A source already gone
 				// was moved by another job of the same directory (e.g.
@@ -489,10 +570,7 @@ func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, er
 	g.SetLimit(o.transfers)
 	for _, pr := range o.paths {
 		g.Go(func() error {
-			sa, err := o.src.Attributes(ctx, pr[0].key)
-			if err == nil {
-				_, err = s.transfer(ctx, j, o.src, pr[0].key, sa, o.dst, pr[1].key, "", &pr[0])
-			}
+			err := s.download(ctx, j, o.src, &pr[0], o.dst, pr[1].key)
 			if err != nil {
 				failed.Add(1)
 				err = fmt.Errorf("%s: %w", pr[0], err)
@@ -509,4 +587,55 @@ func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, er
 		return nil, fmt.Errorf("%d of %d files failed, first: %w", n, len(o.paths), *first.Load())
 	}
 	return nil, nil
+}
+
+// download copies src/srcLoc into the local dst/dstKey. When the
+// destination does not exist (the usual case in a restore), the file is
+// read with one GET and no HEAD: its size and stored checksum come from
+// the reader. Otherwise it goes through transfer's unchanged-file check.
+func (s *rcServer) download(ctx context.Context, j *job, src *blob.Bucket, srcLoc *location, dst *blob.Bucket, dstKey string) error {
+	if ok, err := dst.Exists(ctx, dstKey); err != nil || ok {
+		sa, err := src.Attributes(ctx, srcLoc.key)
+		if err != nil {
+			return err
+		}
+		_, err = s.transfer(ctx, j, src, srcLoc.key, sa, dst, dstKey, "", srcLoc)
+		return err
+	}
+	r, err := src.NewReader(ctx, srcLoc.key, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	meta, known := readerMeta(r)
+	if !known {
+		// Another backend: its metadata takes an Attributes call.
+		a, err := src.Attributes(ctx, srcLoc.key)
+		if err != nil {
+			return err
+		}
+		meta = a.Metadata
+	}
+	ts, end := j.startTransfer(srcLoc.key, r.Size())
+	_, err = s.copyStream(ctx, j, r, dst, dstKey, r.Size(), meta, ts)
+	end(false, err)
+	return err
+}
+
+// readerMeta returns the metadata stored with the object r reads, where
+// the reader carries it without another request: an S3 GET's, or the
+// CRC32C a local file keeps in an extended attribute; known is false
+// for other readers.
+func readerMeta(r *blob.Reader) (meta map[string]string, known bool) {
+	var out s3.GetObjectOutput
+	if r.As(&out) {
+		return out.Metadata, true
+	}
+	if f := localFile(r); f != nil {
+		if sum := fileCRC32C(f); sum != "" {
+			return map[string]string{metaCRC32C: sum}, true
+		}
+		return nil, true
+	}
+	return nil, false
 }

@@ -27,7 +27,7 @@ func (s *rcServer) versionCopy(ctx context.Context, j *job, dst *blob.Bucket, ke
 	// A throwaway job: the copy is not an upload of the job's files.
 	tmp := newJob(0, nil)
 	tmp.limiter.Store(j.limiter.Load())
-	if _, serr := s.copyStream(ctx, tmp, r, dst, key+suffix, size, nil); serr != nil {
+	if _, serr := s.copyStream(ctx, tmp, r, dst, key+suffix, size, nil, nil); serr != nil {
 		return fmt.Errorf("server-side copy: %w; streamed copy: %w", err, serr)
 	}
 	s.a.log.Debug("versioned by streamed copy", "key", key, "suffix", suffix, "server_side_error", err)

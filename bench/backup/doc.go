@@ -5,7 +5,7 @@
 // Usage (see the README, "Benchmarks"):
 //
 //	scripts/services.sh start versitygw rclone && source "$(scripts/services.sh env)"
-//	go run ./bench/backup [-dir DIR] [-runs 3] [-size 1] [-targets local,s3] [-keep]
+//	go run ./bench/backup [-dir DIR] [-runs 3] [-size 1] [-targets local,s3] [-rclone BIN] [-keep]
 //
 // It generates (once, seeded, cached in -dir) 2,000 files of about
 // 1,920 MiB in a Scylla data dir layout, then for every run and target

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/scyllaops/scyllaops/bench/internal/kit"
+
 	"context"
 	"errors"
 	"flag"
@@ -18,8 +20,8 @@ import (
 )
 
 func main() {
-	if cfg := os.Getenv(childEnv); cfg != "" {
-		if err := runChild(cfg); err != nil {
+	if cfg := os.Getenv(kit.ChildEnv); cfg != "" {
+		if err := kit.RunChild(cfg); err != nil {
 			fmt.Fprintln(os.Stderr, "agent child:", err)
 			os.Exit(1)
 		}
@@ -46,6 +48,7 @@ type config struct {
 	s3PIDFile  string
 	cpuProfile string
 	memProfile string
+	rclone     string
 }
 
 func parseFlags() (config, error) {
@@ -69,6 +72,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.s3PIDFile, "s3-pidfile", defPID, "pid file of the S3 server, to report its CPU time (optional)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the agent process to this file")
 	flag.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the agent process to this file")
+	flag.StringVar(&c.rclone, "rclone", "rclone", "the rclone binary to compare with (e.g. Debian's /usr/bin/rclone, or a newer one from go install github.com/rclone/rclone@v1.76.0)")
 	flag.Parse()
 	c.targets = splitList(targets)
 	c.tools = splitList(tools)
@@ -128,11 +132,11 @@ func run() error {
 	}
 	ctx := context.Background()
 	if slices.Contains(c.tools, "rclone") {
-		if _, err := exec.LookPath("rclone"); err != nil {
+		if _, err := exec.LookPath(c.rclone); err != nil {
 			return errors.New("rclone not found: apt-get install -y rclone (or scripts/services.sh start rclone), or leave it out of -tools")
 		}
 	}
-	ds, err := loadOrGenerate(c.dir, c.seed, c.scale, logf)
+	ds, err := kit.LoadOrGenerate(c.dir, c.seed, c.scale, logf)
 	if err != nil {
 		return fmt.Errorf("data set: %w", err)
 	}
@@ -142,13 +146,13 @@ func run() error {
 		return err
 	}
 
-	var targets []target
+	var targets []kit.Target
 	for _, name := range c.targets {
 		switch name {
 		case "local":
-			targets = append(targets, &localTarget{root: localRoot, bucket: "bench"})
+			targets = append(targets, &kit.LocalTarget{Root: localRoot, Bucket: "bench"})
 		case "s3":
-			t, err := newS3Target(ctx, c.s3Endpoint, os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), c.s3Bucket)
+			t, err := kit.NewS3Target(ctx, c.s3Endpoint, os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), c.s3Bucket)
 			if err != nil {
 				return err
 			}
@@ -156,21 +160,21 @@ func run() error {
 		}
 	}
 
-	var ap *agentProc
+	var ap *kit.AgentProc
 	var cli *agentclient.Client
 	const token = "bench-token"
 	if slices.Contains(c.tools, "agent") {
-		ap, err = startAgent(childConfig{Token: token, DataDir: dataDir, LocalPath: localRoot, S3Endpoint: c.s3Endpoint,
+		ap, err = kit.StartAgent(kit.ChildConfig{Token: token, DataDir: dataDir, LocalPath: localRoot, S3Endpoint: c.s3Endpoint,
 			S3Key: os.Getenv("AWS_ACCESS_KEY_ID"), S3Secret: os.Getenv("AWS_SECRET_ACCESS_KEY"), CPUProfile: c.cpuProfile, MemProfile: c.memProfile})
 		if err != nil {
 			return err
 		}
-		defer ap.stop()
-		cli, err = agentclient.New(nil, agentclient.Options{AuthToken: token, Port: ap.port, Timeout: time.Minute})
+		defer ap.Stop()
+		cli, err = agentclient.New(nil, agentclient.Options{AuthToken: token, Port: ap.Port, Timeout: time.Minute})
 		if err != nil {
 			return err
 		}
-		logf("agent: pid %d, https://%s", ap.pid(), ap.addr)
+		logf("agent: pid %d, https://%s", ap.PID(), ap.Addr)
 	}
 	srvPID := 0
 	if c.s3PIDFile != "" && slices.Contains(c.targets, "s3") {
@@ -184,22 +188,22 @@ func run() error {
 	for i := 1; i <= c.runs; i++ {
 		for _, t := range targets {
 			for _, tool := range c.tools {
-				if tool == "cp" && t.name() != "local" {
+				if tool == "cp" && t.Name() != "local" {
 					continue
 				}
 				s, err := b.one(ctx, t, tool)
 				if err != nil {
-					return fmt.Errorf("run %d %s %s: %w", i, t.name(), tool, err)
+					return fmt.Errorf("run %d %s %s: %w", i, t.Name(), tool, err)
 				}
-				results[t.name()+"/"+tool] = append(results[t.name()+"/"+tool], s)
-				fmt.Printf("run %d %-5s %-6s %s\n", i, t.name(), tool, b.describe(s, tool))
+				results[t.Name()+"/"+tool] = append(results[t.Name()+"/"+tool], s)
+				fmt.Printf("run %d %-5s %-6s %s\n", i, t.Name(), tool, b.describe(s, tool))
 			}
 		}
 	}
 	if !c.keep {
 		for _, t := range targets {
-			if err := t.clean(ctx); err != nil {
-				logf("clean %s: %v", t.name(), err)
+			if err := t.Clean(ctx); err != nil {
+				logf("clean %s: %v", t.Name(), err)
 			}
 		}
 	}
@@ -209,15 +213,15 @@ func run() error {
 
 type bench struct {
 	c       config
-	ds      *dataset
+	ds      *kit.Dataset
 	dataDir string
-	ap      *agentProc
+	ap      *kit.AgentProc
 	cli     *agentclient.Client
 	srvPID  int
 }
 
 func (b *bench) mibps(d time.Duration) float64 {
-	return float64(b.ds.Bytes) / mib / d.Seconds()
+	return float64(b.ds.Bytes) / kit.MiB / d.Seconds()
 }
 
 func (b *bench) describe(s sample, tool string) string {
@@ -227,7 +231,7 @@ func (b *bench) describe(s sample, tool string) string {
 	}
 	if tool == "agent" {
 		out += fmt.Sprintf("  peak RSS %5.1f MiB  second backup %6.3f s (%.1f%%), %d bytes uploaded",
-			float64(s.rss)/mib, s.second.Seconds(), 100*s.second.Seconds()/s.d.Seconds(), s.secondUp)
+			float64(s.rss)/kit.MiB, s.second.Seconds(), 100*s.second.Seconds()/s.d.Seconds(), s.secondUp)
 	}
 	if s.sidecars > 0 {
 		out += fmt.Sprintf("  (+%d .attrs sidecar files)", s.sidecars)
@@ -237,42 +241,42 @@ func (b *bench) describe(s sample, tool string) string {
 
 // one cleans t's destination, uploads the data set with tool, syncs, and
 // verifies the result.
-func (b *bench) one(ctx context.Context, t target, tool string) (sample, error) {
+func (b *bench) one(ctx context.Context, t kit.Target, tool string) (sample, error) {
 	var s sample
-	if err := t.clean(ctx); err != nil {
+	if err := t.Clean(ctx); err != nil {
 		return s, fmt.Errorf("clean: %w", err)
 	}
 	syscall.Sync()
 	var srv0 time.Duration
-	if t.name() == "s3" {
+	if t.Name() == "s3" {
 		srv0 = b.serverCPU()
 	}
 	var err error
 	switch tool {
 	case "agent":
-		if err := resetPeakRSS(b.ap.pid()); err != nil {
+		if err := kit.ResetPeakRSS(b.ap.PID()); err != nil {
 			return s, fmt.Errorf("reset peak RSS: %w", err)
 		}
-		cpu0, _ := cpuTime(b.ap.pid())
+		cpu0, _ := kit.CPUTime(b.ap.PID())
 		var p *agentclient.JobProgress
 		s.d, p, err = b.agentUpload(ctx, t)
 		if err != nil {
 			return s, err
 		}
-		cpu1, _ := cpuTime(b.ap.pid())
+		cpu1, _ := kit.CPUTime(b.ap.PID())
 		s.cpu = cpu1 - cpu0
-		if t.name() == "s3" {
+		if t.Name() == "s3" {
 			s.srvCPU = b.serverCPU() - srv0
 		}
 		if p.Uploaded != b.ds.Bytes || p.Failed != 0 {
 			return s, fmt.Errorf("agent job uploaded %d bytes (failed %d), want %d", p.Uploaded, p.Failed, b.ds.Bytes)
 		}
 		if b.c.verify != "none" {
-			if err := t.verify(ctx, b.ds); err != nil {
+			if err := t.Verify(ctx, b.ds); err != nil {
 				return s, fmt.Errorf("verify: %w", err)
 			}
-			if lt, ok := t.(*localTarget); ok {
-				s.sidecars = lt.sidecars
+			if lt, ok := t.(*kit.LocalTarget); ok {
+				s.sidecars = lt.Sidecars
 			}
 		}
 		// A second backup of the unchanged data (no sync(2): it writes
@@ -285,63 +289,44 @@ func (b *bench) one(ctx context.Context, t target, tool string) (sample, error) 
 		if p.Skipped != b.ds.Bytes {
 			return s, fmt.Errorf("second backup skipped %d bytes, want %d (uploaded %d)", p.Skipped, b.ds.Bytes, p.Uploaded)
 		}
-		if s.rss, err = peakRSS(b.ap.pid()); err != nil {
+		if s.rss, err = kit.PeakRSS(b.ap.PID()); err != nil {
 			return s, err
 		}
 		return s, nil
 	case "rclone":
-		args := []string{"copy", b.dataDir, t.rcloneDst()}
-		cmd := exec.CommandContext(ctx, "rclone", args...)
-		cmd.Env = append(os.Environ(), "RCLONE_CONFIG=/dev/null")
-		cmd.Env = slices.DeleteFunc(cmd.Env, func(e string) bool { return strings.HasPrefix(e, "AWS_CA_BUNDLE=") })
-		cmd.Env = append(cmd.Env, t.rcloneEnv()...)
-		s.d, s.cpu, err = timed(cmd)
+		s.d, s.cpu, err = kit.Timed(kit.RcloneCmd(b.c.rclone, t.RcloneEnv(), "copy", b.dataDir, t.RcloneDst()))
 	case "cp":
-		s.d, s.cpu, err = timed(exec.CommandContext(ctx, "cp", "-r", b.dataDir, t.rcloneDst()))
+		s.d, s.cpu, err = kit.Timed(exec.CommandContext(ctx, "cp", "-r", "-T", b.dataDir, t.RcloneDst()))
 	}
 	if err != nil {
 		return s, err
 	}
-	if t.name() == "s3" {
+	if t.Name() == "s3" {
 		s.srvCPU = b.serverCPU() - srv0
 	}
 	if b.c.verify == "all" {
-		if err := t.verify(ctx, b.ds); err != nil {
+		if err := t.Verify(ctx, b.ds); err != nil {
 			return s, fmt.Errorf("verify: %w", err)
 		}
 	}
 	return s, nil
 }
 
-// timed runs cmd followed by sync(2) and returns the wall time of both and
-// cmd's CPU time.
-func timed(cmd *exec.Cmd) (time.Duration, time.Duration, error) {
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return 0, 0, fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, out.String())
-	}
-	syscall.Sync()
-	d := time.Since(start)
-	return d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
-}
-
 // agentUpload runs one copydir job of the whole data dir to t, waits for
 // it and syncs; it returns the wall time and the job's final progress.
-func (b *bench) agentUpload(ctx context.Context, t target) (time.Duration, *agentclient.JobProgress, error) {
+func (b *bench) agentUpload(ctx context.Context, t kit.Target) (time.Duration, *agentclient.JobProgress, error) {
 	return b.agentJob(ctx, t, true)
 }
 
 // agentUploadNoSync is agentUpload without the sync(2).
-func (b *bench) agentUploadNoSync(ctx context.Context, t target) (time.Duration, *agentclient.JobProgress, error) {
+func (b *bench) agentUploadNoSync(ctx context.Context, t kit.Target) (time.Duration, *agentclient.JobProgress, error) {
 	return b.agentJob(ctx, t, false)
 }
 
-func (b *bench) agentJob(ctx context.Context, t target, sync bool) (time.Duration, *agentclient.JobProgress, error) {
+func (b *bench) agentJob(ctx context.Context, t kit.Target, sync bool) (time.Duration, *agentclient.JobProgress, error) {
 	const host = "127.0.0.1"
 	start := time.Now()
-	id, err := b.cli.CopyDir(ctx, host, agentclient.SyncOptions{SrcFs: "data:", DstFs: t.agentFs(),
+	id, err := b.cli.CopyDir(ctx, host, agentclient.SyncOptions{SrcFs: "data:", DstFs: t.AgentFs(),
 		Suffix: ".sm_20250101000000UTC", Transfers: b.c.transfers})
 	if err != nil {
 		return 0, nil, err
@@ -369,7 +354,7 @@ func (b *bench) serverCPU() time.Duration {
 	if b.srvPID == 0 {
 		return 0
 	}
-	d, err := cpuTime(b.srvPID)
+	d, err := kit.CPUTime(b.srvPID)
 	if err != nil {
 		return 0
 	}

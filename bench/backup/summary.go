@@ -1,10 +1,10 @@
 package main
 
 import (
+	"github.com/scyllaops/scyllaops/bench/internal/kit"
+
 	"fmt"
-	"os/exec"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -13,75 +13,40 @@ const (
 	goalS3VsRclone      = 1.5
 	goalLocalVsRclone   = 2.0
 	goalLocalVsCp       = 0.8
-	goalPeakRSS         = 100 * mib
+	goalPeakRSS         = 100 * kit.MiB
 	goalSecondPctOfTime = 5.0
 )
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	n := len(s)
-	if n == 0 {
-		return 0
-	}
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func pick(ss []sample, f func(sample) time.Duration) []time.Duration {
-	out := make([]time.Duration, len(ss))
-	for i, s := range ss {
-		out[i] = f(s)
-	}
-	return out
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "MET"
-	}
-	return "MISSED"
-}
-
-func rcloneVersion() string {
-	out, err := exec.Command("rclone", "version").Output()
-	if err != nil {
-		return "rclone ?"
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	return line
-}
-
 // summary prints medians, ratios and the goals.
-func (b *bench) summary(targets []target, results map[string][]sample) {
-	fmt.Printf("\ndata set: %d files, %.1f MiB (scale %g); %d runs; each upload + sync(2) into a cleaned destination; page cache not dropped\n",
-		len(b.ds.Files), float64(b.ds.Bytes)/mib, b.c.scale, b.c.runs)
+func (b *bench) summary(targets []kit.Target, results map[string][]sample) {
+	fmt.Printf("\nload: %s (shared machine)\n", kit.Uptime())
+	fmt.Printf("data set: %d files, %.1f MiB (scale %g); %d runs; each upload + sync(2) into a cleaned destination; page cache not dropped\n",
+		len(b.ds.Files), float64(b.ds.Bytes)/kit.MiB, b.c.scale, b.c.runs)
 	if slices.Contains(b.c.tools, "rclone") {
-		fmt.Printf("rclone: %s, defaults (--transfers 4 --checkers 8)\n", rcloneVersion())
+		fmt.Printf("%s, defaults (--transfers 4 --checkers 8)\n", kit.RcloneVersion(b.c.rclone))
 	}
 	fmt.Printf("integrity: %s\n", map[string]string{
 		"all":   "every upload verified: same file set, sizes and SHA-256 of every file as the source",
 		"agent": "agent uploads verified: same file set, sizes and SHA-256 of every file as the source",
 		"none":  "not verified (-verify none)",
 	}[b.c.verify])
-	fmt.Printf("\n%-6s %-7s %10s %10s %10s %12s\n", "target", "tool", "median s", "MiB/s", "cpu s", "server cpu s")
+	fmt.Printf("\n%-6s %-7s %10s %10s %10s %12s %16s\n", "target", "tool", "median s", "MiB/s", "cpu s", "cpu s/GiB", "server cpu s")
 	med := map[string]time.Duration{}
 	for _, t := range targets {
 		for _, tool := range b.c.tools {
-			ss := results[t.name()+"/"+tool]
+			ss := results[t.Name()+"/"+tool]
 			if len(ss) == 0 {
 				continue
 			}
-			m := median(pick(ss, func(s sample) time.Duration { return s.d }))
-			med[t.name()+"/"+tool] = m
+			m := kit.Median(kit.Pick(ss, func(s sample) time.Duration { return s.d }))
+			med[t.Name()+"/"+tool] = m
 			srv := "-"
-			if ms := median(pick(ss, func(s sample) time.Duration { return s.srvCPU })); ms > 0 {
+			if ms := kit.Median(kit.Pick(ss, func(s sample) time.Duration { return s.srvCPU })); ms > 0 {
 				srv = fmt.Sprintf("%.1f", ms.Seconds())
 			}
-			fmt.Printf("%-6s %-7s %10.2f %10.1f %10.1f %12s\n", t.name(), tool, m.Seconds(), b.mibps(m),
-				median(pick(ss, func(s sample) time.Duration { return s.cpu })).Seconds(), srv)
+			cpu := kit.Median(kit.Pick(ss, func(s sample) time.Duration { return s.cpu })).Seconds()
+			fmt.Printf("%-6s %-7s %10.2f %10.1f %10.1f %12.2f %16s\n", t.Name(), tool, m.Seconds(), b.mibps(m),
+				cpu, cpu/(float64(b.ds.Bytes)/(1<<30)), srv)
 		}
 	}
 	fmt.Println()
@@ -94,33 +59,33 @@ func (b *bench) summary(targets []target, results map[string][]sample) {
 		return mc.Seconds() / ma.Seconds(), true // throughput ratio a/c
 	}
 	if r, ok := ratio("s3/agent", "s3/rclone"); ok {
-		fmt.Printf("s3:    agent/rclone = %.2fx  (goal >= %.1fx: %s)\n", r, goalS3VsRclone, verdict(r >= goalS3VsRclone))
+		fmt.Printf("s3:    agent/rclone = %.2fx  (goal >= %.1fx: %s)\n", r, goalS3VsRclone, kit.Verdict(r >= goalS3VsRclone))
 	}
 	if r, ok := ratio("local/agent", "local/rclone"); ok {
-		fmt.Printf("local: agent/rclone = %.2fx  (goal >= %.1fx: %s)\n", r, goalLocalVsRclone, verdict(r >= goalLocalVsRclone))
+		fmt.Printf("local: agent/rclone = %.2fx  (goal >= %.1fx: %s)\n", r, goalLocalVsRclone, kit.Verdict(r >= goalLocalVsRclone))
 	}
 	if r, ok := ratio("local/agent", "local/cp"); ok {
-		fmt.Printf("local: agent/cp     = %.2fx  (goal >= %.1fx: %s)\n", r, goalLocalVsCp, verdict(r >= goalLocalVsCp))
+		fmt.Printf("local: agent/cp     = %.2fx  (goal >= %.1fx: %s)\n", r, goalLocalVsCp, kit.Verdict(r >= goalLocalVsCp))
 	}
 	var rss int64
 	var pcts []time.Duration // second/first in units of 0.01 %
 	var up int64
 	for _, t := range targets {
-		for _, s := range results[t.name()+"/agent"] {
+		for _, s := range results[t.Name()+"/agent"] {
 			rss = max(rss, s.rss)
 			pcts = append(pcts, time.Duration(10000*s.second.Seconds()/s.d.Seconds()))
 			up += s.secondUp
 		}
-		if ss := results[t.name()+"/agent"]; len(ss) > 0 {
-			m2 := median(pick(ss, func(s sample) time.Duration { return s.second }))
+		if ss := results[t.Name()+"/agent"]; len(ss) > 0 {
+			m2 := kit.Median(kit.Pick(ss, func(s sample) time.Duration { return s.second }))
 			fmt.Printf("%-6s second backup of unchanged data: median %.3f s = %.1f%% of the first's median\n",
-				t.name()+":", m2.Seconds(), 100*m2.Seconds()/med[t.name()+"/agent"].Seconds())
+				t.Name()+":", m2.Seconds(), 100*m2.Seconds()/med[t.Name()+"/agent"].Seconds())
 		}
 	}
 	if len(pcts) > 0 {
 		worst := slices.Max(pcts)
-		fmt.Printf("agent peak RSS (VmHWM, max over runs) = %.1f MiB  (goal <= %d MiB: %s)\n", float64(rss)/mib, goalPeakRSS/mib, verdict(rss <= goalPeakRSS))
+		fmt.Printf("agent peak RSS (VmHWM, max over runs) = %.1f MiB  (goal <= %d MiB: %s)\n", float64(rss)/kit.MiB, goalPeakRSS/kit.MiB, kit.Verdict(rss <= goalPeakRSS))
 		fmt.Printf("second backup: %d bytes uploaded in all, worst %.1f%% of the first's time  (goal 0 bytes in <= %.0f%%: %s)\n",
-			up, float64(worst)/100, goalSecondPctOfTime, verdict(up == 0 && float64(worst)/100 <= goalSecondPctOfTime))
+			up, float64(worst)/100, goalSecondPctOfTime, kit.Verdict(up == 0 && float64(worst)/100 <= goalSecondPctOfTime))
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package kit
 
 import (
 	"crypto/sha256"
@@ -19,20 +19,20 @@ import (
 // data set of an older shape is regenerated.
 const datasetVersion = 1
 
-// fileSpec is one generated file: its path relative to the data dir, size
+// FileSpec is one generated file: its path relative to the data dir, size
 // and SHA-256.
-type fileSpec struct {
+type FileSpec struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 }
 
-// dataset is the cached description of a generated node data dir.
-type dataset struct {
+// Dataset is the cached description of a generated node data dir.
+type Dataset struct {
 	Version int        `json:"version"`
 	Seed    uint64     `json:"seed"`
 	Scale   float64    `json:"scale"`
-	Files   []fileSpec `json:"files"`
+	Files   []FileSpec `json:"files"`
 	// Bytes is the sum of Files' sizes.
 	Bytes int64 `json:"bytes"`
 }
@@ -47,26 +47,28 @@ var bigDataMiB = [...]int64{256, 224, 208, 192, 176, 160, 128, 112, 80, 64}
 // tables are the 5 table directories across 3 keyspaces.
 var tables = [...][2]string{{"ks1", "events"}, {"ks1", "users"}, {"ks2", "orders"}, {"ks2", "items"}, {"ks3", "metrics"}}
 
+const sstablesPerTable = 50
+
+// Sizes.
 const (
-	sstablesPerTable = 50
-	mib              = 1 << 20
-	kib              = 1 << 10
+	MiB = 1 << 20
+	KiB = 1 << 10
 )
 
 // plan returns the files of the data set (paths and sizes, no checksums):
 // 250 SSTables × 8 components = 2,000 files. 10 Data.db are 64–256 MiB,
 // the other 240 Data.db 256 KiB–2 MiB, TOC.txt 4–8 KiB, every other
 // component 4–64 KiB. Sizes are multiplied by scale (at least 1 byte).
-func plan(seed uint64, scale float64) []fileSpec {
+func plan(seed uint64, scale float64) []FileSpec {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	sz := func(n int64) int64 { return max(1, int64(math.Round(float64(n)*scale))) }
 	between := func(lo, hi int64) int64 { return lo + r.Int64N(hi-lo+1) }
 	// The big Data.db files go to SSTables spread over the tables.
 	big := map[int]int64{}
 	for i, m := range bigDataMiB {
-		big[i*(len(tables)*sstablesPerTable)/len(bigDataMiB)+3] = m * mib
+		big[i*(len(tables)*sstablesPerTable)/len(bigDataMiB)+3] = m * MiB
 	}
-	var out []fileSpec
+	var out []FileSpec
 	n := 0
 	for _, t := range tables {
 		var id [16]byte
@@ -81,14 +83,14 @@ func plan(seed uint64, scale float64) []fileSpec {
 					if b, ok := big[n]; ok {
 						size = b
 					} else {
-						size = between(256*kib, 2*mib)
+						size = between(256*KiB, 2*MiB)
 					}
 				case "TOC.txt":
-					size = between(4*kib, 8*kib)
+					size = between(4*KiB, 8*KiB)
 				default:
-					size = between(4*kib, 64*kib)
+					size = between(4*KiB, 64*KiB)
 				}
-				out = append(out, fileSpec{Path: filepath.Join(dir, fmt.Sprintf("me-%d-big-%s", g, c)), Size: sz(size)})
+				out = append(out, FileSpec{Path: filepath.Join(dir, fmt.Sprintf("me-%d-big-%s", g, c)), Size: sz(size)})
 			}
 			n++
 		}
@@ -96,14 +98,14 @@ func plan(seed uint64, scale float64) []fileSpec {
 	return out
 }
 
-// loadOrGenerate returns the data set in dir/data, generating it (and
+// LoadOrGenerate returns the data set in dir/data, generating it (and
 // dir/dataset.json) unless a complete one of the same seed, scale and
 // version is there.
-func loadOrGenerate(dir string, seed uint64, scale float64, logf func(string, ...any)) (*dataset, error) {
+func LoadOrGenerate(dir string, seed uint64, scale float64, logf func(string, ...any)) (*Dataset, error) {
 	dataDir := filepath.Join(dir, "data")
 	manifest := filepath.Join(dir, "dataset.json")
 	if ds, err := readDataset(manifest); err == nil && ds.Version == datasetVersion && ds.Seed == seed && ds.Scale == scale && checkSizes(dataDir, ds) == nil {
-		logf("data set: cached in %s (%d files, %.1f MiB)", dataDir, len(ds.Files), float64(ds.Bytes)/mib)
+		logf("data set: cached in %s (%d files, %.1f MiB)", dataDir, len(ds.Files), float64(ds.Bytes)/MiB)
 		return ds, nil
 	}
 	logf("data set: generating in %s (seed %d, scale %g)", dataDir, seed, scale)
@@ -112,8 +114,8 @@ func loadOrGenerate(dir string, seed uint64, scale float64, logf func(string, ..
 	if err := os.RemoveAll(dataDir); err != nil {
 		return nil, err
 	}
-	ds := &dataset{Version: datasetVersion, Seed: seed, Scale: scale, Files: plan(seed, scale)}
-	buf := make([]byte, mib)
+	ds := &Dataset{Version: datasetVersion, Seed: seed, Scale: scale, Files: plan(seed, scale)}
+	buf := make([]byte, MiB)
 	for i := range ds.Files {
 		f := &ds.Files[i]
 		sum, err := writeRandomFile(filepath.Join(dataDir, f.Path), f.Size, seed, uint64(i), buf)
@@ -130,16 +132,16 @@ func loadOrGenerate(dir string, seed uint64, scale float64, logf func(string, ..
 	if err := os.WriteFile(manifest, b, 0o644); err != nil {
 		return nil, err
 	}
-	logf("data set: %d files, %.1f MiB generated in %s", len(ds.Files), float64(ds.Bytes)/mib, time.Since(start).Round(time.Millisecond))
+	logf("data set: %d files, %.1f MiB generated in %s", len(ds.Files), float64(ds.Bytes)/MiB, time.Since(start).Round(time.Millisecond))
 	return ds, nil
 }
 
-func readDataset(path string) (*dataset, error) {
+func readDataset(path string) (*Dataset, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var ds dataset
+	var ds Dataset
 	if err := json.Unmarshal(b, &ds); err != nil {
 		return nil, err
 	}
@@ -148,7 +150,7 @@ func readDataset(path string) (*dataset, error) {
 
 // checkSizes reports an error unless every file of ds exists in dataDir
 // with its size (content is checked against checksums only after uploads).
-func checkSizes(dataDir string, ds *dataset) error {
+func checkSizes(dataDir string, ds *Dataset) error {
 	n := 0
 	for _, f := range ds.Files {
 		st, err := os.Stat(filepath.Join(dataDir, f.Path))

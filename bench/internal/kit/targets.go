@@ -1,4 +1,4 @@
-package main
+package kit
 
 import (
 	"context"
@@ -20,58 +20,85 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// target is a backup destination that every tool uploads to in turn.
-type target interface {
-	name() string
+// Target is a backup destination that every tool uploads to in turn.
+type Target interface {
+	Name() string
 	// agentFs is the agent remote of the destination.
-	agentFs() string
+	AgentFs() string
 	// rcloneDst is rclone's destination argument; rcloneEnv its config.
-	rcloneDst() string
-	rcloneEnv() []string
+	RcloneDst() string
+	RcloneEnv() []string
 	// clean removes everything below the destination.
-	clean(ctx context.Context) error
+	Clean(ctx context.Context) error
 	// verify checks that the destination holds exactly the files of ds,
 	// with their sizes and SHA-256 checksums.
-	verify(ctx context.Context, ds *dataset) error
+	Verify(ctx context.Context, ds *Dataset) error
 }
 
-// localTarget is a directory, the agent's "localstorage:<bucket>"
+// LocalTarget is a directory, the agent's "localstorage:<bucket>"
 // (fileblob).
-type localTarget struct {
-	root   string // LocalStoragePath
-	bucket string
+type LocalTarget struct {
+	Root   string // LocalStoragePath
+	Bucket string
 	// sidecars counts the fileblob ".attrs" files the last verify found.
-	sidecars int
+	Sidecars int
 }
 
 // sidecarExt is the suffix of fileblob's metadata files.
 const sidecarExt = ".attrs"
 
-func (t *localTarget) dir() string       { return filepath.Join(t.root, t.bucket) }
-func (t *localTarget) name() string      { return "local" }
-func (t *localTarget) agentFs() string   { return "localstorage:" + t.bucket }
-func (t *localTarget) rcloneDst() string { return t.dir() }
-func (t *localTarget) rcloneEnv() []string {
+// Dir is the directory of the bucket.
+func (t *LocalTarget) Dir() string { return filepath.Join(t.Root, t.Bucket) }
+
+// Name is "local".
+func (t *LocalTarget) Name() string { return "local" }
+
+// AgentFs is the agent remote of the directory.
+func (t *LocalTarget) AgentFs() string { return "localstorage:" + t.Bucket }
+
+// RcloneDst is the directory.
+func (t *LocalTarget) RcloneDst() string { return t.Dir() }
+
+// RcloneEnv is empty: rclone needs no config for a directory.
+func (t *LocalTarget) RcloneEnv() []string {
 	return nil
 }
 
-func (t *localTarget) clean(context.Context) error { return os.RemoveAll(t.dir()) }
+// Clean empties the directory. It is not removed: the agent keeps its
+// localstorage bucket directory open (an os.Root), so a new directory of
+// the same name would not be the one it writes to.
+func (t *LocalTarget) Clean(context.Context) error {
+	ents, err := os.ReadDir(t.Dir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(t.Dir(), e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-func (t *localTarget) verify(ctx context.Context, ds *dataset) error {
-	t.sidecars = 0
-	want := make(map[string]fileSpec, len(ds.Files))
+// Verify checks the directory holds exactly the files of ds.
+func (t *LocalTarget) Verify(ctx context.Context, ds *Dataset) error {
+	t.Sidecars = 0
+	want := make(map[string]FileSpec, len(ds.Files))
 	for _, f := range ds.Files {
 		want[filepath.ToSlash(f.Path)] = f
 	}
 	var got []string
-	err := filepath.WalkDir(t.dir(), func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(t.Dir(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(t.dir(), p)
+		rel, _ := filepath.Rel(t.Dir(), p)
 		if strings.HasSuffix(rel, sidecarExt) {
 			// fileblob's metadata sidecar of an object, not an object.
-			t.sidecars++
+			t.Sidecars++
 			return nil
 		}
 		got = append(got, filepath.ToSlash(rel))
@@ -80,18 +107,20 @@ func (t *localTarget) verify(ctx context.Context, ds *dataset) error {
 	if err != nil {
 		return err
 	}
-	return verifyAll(ctx, want, got, func(key string) (io.ReadCloser, error) {
-		return os.Open(filepath.Join(t.dir(), filepath.FromSlash(key)))
+	return VerifyAll(ctx, want, got, func(key string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(t.Dir(), filepath.FromSlash(key)))
 	})
 }
 
-// s3Target is a bucket of an S3 server.
-type s3Target struct {
-	endpoint, key, secret, bucket string
+// S3Target is a bucket of an S3 server.
+type S3Target struct {
+	endpoint, key, secret, Bucket string
 	cli                           *s3.Client
 }
 
-func newS3Target(ctx context.Context, endpoint, key, secret, bucket string) (*s3Target, error) {
+// NewS3Target returns the target of bucket at endpoint, creating the
+// bucket if missing.
+func NewS3Target(ctx context.Context, endpoint, key, secret, bucket string) (*S3Target, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion("us-east-1"),
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(key, secret, "")),
@@ -108,13 +137,20 @@ func newS3Target(ctx context.Context, endpoint, key, secret, bucket string) (*s3
 			return nil, fmt.Errorf("create bucket %s at %s: %w", bucket, endpoint, err)
 		}
 	}
-	return &s3Target{endpoint: endpoint, key: key, secret: secret, bucket: bucket, cli: cli}, nil
+	return &S3Target{endpoint: endpoint, key: key, secret: secret, Bucket: bucket, cli: cli}, nil
 }
 
-func (t *s3Target) name() string      { return "s3" }
-func (t *s3Target) agentFs() string   { return "s3:" + t.bucket }
-func (t *s3Target) rcloneDst() string { return "benchs3:" + t.bucket }
-func (t *s3Target) rcloneEnv() []string {
+// Name is "s3".
+func (t *S3Target) Name() string { return "s3" }
+
+// AgentFs is the agent remote of the bucket.
+func (t *S3Target) AgentFs() string { return "s3:" + t.Bucket }
+
+// RcloneDst is the rclone remote of the bucket.
+func (t *S3Target) RcloneDst() string { return "benchs3:" + t.Bucket }
+
+// RcloneEnv configures the rclone remote benchs3.
+func (t *S3Target) RcloneEnv() []string {
 	return []string{
 		"RCLONE_CONFIG_BENCHS3_TYPE=s3",
 		"RCLONE_CONFIG_BENCHS3_PROVIDER=Other",
@@ -127,9 +163,9 @@ func (t *s3Target) rcloneEnv() []string {
 }
 
 // keys lists every object key of the bucket.
-func (t *s3Target) keys(ctx context.Context) ([]string, error) {
+func (t *S3Target) keys(ctx context.Context) ([]string, error) {
 	var out []string
-	p := s3.NewListObjectsV2Paginator(t.cli, &s3.ListObjectsV2Input{Bucket: aws.String(t.bucket)})
+	p := s3.NewListObjectsV2Paginator(t.cli, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -142,7 +178,8 @@ func (t *s3Target) keys(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (t *s3Target) clean(ctx context.Context) error {
+// Clean deletes every object of the bucket.
+func (t *S3Target) Clean(ctx context.Context) error {
 	keys, err := t.keys(ctx)
 	if err != nil {
 		return err
@@ -151,15 +188,16 @@ func (t *s3Target) clean(ctx context.Context) error {
 	g.SetLimit(8)
 	for _, k := range keys {
 		g.Go(func() error {
-			_, err := t.cli.DeleteObject(gctx, &s3.DeleteObjectInput{Bucket: aws.String(t.bucket), Key: aws.String(k)})
+			_, err := t.cli.DeleteObject(gctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(k)})
 			return err
 		})
 	}
 	return g.Wait()
 }
 
-func (t *s3Target) verify(ctx context.Context, ds *dataset) error {
-	want := make(map[string]fileSpec, len(ds.Files))
+// Verify checks the bucket holds exactly the files of ds.
+func (t *S3Target) Verify(ctx context.Context, ds *Dataset) error {
+	want := make(map[string]FileSpec, len(ds.Files))
 	for _, f := range ds.Files {
 		want[filepath.ToSlash(f.Path)] = f
 	}
@@ -167,8 +205,8 @@ func (t *s3Target) verify(ctx context.Context, ds *dataset) error {
 	if err != nil {
 		return err
 	}
-	return verifyAll(ctx, want, got, func(key string) (io.ReadCloser, error) {
-		o, err := t.cli.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.bucket), Key: aws.String(key)})
+	return VerifyAll(ctx, want, got, func(key string) (io.ReadCloser, error) {
+		o, err := t.cli.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
 		if err != nil {
 			return nil, err
 		}
@@ -176,9 +214,9 @@ func (t *s3Target) verify(ctx context.Context, ds *dataset) error {
 	})
 }
 
-// verifyAll checks that got names exactly the files of want and that each
+// VerifyAll checks that got names exactly the files of want and that each
 // one's content has the wanted size and SHA-256.
-func verifyAll(ctx context.Context, want map[string]fileSpec, got []string, open func(key string) (io.ReadCloser, error)) error {
+func VerifyAll(ctx context.Context, want map[string]FileSpec, got []string, open func(key string) (io.ReadCloser, error)) error {
 	var extra []string
 	seen := make(map[string]bool, len(got))
 	for _, k := range got {

@@ -1,4 +1,4 @@
-package main
+package kit
 
 import (
 	"bufio"
@@ -21,9 +21,9 @@ import (
 	"github.com/scyllaops/scyllaops/agent"
 )
 
-// childConfig is what the parent passes to the agent process (as JSON in
-// the environment variable childEnv).
-type childConfig struct {
+// ChildConfig is what the parent passes to the agent process (as JSON in
+// the environment variable ChildEnv).
+type ChildConfig struct {
 	Token      string `json:"token"`
 	DataDir    string `json:"data_dir"`
 	LocalPath  string `json:"local_path"`
@@ -34,12 +34,14 @@ type childConfig struct {
 	MemProfile string `json:"mem_profile"`
 }
 
-const childEnv = "SCYLLAOPS_BENCH_AGENT_CHILD"
+// ChildEnv is the environment variable that puts a benchmark binary in
+// agent child mode (see RunChild).
+const ChildEnv = "SCYLLAOPS_BENCH_AGENT_CHILD"
 
-// runChild serves the real agent handler over TCP+TLS on a loopback port,
+// RunChild serves the real agent handler over TCP+TLS on a loopback port,
 // prints "ADDR <host:port>" on stdout and serves until stdin closes.
-func runChild(cfgJSON string) error {
-	var cfg childConfig
+func RunChild(cfgJSON string) error {
+	var cfg ChildConfig
 	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
 		return fmt.Errorf("child config: %w", err)
 	}
@@ -112,16 +114,16 @@ func runChild(cfgJSON string) error {
 	return nil
 }
 
-// agentProc is the agent child process seen from the parent.
-type agentProc struct {
+// AgentProc is the agent child process seen from the parent.
+type AgentProc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	addr  string
-	port  int
+	Addr  string
+	Port  int
 }
 
-// startAgent starts this binary in child mode and waits for its address.
-func startAgent(cfg childConfig) (*agentProc, error) {
+// StartAgent starts this binary in child mode and waits for its address.
+func StartAgent(cfg ChildConfig) (*AgentProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -131,7 +133,7 @@ func startAgent(cfg childConfig) (*agentProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), childEnv+"="+string(b))
+	cmd.Env = append(os.Environ(), ChildEnv+"="+string(b))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -144,28 +146,28 @@ func startAgent(cfg childConfig) (*agentProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &agentProc{cmd: cmd, stdin: stdin}
+	p := &AgentProc{cmd: cmd, stdin: stdin}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		p.stop()
+		p.Stop()
 		return nil, fmt.Errorf("agent child did not report its address: %w", err)
 	}
 	if !strings.HasPrefix(line, "ADDR ") {
-		p.stop()
+		p.Stop()
 		return nil, fmt.Errorf("agent child did not report its address: got %q", line)
 	}
-	p.addr = strings.TrimSpace(strings.TrimPrefix(line, "ADDR "))
-	_, port, err := net.SplitHostPort(p.addr)
+	p.Addr = strings.TrimSpace(strings.TrimPrefix(line, "ADDR "))
+	_, port, err := net.SplitHostPort(p.Addr)
 	if err != nil {
-		p.stop()
+		p.Stop()
 		return nil, err
 	}
-	p.port, _ = strconv.Atoi(port)
+	p.Port, _ = strconv.Atoi(port)
 	return p, nil
 }
 
-// stop closes the child's stdin and waits for it to exit.
-func (p *agentProc) stop() error {
+// Stop closes the child's stdin and waits for it to exit.
+func (p *AgentProc) Stop() error {
 	p.stdin.Close()
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
@@ -178,15 +180,16 @@ func (p *agentProc) stop() error {
 	}
 }
 
-func (p *agentProc) pid() int { return p.cmd.Process.Pid }
+// PID is the child's process id.
+func (p *AgentProc) PID() int { return p.cmd.Process.Pid }
 
-// resetPeakRSS resets VmHWM of pid (Linux clear_refs "5").
-func resetPeakRSS(pid int) error {
+// ResetPeakRSS resets VmHWM of pid (Linux clear_refs "5").
+func ResetPeakRSS(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
-// peakRSS returns VmHWM of pid in bytes.
-func peakRSS(pid int) (int64, error) {
+// PeakRSS returns VmHWM of pid in bytes.
+func PeakRSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -203,8 +206,8 @@ func peakRSS(pid int) (int64, error) {
 	return 0, errors.New("no VmHWM in /proc status")
 }
 
-// cpuTime returns user+system CPU time of pid so far (from /proc/pid/stat).
-func cpuTime(pid int) (time.Duration, error) {
+// CPUTime returns user+system CPU time of pid so far (from /proc/pid/stat).
+func CPUTime(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
