@@ -11,21 +11,15 @@ import (
 
 func backupView() progressView {
 	return progressView{
-		text: backupProgressText,
-		fraction: func(raw json.RawMessage) (int64, int64) {
-			var p restapi.BackupProgress
-			_ = json.Unmarshal(raw, &p)
-			return p.Uploaded + p.Skipped, p.Size
-		},
+		text:     backupProgressText,
+		fraction: barFraction(func(p restapi.BackupProgress) (int64, int64) { return p.Uploaded + p.Skipped, p.Size }),
 	}
 }
 
 func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
-	var p restapi.BackupProgress
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return "", fmt.Errorf("backup progress: %w", err)
-		}
+	p, err := decodeProgress[restapi.BackupProgress](raw, "backup")
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Progress:\t%s\n", percent(p.Uploaded+p.Skipped, p.Size))
