@@ -3,18 +3,14 @@ package scyllaops_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 
@@ -22,55 +18,7 @@ import (
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
-	"github.com/scyllaops/scyllaops/store/boltstore"
 )
-
-// The child mode of TestBackupResumesAfterManagerSIGKILL: a Manager process
-// on the bolt file that starts the backup task and runs until killed.
-const killChildEnv = "SCYLLAOPS_BACKUP_KILL_CHILD"
-
-func init() {
-	if os.Getenv(killChildEnv) == "" {
-		return
-	}
-	// Runs inside the test binary, before any test: the child never returns.
-	os.Exit(killChild())
-}
-
-func killChild() int {
-	ctx := context.Background()
-	var a struct{ DB, Cluster, Task string }
-	if err := json.Unmarshal([]byte(os.Getenv(killChildEnv)), &a); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	st, err := boltstore.Open(ctx, a.DB, boltstore.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	m, err := scyllaops.New(st, nil, killTestOptions("child"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	go func() { _ = m.Run(ctx) }()
-	if err := m.StartTask(ctx, uuid.MustParse(a.Cluster), uuid.MustParse(a.Task), true); err != nil {
-		fmt.Fprintln(os.Stderr, "start:", err)
-		return 2
-	}
-	fmt.Fprintln(os.Stdout, "started")
-	select {} // until SIGKILL
-}
-
-func killTestOptions(owner string) scyllaops.Options {
-	return scyllaops.Options{
-		OwnerID:  owner,
-		LeaseTTL: time.Second,
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Backup:   backup.Options{LongPoll: 200 * time.Millisecond, LeaseTTL: time.Second, LeaseWait: 100 * time.Millisecond},
-	}
-}
 
 // sstFiles maps each uploaded sstable file in the bucket to its inode: a
 // file uploaded again (fileblob writes a new file and renames it) gets a
@@ -122,37 +70,14 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "state.db")
 
 	// Set up the cluster and the task with a Manager that then goes away.
-	st, err := boltstore.Open(ctx, db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := scyllaops.New(st, nil, killTestOptions("setup"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "c", Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// 1 MiB/s per node: the upload of ~3.5 MiB per node takes seconds.
-	props := json.RawMessage(`{"location":["localstorage:bucket"],"rate_limit":["1"],"keyspace":["ks"]}`)
-	task, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: "backup", Name: "b", Enabled: true,
-		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: props})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = m.Close()
-	_ = st.Close()
+	cid, tid := setUpKillTask(t, db, scyllaops.Cluster{Name: "c", Host: sim.ContactHost(), AuthToken: sim.AuthToken()},
+		store.Task{Type: "backup", Name: "b", Enabled: true, Schedule: store.Schedule{Cron: "0 3 1 1 *"},
+			Properties: json.RawMessage(`{"location":["localstorage:bucket"],"rate_limit":["1"],"keyspace":["ks"]}`)})
 
 	// The child Manager starts the backup; kill it once some sstables are
 	// in the bucket.
-	arg, _ := json.Marshal(map[string]string{"DB": db, "Cluster": c.ID.String(), "Task": task.ID.String()})
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+string(arg))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startKillChild(t, db, cid, tid)
 	var before map[string]uint64
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -166,36 +91,17 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	sigkill(t, cmd)
 	before = sstFiles(t, buckets) // what the child finished before it died
 	killTags := manifestTags(filepath.Join(buckets, "bucket", "backup", "meta"))
 
 	// A new Manager on the same file takes the run over and finishes it.
-	st, err = boltstore.Open(ctx, db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	m, err = scyllaops.New(st, nil, killTestOptions("survivor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	run := waitRun(wctx, m, c.ID, task.ID)
+	m, run := takeOver(t, db, cid, tid)
 	if run.Status != store.StatusDone {
-		hist, _ := m.TaskHistory(ctx, c.ID, task.ID, 10)
+		hist, _ := m.TaskHistory(ctx, cid, tid, 10)
 		t.Fatalf("run after takeover: %s (%s); history %+v", run.Status, run.Cause, hist)
 	}
-	hist, err := m.TaskHistory(ctx, c.ID, task.ID, 10)
+	hist, err := m.TaskHistory(ctx, cid, tid, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +123,7 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 	if len(killTags) != 1 {
 		t.Fatalf("manifests at the kill carry tags %v, want one", killTags)
 	}
-	p, err := m.Backup().Progress(ctx, c.ID, task.ID, run.ID)
+	p, err := m.Backup().Progress(ctx, cid, tid, run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

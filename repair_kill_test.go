@@ -1,60 +1,16 @@
 package scyllaops_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops"
 	"github.com/scyllaops/scyllaops/scyllatest"
 	"github.com/scyllaops/scyllaops/store"
-	"github.com/scyllaops/scyllaops/store/boltstore"
 )
-
-// The child mode of TestRepairResumesAfterManagerSIGKILL: a Manager
-// process on the bolt file that starts the repair task and runs until
-// killed.
-const repairKillChildEnv = "SCYLLAOPS_REPAIR_KILL_CHILD"
-
-func init() {
-	if os.Getenv(repairKillChildEnv) == "" {
-		return
-	}
-	os.Exit(repairKillChild())
-}
-
-func repairKillChild() int {
-	ctx := context.Background()
-	var a struct{ DB, Cluster, Task string }
-	if err := json.Unmarshal([]byte(os.Getenv(repairKillChildEnv)), &a); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	st, err := boltstore.Open(ctx, a.DB, boltstore.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	m, err := scyllaops.New(st, nil, killTestOptions("child"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	go func() { _ = m.Run(ctx) }()
-	if err := m.StartTask(ctx, uuid.MustParse(a.Cluster), uuid.MustParse(a.Task), true); err != nil {
-		fmt.Fprintln(os.Stderr, "start:", err)
-		return 2
-	}
-	select {} // until SIGKILL
-}
 
 // TestRepairResumesAfterManagerSIGKILL kills a Manager process with
 // SIGKILL in the middle of a repair. A new Manager on the same bolt file
@@ -72,34 +28,12 @@ func TestRepairResumesAfterManagerSIGKILL(t *testing.T) {
 			Tables: []scyllatest.Table{{Name: "t1", SSTables: 1}, {Name: "t2", SSTables: 1}}}},
 	})
 	db := filepath.Join(t.TempDir(), "state.db")
-	st, err := boltstore.Open(ctx, db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := scyllaops.New(st, nil, killTestOptions("setup"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "c", Host: sim.ContactHost(), AuthToken: sim.AuthToken(), WithoutRepair: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := json.RawMessage(`{"keyspace":["ks"],"small_table_threshold":"1B","intensity":1}`)
-	task, err := m.CreateTask(ctx, store.Task{ClusterID: c.ID, Type: "repair", Name: "r", Enabled: true,
-		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: props})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = m.Close()
-	_ = st.Close()
+	cid, tid := setUpKillTask(t, db,
+		scyllaops.Cluster{Name: "c", Host: sim.ContactHost(), AuthToken: sim.AuthToken(), WithoutRepair: true},
+		store.Task{Type: "repair", Name: "r", Enabled: true, Schedule: store.Schedule{Cron: "0 3 1 1 *"},
+			Properties: json.RawMessage(`{"keyspace":["ks"],"small_table_threshold":"1B","intensity":1}`)})
 
-	arg, _ := json.Marshal(map[string]string{"DB": db, "Cluster": c.ID.String(), "Task": task.ID.String()})
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), repairKillChildEnv+"="+string(arg))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startKillChild(t, db, cid, tid)
 	deadline := time.Now().Add(90 * time.Second)
 	for len(sim.RepairedRanges()) < 10 {
 		if time.Now().After(deadline) {
@@ -108,28 +42,10 @@ func TestRepairResumesAfterManagerSIGKILL(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	sigkill(t, cmd)
 	killedAt := time.Now()
 
-	st, err = boltstore.Open(ctx, db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	m, err = scyllaops.New(st, nil, killTestOptions("survivor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	run := waitRun(wctx, m, c.ID, task.ID)
+	_, run := takeOver(t, db, cid, tid)
 	if run.Status != store.StatusDone {
 		t.Fatalf("run after takeover: %s (%s)", run.Status, run.Cause)
 	}
