@@ -27,12 +27,7 @@ func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 	if p.SnapshotTag != "" {
 		fmt.Fprintf(&b, "Snapshot Tag:\t%s\n", p.SnapshotTag)
 	}
-	if len(p.DCs) > 0 {
-		fmt.Fprintf(&b, "Datacenters:\n")
-		for _, dc := range p.DCs {
-			fmt.Fprintf(&b, "  - %s\n", dc)
-		}
-	}
+	writeList(&b, "Datacenters:", p.DCs)
 	if p.Stage != "" {
 		fmt.Fprintf(&b, "Stage:\t\t%s\n", p.Stage)
 	}
@@ -73,12 +68,15 @@ func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 }
 
 // writeWarnings lists warnings under a "Warnings:" heading.
-func writeWarnings(b *strings.Builder, warnings []string) {
-	if len(warnings) == 0 {
+func writeWarnings(b *strings.Builder, warnings []string) { writeList(b, "Warnings:", warnings) }
+
+// writeList lists items under heading; nothing when there are none.
+func writeList(b *strings.Builder, heading string, items []string) {
+	if len(items) == 0 {
 		return
 	}
-	b.WriteString("Warnings:\n")
-	for _, w := range warnings {
-		fmt.Fprintf(b, "  - %s\n", w)
+	b.WriteString(heading + "\n")
+	for _, it := range items {
+		fmt.Fprintf(b, "  - %s\n", it)
 	}
 }

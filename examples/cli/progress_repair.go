@@ -50,12 +50,7 @@ func repairProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 	if p.Host != "" {
 		fmt.Fprintf(&b, "Host:\t\t%s\n", p.Host)
 	}
-	if len(p.DCs) > 0 {
-		fmt.Fprintf(&b, "Datacenters:\n")
-		for _, dc := range p.DCs {
-			fmt.Fprintf(&b, "  - %s\n", dc)
-		}
-	}
+	writeList(&b, "Datacenters:", p.DCs)
 	if len(p.Waiting) > 0 {
 		fmt.Fprintf(&b, "Waiting:\n")
 		for _, w := range p.Waiting {
