@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/agentclient"
-	"github.com/scyllaops/scyllaops/internal/hostsort"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/topology"
 )
@@ -146,7 +146,7 @@ func (h *API) ClusterStatus(ctx context.Context, idOrName string) ([]ClusterStat
 		if c := cmp.Compare(a.DC, b.DC); c != 0 {
 			return c
 		}
-		return hostsort.Compare(a.Host, b.Host)
+		return compareAddr(a.Host, b.Host)
 	})
 	return out, nil
 }
@@ -159,6 +159,22 @@ func resultFields(r Result) (status string, rttMs float32, cause string) {
 		cause = r.Err.Error()
 	}
 	return r.Status, float32(r.RTT.Microseconds()) / 1000, cause
+}
+
+// compareAddr orders IP addresses numerically (IPv4 before IPv6), and
+// anything else after them by string.
+func compareAddr(a, b string) int {
+	pa, ea := netip.ParseAddr(a)
+	pb, eb := netip.ParseAddr(b)
+	switch {
+	case ea == nil && eb == nil:
+		return pa.Compare(pb)
+	case ea == nil:
+		return -1
+	case eb == nil:
+		return 1
+	}
+	return cmp.Compare(a, b)
 }
 
 // API is the health check's call surface for the Manager and the REST
@@ -308,7 +324,7 @@ func (h *API) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.C
 				live: n.Status == topology.StatusUp, state: n.State[0],
 			})
 		}
-		slices.SortFunc(v.nodes, func(a, b nodeView) int { return hostsort.Compare(a.host, b.host) })
+		slices.SortFunc(v.nodes, func(a, b nodeView) int { return compareAddr(a.host, b.host) })
 		return v
 	}
 

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/scyllaops/scyllaops/internal/hostsort"
 	"github.com/scyllaops/scyllaops/restapi"
 )
 
@@ -36,7 +35,7 @@ func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 		return b.String(), nil
 	}
 	b.WriteString("\n")
-	slices.SortFunc(p.Hosts, func(x, y restapi.HostProgress) int { return hostsort.Compare(x.Host, y.Host) })
+	slices.SortFunc(p.Hosts, func(x, y restapi.HostProgress) int { return compareHosts(x.Host, y.Host) })
 	t := newTable("Host", "Progress", "Size", "Success", "Deduplicated", "Failed")
 	for _, h := range p.Hosts {
 		if len(o.hosts) > 0 && !slices.Contains(o.hosts, h.Host) {

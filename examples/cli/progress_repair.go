@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scyllaops/scyllaops/internal/hostsort"
 	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/restapi"
 )
@@ -62,7 +61,7 @@ func repairProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 		b.WriteString(repairTablesTable(p.Tables).String())
 	}
 	if o.details || len(o.hosts) > 0 {
-		slices.SortFunc(p.Hosts, func(x, y repair.HostProgress) int { return hostsort.Compare(x.Host, y.Host) })
+		slices.SortFunc(p.Hosts, func(x, y repair.HostProgress) int { return compareHosts(x.Host, y.Host) })
 		for _, h := range p.Hosts {
 			if len(h.Tables) == 0 || len(o.hosts) > 0 && !slices.Contains(o.hosts, h.Host) {
 				continue

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/scyllaops/scyllaops/internal/hostsort"
 	"github.com/scyllaops/scyllaops/restapi"
 )
 
@@ -25,7 +24,7 @@ func validateProgressText(raw json.RawMessage, _ progressOpts) (string, error) {
 		return "", nil
 	}
 	slices.SortFunc(ps, func(x, y restapi.ValidateBackupProgress) int {
-		if c := hostsort.Compare(x.Host, y.Host); c != 0 {
+		if c := compareHosts(x.Host, y.Host); c != 0 {
 			return c
 		}
 		return strings.Compare(x.Location, y.Location)

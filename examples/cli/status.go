@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/scyllaops/scyllaops/internal/hostsort"
 	"github.com/scyllaops/scyllaops/restapi"
 )
 
@@ -100,7 +99,7 @@ func statusText(ns []restapi.NodeStatus) string {
 		header = append(header, "CQL", "REST", "Address", "Uptime", "CPUs", "Memory", "Scylla", "Agent", "Host ID")
 		t := newTable(header...)
 		nodes := byDC[dc]
-		slices.SortFunc(nodes, func(x, y restapi.NodeStatus) int { return hostsort.Compare(x.Host, y.Host) })
+		slices.SortFunc(nodes, func(x, y restapi.NodeStatus) int { return compareHosts(x.Host, y.Host) })
 		for _, n := range nodes {
 			row := []any{n.Status}
 			if alternator {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -129,4 +130,21 @@ func percent(done, total int64) string {
 		return "100%"
 	}
 	return fmt.Sprintf("%d%%", done*100/total)
+}
+
+// compareHosts orders host addresses numerically (127.0.0.2 before
+// 127.0.0.10; IPv4 before IPv6); names that are not addresses come
+// after, by text.
+func compareHosts(a, b string) int {
+	pa, ea := netip.ParseAddr(a)
+	pb, eb := netip.ParseAddr(b)
+	switch {
+	case ea == nil && eb == nil:
+		return pa.Compare(pb)
+	case ea == nil:
+		return -1
+	case eb == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
 }
