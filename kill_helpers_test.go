@@ -136,10 +136,8 @@ func takeOver(t *testing.T, db string, clusterID, taskID uuid.UUID) (*scyllaops.
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
+	t.Cleanup(func() { _ = m.Close() })
+	runManager(t, m)
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	return m, waitRun(wctx, m, clusterID, taskID)
