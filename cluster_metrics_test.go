@@ -1,7 +1,6 @@
 package scyllaops_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -73,10 +72,7 @@ func TestManagerMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close() })
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runManager(t, m)
 
 	if v, n := testenv.MetricSum(t, reg, "scylla_manager_server_current_version", map[string]string{"version": "3.5.1"}); n != 1 || v != 1 {
 		t.Errorf("server_current_version{version=3.5.1}: %d series, value %v; want 1 series of 1", n, v)

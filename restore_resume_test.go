@@ -46,11 +46,7 @@ func TestRestoreResumesFailedLoad(t *testing.T) {
 	if run.Status != store.StatusDone {
 		t.Fatalf("resumed run %s: %s", run.Status, run.Cause)
 	}
-	recs := e.dst.LoadedSSTables()
-	if d := cmp.Diff(want, loadedCRCs(recs)); d != "" {
-		t.Fatalf("loaded sstables over both runs (-snapshot +loaded):\n%s", d)
-	}
-	checkLanded(t, e.dst, recs)
+	checkLoaded(t, e.dst, want, "loaded sstables over both runs (-snapshot +loaded)")
 	p := restoreProgress(t, e.md, e.cd.ID, task.ID)
 	var downloaded int64
 	for _, h := range p.Hosts {

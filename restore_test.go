@@ -65,10 +65,8 @@ func managerOnReg(t *testing.T, sim *scyllatest.Cluster, name string, reg promet
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
+	t.Cleanup(func() { _ = m.Close() })
+	runManager(t, m)
 	c, err := m.CreateCluster(t.Context(), scyllaops.Cluster{Name: name, Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +169,18 @@ func (e *restoreEnv) nodeBucketCRCs(t *testing.T, nodeID string) []uint32 {
 	return out
 }
 
+// checkLoaded checks that dst loaded the sstables whose Data CRCs are
+// want, and that they landed where they belong (checkLanded); what names
+// the loads in the error.
+func checkLoaded(t *testing.T, dst *scyllatest.Cluster, want []uint32, what string) {
+	t.Helper()
+	recs := dst.LoadedSSTables()
+	if d := cmp.Diff(want, loadedCRCs(recs)); d != "" {
+		t.Fatalf("%s:\n%s", what, d)
+	}
+	checkLanded(t, dst, recs)
+}
+
 // checkLanded checks that every loaded sstable landed on the replicas of
 // its token in dst's ring and that those nodes hold its data.
 func checkLanded(t *testing.T, dst *scyllatest.Cluster, recs []scyllatest.LoadedSSTable) {
@@ -252,11 +262,7 @@ func TestRestoreTablesDCMapping(t *testing.T) {
 	if run.Status != store.StatusDone {
 		t.Fatalf("restore run %s: %s", run.Status, run.Cause)
 	}
-	recs := e.dst.LoadedSSTables()
-	if d := cmp.Diff(want, loadedCRCs(recs)); d != "" {
-		t.Fatalf("loaded sstables (-snapshot +loaded):\n%s", d)
-	}
-	checkLanded(t, e.dst, recs)
+	checkLoaded(t, e.dst, want, "loaded sstables (-snapshot +loaded)")
 	for _, l := range e.dst.Loads() {
 		if !l.LoadAndStream {
 			t.Fatalf("load without load_and_stream: %+v", l)

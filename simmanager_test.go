@@ -37,10 +37,8 @@ func simManager(t *testing.T, st store.Store) (*scyllaops.Manager, *scyllatest.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
+	t.Cleanup(func() { _ = m.Close() })
+	runManager(t, m)
 	c, err := m.CreateCluster(t.Context(), scyllaops.Cluster{Name: "p", Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
 	if err != nil {
 		t.Fatal(err)

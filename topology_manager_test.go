@@ -187,10 +187,8 @@ func TestBackupCallsOneNodeOfSixDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
+	t.Cleanup(func() { _ = m.Close() })
+	runManager(t, m)
 	c, err := m.CreateCluster(ctx, scyllaops.Cluster{Name: "p", Host: sim.ContactHost(), AuthToken: sim.AuthToken()})
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,9 @@ package restapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 )
 
 // StoreBackupPath is the scyllaops-specific endpoint (outside Scylla
@@ -55,14 +53,7 @@ func (c *Client) BackupStore(ctx context.Context, w io.Writer) (int64, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		ae := &APIError{StatusCode: resp.StatusCode}
-		var er ErrorResponse
-		if json.Unmarshal(b, &er) == nil && er.Message != "" {
-			ae.Message, ae.Details, ae.TraceID = er.Message, er.Details, er.TraceID
-		} else {
-			ae.Message = strings.TrimSpace(string(b))
-		}
-		return 0, ae
+		return 0, errorAnswer(resp.StatusCode, b)
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {

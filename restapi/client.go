@@ -95,17 +95,7 @@ func (c *Client) do(ctx context.Context, method, u string, body, out any) (http.
 		return nil, fmt.Errorf("restapi: %s %s: read answer: %w", method, u, err)
 	}
 	if resp.StatusCode >= 300 {
-		ae := &APIError{StatusCode: resp.StatusCode}
-		var er ErrorResponse
-		if json.Unmarshal(b, &er) == nil && er.Message != "" {
-			ae.Message, ae.Details, ae.TraceID = er.Message, er.Details, er.TraceID
-		} else {
-			ae.Message = strings.TrimSpace(string(b))
-			if ae.Message == "" {
-				ae.Message = http.StatusText(resp.StatusCode)
-			}
-		}
-		return resp.Header, ae
+		return resp.Header, errorAnswer(resp.StatusCode, b)
 	}
 	if out != nil && len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
@@ -196,4 +186,21 @@ func (c *Client) ClusterStatus(ctx context.Context, cluster string) ([]NodeStatu
 	var out []NodeStatus
 	_, err := c.do(ctx, http.MethodGet, c.url(nil, "cluster", cluster, "status"), nil, &out)
 	return out, err
+}
+
+// errorAnswer is the error of an answer with status code status and body
+// b: the server's ErrorResponse, else the body's text, else the status
+// text.
+func errorAnswer(status int, b []byte) *APIError {
+	ae := &APIError{StatusCode: status}
+	var er ErrorResponse
+	if json.Unmarshal(b, &er) == nil && er.Message != "" {
+		ae.Message, ae.Details, ae.TraceID = er.Message, er.Details, er.TraceID
+	} else {
+		ae.Message = strings.TrimSpace(string(b))
+		if ae.Message == "" {
+			ae.Message = http.StatusText(status)
+		}
+	}
+	return ae
 }

@@ -28,15 +28,20 @@ func newBackupEnv(t *testing.T) (*env, *scyllatest.Cluster, string) {
 	e, sc := newSimEnv(t, scyllatest.Options{OpenBucket: func(ctx context.Context, provider, bucket string) (*blob.Bucket, error) {
 		return fileblob.OpenBucket(filepath.Join(root, bucket), &fileblob.Options{NoTempDir: true})
 	}})
-	ctx, cancel := context.WithCancel(t.Context())
+	e.run()
+	e.addCluster(sc)
+	return e, sc, "localstorage:bucket"
+}
+
+// run runs the Manager until the test ends.
+func (e *env) run() {
+	ctx, cancel := context.WithCancel(e.t.Context())
 	done := make(chan error, 1)
 	go func() { done <- e.m.Run(ctx) }()
-	t.Cleanup(func() {
+	e.t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	e.addCluster(sc)
-	return e, sc, "localstorage:bucket"
 }
 
 // waitRun polls the latest run until it is final.

@@ -76,16 +76,9 @@ func newEnvWith(t *testing.T, opts scyllaops.Options, transport http.RoundTrippe
 	return &env{t: t, srv: srv, m: m, st: st, schemas: loadSchemas(t), client: c}
 }
 
-// call sends a request. reqSchema (if set) validates the body first;
-// respSchema (if set) validates the answer; for status >= 400 the answer
-// is always validated against "error".
-func (e *env) call(method, path, body, reqSchema string, wantStatus int, respSchema string) (*http.Response, []byte) {
+// do sends a request with body (none when empty) and returns the answer.
+func (e *env) do(method, path, body string) *http.Response {
 	e.t.Helper()
-	if reqSchema != "" {
-		if err := e.schemas.Validate(reqSchema, []byte(body)); err != nil {
-			e.t.Fatalf("request of %s %s does not match %s: %v", method, path, reqSchema, err)
-		}
-	}
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -98,6 +91,20 @@ func (e *env) call(method, path, body, reqSchema string, wantStatus int, respSch
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return resp
+}
+
+// call sends a request. reqSchema (if set) validates the body first;
+// respSchema (if set) validates the answer; for status >= 400 the answer
+// is always validated against "error".
+func (e *env) call(method, path, body, reqSchema string, wantStatus int, respSchema string) (*http.Response, []byte) {
+	e.t.Helper()
+	if reqSchema != "" {
+		if err := e.schemas.Validate(reqSchema, []byte(body)); err != nil {
+			e.t.Fatalf("request of %s %s does not match %s: %v", method, path, reqSchema, err)
+		}
+	}
+	resp := e.do(method, path, body)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != wantStatus {
@@ -149,14 +156,7 @@ func (e *env) addCluster(sc *scyllatest.Cluster) string {
 // calls whose status depends on timing.
 func (e *env) status(method, path string) int {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp := e.do(method, path, "")
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 	return resp.StatusCode

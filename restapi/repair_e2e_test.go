@@ -1,7 +1,6 @@
 package restapi_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,13 +10,7 @@ import (
 
 func TestTasksRepairEndToEnd(t *testing.T) {
 	e, sc := newSimEnv(t, scyllatest.Options{TokensPerNode: 8})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- e.m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	e.run()
 	e.addCluster(sc)
 	const c = "/api/v1/cluster/sim"
 

@@ -1,36 +1,18 @@
 package restapi_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/scyllaops/scyllaops"
+	"github.com/scyllaops/scyllaops/internal/testenv"
 	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/sealed"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Secrets are sealed in the store and never in an API answer or a log
 // line (debug level included).
@@ -38,7 +20,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	k := make([]byte, sealed.KeyLen)
 	_, _ = rand.Read(k)
 	t.Setenv("SCYLLAOPS_TEST_KEY", base64.StdEncoding.EncodeToString(k))
-	logs := &syncBuf{}
+	logs := &testenv.Buffer{}
 	e := newEnv(t, scyllaops.Options{SkipConnectivityCheck: true, SecretsKeyEnv: "SCYLLAOPS_TEST_KEY",
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	secrets := []string{"agent-token-S3CR3T", "cql-pass-S3CR3T", "alt-secret-S3CR3T"}

@@ -1,7 +1,6 @@
 package restapi_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,13 +15,7 @@ import (
 // and resumes it after the duration; its run progress is {}.
 func TestSuspendTaskAPI(t *testing.T) {
 	e, sc := newSimEnv(t, scyllatest.Options{})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- e.m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	e.run()
 	c := "/api/v1/cluster/" + e.addCluster(sc)
 
 	for body, field := range map[string]string{

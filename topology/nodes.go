@@ -75,28 +75,11 @@ func ListNodes(ctx context.Context, client *agentclient.Client, contact string, 
 	for ip, id := range ids {
 		n := Node{IP: ip, HostID: id, State: StateNormal}
 		if o.Gossip {
-			n.Status = StatusDown
-			if slices.Contains(live, ip) {
-				n.Status = StatusUp
-			}
-			switch {
-			case slices.Contains(leaving, ip):
-				n.State = StateLeaving
-			case slices.Contains(joining, ip):
-				n.State = StateJoining
-			}
+			n.Status, n.State = gossipState(ip, live, leaving, joining, nil)
 		}
 		nodes = append(nodes, n)
 	}
-	slices.SortFunc(nodes, func(a, b Node) int {
-		switch {
-		case ipLess(a.IP, b.IP):
-			return -1
-		case ipLess(b.IP, a.IP):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(nodes, func(a, b Node) int { return compareIP(a.IP, b.IP) })
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(placeParallelism)
 	for i := range nodes {
@@ -149,15 +132,7 @@ func Hosts(ctx context.Context, client *agentclient.Client, contact string) ([]s
 	for ip := range ids {
 		out = append(out, ip)
 	}
-	slices.SortFunc(out, func(a, b string) int {
-		switch {
-		case ipLess(a, b):
-			return -1
-		case ipLess(b, a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, compareIP)
 	return out, nil
 }
 

@@ -202,19 +202,7 @@ func Discover(ctx context.Context, client *agentclient.Client, contactHost strin
 	for i, ip := range ips {
 		n := &nodes[i]
 		n.IP, n.HostID = ip, ids[ip]
-		n.Status, n.State = StatusDown, StateNormal
-		switch {
-		case slices.Contains(live, ip):
-			n.Status = StatusUp
-		}
-		switch {
-		case slices.Contains(leaving, ip):
-			n.State = StateLeaving
-		case slices.Contains(joining, ip):
-			n.State = StateJoining
-		case slices.Contains(moving, ip):
-			n.State = StateMoving
-		}
+		n.Status, n.State = gossipState(ip, live, leaving, joining, moving)
 		g.Go(func() error {
 			var err error
 			if n.DC, err = client.Datacenter(gctx, contactHost, ip); err != nil {
@@ -304,6 +292,35 @@ func countSeries(text []byte, name string) int {
 		}
 	}
 	return n
+}
+
+// gossipState is the status (up when live) and the state (leaving,
+// joining, moving, else normal) of node ip by the gossip lists.
+func gossipState(ip string, live, leaving, joining, moving []string) (Status, State) {
+	status := StatusDown
+	if slices.Contains(live, ip) {
+		status = StatusUp
+	}
+	switch {
+	case slices.Contains(leaving, ip):
+		return status, StateLeaving
+	case slices.Contains(joining, ip):
+		return status, StateJoining
+	case slices.Contains(moving, ip):
+		return status, StateMoving
+	}
+	return status, StateNormal
+}
+
+// compareIP is ipLess as a comparison for slices.SortFunc.
+func compareIP(a, b string) int {
+	switch {
+	case ipLess(a, b):
+		return -1
+	case ipLess(b, a):
+		return 1
+	}
+	return 0
 }
 
 // ipLess orders addresses numerically when both parse, else as strings.

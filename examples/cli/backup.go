@@ -43,13 +43,8 @@ func (f *backupFlags) register(cmd *cobra.Command) {
 }
 
 // properties merges the flags given into props.
-func (f *backupFlags) properties(cmd *cobra.Command, props map[string]any, create bool) {
-	ch := cmd.Flags().Changed
-	set := func(flag, key string, v any) {
-		if ch(flag) {
-			props[key] = v
-		}
-	}
+func (f *backupFlags) properties(cmd *cobra.Command, props map[string]any) {
+	set := changedSetter(cmd, props)
 	set("location", "location", f.location)
 	set("keyspace", "keyspace", f.keyspace)
 	set("dc", "dc", f.dc)
@@ -64,7 +59,17 @@ func (f *backupFlags) properties(cmd *cobra.Command, props map[string]any, creat
 	set("method", "method", f.method)
 	set("retention-lock-mode", "retention_lock_mode", f.lockMode)
 	set("override-retention-lock", "override_retention_lock", f.overrideLock)
-	_ = create
+}
+
+// backupSubmit prints the dry-run target (as the --output format when
+// structured), or creates (ref == nil) or updates the task.
+func (a *app) backupSubmit(cmd *cobra.Command, f *backupFlags, cl string, t restapi.TaskUpdate, ref *taskRef, structured bool) error {
+	if f.dryRun {
+		return showTarget(cmd.Context(), a, cl, t, structured, func(target restapi.BackupTarget) string {
+			return backupTargetText(target, f.showTables)
+		})
+	}
+	return a.saveTask(cmd.Context(), cl, t, ref)
 }
 
 func (a *app) backupCmd() *cobra.Command {
@@ -81,36 +86,15 @@ func (a *app) backupCmd() *cobra.Command {
 			if len(f.location) == 0 {
 				return fmt.Errorf("required flag \"location\" not set")
 			}
-			t := restapi.TaskUpdate{Type: "backup"}
-			if err := f.sched.apply(cmd, &t, true, time.Now()); err != nil {
-				return err
-			}
-			props := map[string]any{}
-			f.properties(cmd, props, true)
-			if t.Properties, err = json.Marshal(props); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if f.dryRun {
-				var target restapi.BackupTarget
-				if err := a.client.TaskTarget(ctx, cl, t, &target); err != nil {
-					return err
-				}
-				if ok, err := a.structured(target); ok {
-					return err
-				}
-				a.printf("%s", backupTargetText(target, f.showTables))
-				return nil
-			}
-			id, err := a.client.CreateTask(ctx, cl, t)
+			t, err := newTask(cmd, "backup", &f.sched, func() (map[string]any, error) {
+				props := map[string]any{}
+				f.properties(cmd, props)
+				return props, nil
+			})
 			if err != nil {
 				return err
 			}
-			if ok, err := a.structured(map[string]string{"id": "backup/" + id}); ok {
-				return err
-			}
-			a.printf("backup/%s\n", id)
-			return nil
+			return a.backupSubmit(cmd, f, cl, t, nil, true)
 		},
 	}
 	a.clusterFlag(cmd)
@@ -121,23 +105,11 @@ func (a *app) backupCmd() *cobra.Command {
 
 func backupTargetText(t restapi.BackupTarget, showTables bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Data Centers:\n")
-	for _, dc := range t.DC {
-		fmt.Fprintf(&b, "  - %s\n", dc)
-	}
-	fmt.Fprintf(&b, "\nKeyspaces:\n")
+	units := make([]targetUnit, 0, len(t.Units))
 	for _, u := range t.Units {
-		all := ""
-		if u.AllTables {
-			all = "all "
-		}
-		fmt.Fprintf(&b, "  - %s %s(%d tables)\n", u.Keyspace, all, len(u.Tables))
-		if showTables {
-			for _, tb := range u.Tables {
-				fmt.Fprintf(&b, "    - %s\n", tb)
-			}
-		}
+		units = append(units, targetUnit{u.Keyspace, u.Tables, u.AllTables})
 	}
+	writeTargetUnits(&b, t.DC, units, showTables)
 	fmt.Fprintf(&b, "\nDisk size: ~%s\n\nLocations:\n", sizeString(t.Size))
 	for _, l := range t.Location {
 		fmt.Fprintf(&b, "  - %s\n", l)
@@ -164,47 +136,12 @@ func (a *app) backupUpdateCmd() *cobra.Command {
 		Short: "Modify properties of an existing backup task",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			cl, ref, err := a.clusterTask(cmd.Context(), args[0])
+			cl, ref, t, err := a.editTask(cmd, args[0], &f.sched, func(props map[string]any) { f.properties(cmd, props) })
 			if err != nil {
 				return err
 			}
-			cur, err := a.client.GetTask(ctx, cl, ref.typ, ref.id)
-			if err != nil {
-				return err
-			}
-			sched := cur.Schedule
-			t := restapi.TaskUpdate{Type: cur.Type, Name: cur.Name, Labels: cur.Labels, Tags: cur.Tags, Enabled: cur.Enabled, Schedule: &sched}
-			if err := f.sched.apply(cmd, &t, false, time.Now()); err != nil {
-				return err
-			}
-			props := map[string]any{}
-			if len(cur.Properties) > 0 {
-				if err := json.Unmarshal(cur.Properties, &props); err != nil {
-					return fmt.Errorf("task properties: %w", err)
-				}
-			}
-			f.properties(cmd, props, false)
-			if t.Properties, err = json.Marshal(props); err != nil {
-				return err
-			}
-			if f.dryRun {
-				var target restapi.BackupTarget
-				if err := a.client.TaskTarget(ctx, cl, t, &target); err != nil {
-					return err
-				}
-				a.printf("%s", backupTargetText(target, f.showTables))
-				return nil
-			}
-			out, err := a.client.UpdateTask(ctx, cl, ref.typ, ref.id, t)
-			if err != nil {
-				return err
-			}
-			if ok, err := a.structured(out); ok {
-				return err
-			}
-			a.printf("%s\n", taskName(out))
-			return nil
+			// The dry run of an update prints text whatever --output says.
+			return a.backupSubmit(cmd, f, cl, t, &ref, false)
 		},
 	}
 	a.clusterFlag(cmd)

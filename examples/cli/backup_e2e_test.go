@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 var tagRe = regexp.MustCompile(`sm_[0-9]{14}UTC`)
@@ -23,25 +22,9 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 	}
 	// Wait for the run to finish (it starts now); --follow draws the bar
 	// on stderr while it runs and returns when it no longer runs.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var errs string
-		var code int
-		out, errs, code = f.sctool("progress", "-c", "prod", "backup/nightly", "--follow")
-		if code != 0 {
-			t.Fatalf("progress --follow: exit %d: %s", code, errs)
-		}
-		if strings.Contains(errs, "RUNNING") && !strings.Contains(errs, "█") && !strings.Contains(errs, "░") {
-			t.Errorf("progress --follow drew no bar: %q", errs)
-		}
-		if strings.Contains(out, "Status:\t\tDONE") {
-			break
-		}
-		if strings.Contains(out, "ERROR") || time.Now().After(deadline) {
-			t.Fatalf("progress:\n%s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	out = f.followDone("backup/nightly", func(bar string) bool {
+		return strings.Contains(bar, "█") || strings.Contains(bar, "░")
+	})
 	for _, want := range []string{"Snapshot Tag:", "│ Host", "Deduplicated", "100%"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("progress lacks %q:\n%s", want, out)
@@ -71,17 +54,7 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 	}
 	out = f.ok("backup", "validate", "-c", "prod", "-L", "localstorage:bucket")
 	vref := strings.TrimSpace(out)
-	deadline = time.Now().Add(time.Minute)
-	for {
-		out = f.ok("progress", "-c", "prod", vref)
-		if strings.Contains(out, "Status:\t\tDONE") {
-			break
-		}
-		if strings.Contains(out, "ERROR") || time.Now().After(deadline) {
-			t.Fatalf("validate progress:\n%s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	out = f.waitDone("prod", vref)
 	if !strings.Contains(out, "Missing files") {
 		t.Errorf("validate progress:\n%s", out)
 	}

@@ -176,3 +176,25 @@ func runHeader(r restapi.TaskRun, now time.Time) string {
 	}
 	return b.String()
 }
+
+// decodeProgress decodes the progress of a run of type what; no progress
+// decodes as the zero value.
+func decodeProgress[T any](raw json.RawMessage, what string) (T, error) {
+	var p T
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return p, fmt.Errorf("%s progress: %w", what, err)
+		}
+	}
+	return p, nil
+}
+
+// barFraction is a progressView.fraction: f of the progress decoded as a
+// T (the zero T when it does not decode).
+func barFraction[T any](f func(p T) (done, total int64)) func(json.RawMessage) (int64, int64) {
+	return func(raw json.RawMessage) (int64, int64) {
+		var p T
+		_ = json.Unmarshal(raw, &p)
+		return f(p)
+	}
+}

@@ -11,33 +11,22 @@ import (
 
 func backupView() progressView {
 	return progressView{
-		text: backupProgressText,
-		fraction: func(raw json.RawMessage) (int64, int64) {
-			var p restapi.BackupProgress
-			_ = json.Unmarshal(raw, &p)
-			return p.Uploaded + p.Skipped, p.Size
-		},
+		text:     backupProgressText,
+		fraction: barFraction(func(p restapi.BackupProgress) (int64, int64) { return p.Uploaded + p.Skipped, p.Size }),
 	}
 }
 
 func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
-	var p restapi.BackupProgress
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return "", fmt.Errorf("backup progress: %w", err)
-		}
+	p, err := decodeProgress[restapi.BackupProgress](raw, "backup")
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Progress:\t%s\n", percent(p.Uploaded+p.Skipped, p.Size))
 	if p.SnapshotTag != "" {
 		fmt.Fprintf(&b, "Snapshot Tag:\t%s\n", p.SnapshotTag)
 	}
-	if len(p.DCs) > 0 {
-		fmt.Fprintf(&b, "Datacenters:\n")
-		for _, dc := range p.DCs {
-			fmt.Fprintf(&b, "  - %s\n", dc)
-		}
-	}
+	writeList(&b, "Datacenters:", p.DCs)
 	if p.Stage != "" {
 		fmt.Fprintf(&b, "Stage:\t\t%s\n", p.Stage)
 	}
@@ -78,12 +67,15 @@ func backupProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 }
 
 // writeWarnings lists warnings under a "Warnings:" heading.
-func writeWarnings(b *strings.Builder, warnings []string) {
-	if len(warnings) == 0 {
+func writeWarnings(b *strings.Builder, warnings []string) { writeList(b, "Warnings:", warnings) }
+
+// writeList lists items under heading; nothing when there are none.
+func writeList(b *strings.Builder, heading string, items []string) {
+	if len(items) == 0 {
 		return
 	}
-	b.WriteString("Warnings:\n")
-	for _, w := range warnings {
-		fmt.Fprintf(b, "  - %s\n", w)
+	b.WriteString(heading + "\n")
+	for _, it := range items {
+		fmt.Fprintf(b, "  - %s\n", it)
 	}
 }

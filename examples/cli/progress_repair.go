@@ -14,13 +14,9 @@ import (
 
 func repairView() progressView {
 	return progressView{
-		text: repairProgressText,
-		fraction: func(raw json.RawMessage) (int64, int64) {
-			var p repair.RunProgress
-			_ = json.Unmarshal(raw, &p)
-			return p.Success, p.TokenRanges
-		},
-		unit: rangesString,
+		text:     repairProgressText,
+		fraction: barFraction(func(p repair.RunProgress) (int64, int64) { return p.Success, p.TokenRanges }),
+		unit:     rangesString,
 	}
 }
 
@@ -38,11 +34,9 @@ func repairPercent(success, failed, total int64) string {
 }
 
 func repairProgressText(raw json.RawMessage, o progressOpts) (string, error) {
-	var p repair.RunProgress
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return "", fmt.Errorf("repair progress: %w", err)
-		}
+	p, err := decodeProgress[repair.RunProgress](raw, "repair")
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Progress:\t%s", progressBar(p.Success, p.TokenRanges, 40, rangesString))
@@ -55,12 +49,7 @@ func repairProgressText(raw json.RawMessage, o progressOpts) (string, error) {
 	if p.Host != "" {
 		fmt.Fprintf(&b, "Host:\t\t%s\n", p.Host)
 	}
-	if len(p.DCs) > 0 {
-		fmt.Fprintf(&b, "Datacenters:\n")
-		for _, dc := range p.DCs {
-			fmt.Fprintf(&b, "  - %s\n", dc)
-		}
-	}
+	writeList(&b, "Datacenters:", p.DCs)
 	if len(p.Waiting) > 0 {
 		fmt.Fprintf(&b, "Waiting:\n")
 		for _, w := range p.Waiting {

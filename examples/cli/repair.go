@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,12 +38,7 @@ func (f *repairFlags) register(cmd *cobra.Command) {
 }
 
 func (f *repairFlags) properties(cmd *cobra.Command, props map[string]any) {
-	ch := cmd.Flags().Changed
-	set := func(flag, key string, v any) {
-		if ch(flag) {
-			props[key] = v
-		}
-	}
+	set := changedSetter(cmd, props)
 	set("keyspace", "keyspace", f.keyspace)
 	set("dc", "dc", f.dc)
 	set("host", "host", f.host)
@@ -59,41 +52,15 @@ func (f *repairFlags) properties(cmd *cobra.Command, props map[string]any) {
 	set("allow-empty", "allow_empty", f.allowEmpty)
 }
 
-// submit prints the dry-run target, or creates (cur == nil) or updates
-// the task.
+// repairSubmit prints the dry-run target, or creates (ref == nil) or
+// updates the task.
 func (a *app) repairSubmit(cmd *cobra.Command, f *repairFlags, cl string, t restapi.TaskUpdate, ref *taskRef) error {
-	ctx := cmd.Context()
 	if f.dryRun {
-		var target restapi.RepairTarget
-		if err := a.client.TaskTarget(ctx, cl, t, &target); err != nil {
-			return err
-		}
-		if ok, err := a.structured(target); ok {
-			return err
-		}
-		a.printf("%s", repairTargetText(target, f.showTables))
-		return nil
+		return showTarget(cmd.Context(), a, cl, t, true, func(target restapi.RepairTarget) string {
+			return repairTargetText(target, f.showTables)
+		})
 	}
-	if ref != nil {
-		out, err := a.client.UpdateTask(ctx, cl, ref.typ, ref.id, t)
-		if err != nil {
-			return err
-		}
-		if ok, err := a.structured(out); ok {
-			return err
-		}
-		a.printf("%s\n", taskName(out))
-		return nil
-	}
-	id, err := a.client.CreateTask(ctx, cl, t)
-	if err != nil {
-		return err
-	}
-	if ok, err := a.structured(map[string]string{"id": "repair/" + id}); ok {
-		return err
-	}
-	a.printf("repair/%s\n", id)
-	return nil
+	return a.saveTask(cmd.Context(), cl, t, ref)
 }
 
 func (a *app) repairCmd() *cobra.Command {
@@ -107,13 +74,12 @@ func (a *app) repairCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t := restapi.TaskUpdate{Type: "repair"}
-			if err := f.sched.apply(cmd, &t, true, time.Now()); err != nil {
-				return err
-			}
-			props := map[string]any{}
-			f.properties(cmd, props)
-			if t.Properties, err = json.Marshal(props); err != nil {
+			t, err := newTask(cmd, "repair", &f.sched, func() (map[string]any, error) {
+				props := map[string]any{}
+				f.properties(cmd, props)
+				return props, nil
+			})
+			if err != nil {
 				return err
 			}
 			return a.repairSubmit(cmd, f, cl, t, nil)
@@ -132,28 +98,8 @@ func (a *app) repairUpdateCmd() *cobra.Command {
 		Short: "Modify properties of an existing repair task",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			cl, ref, err := a.clusterTask(ctx, args[0])
+			cl, ref, t, err := a.editTask(cmd, args[0], &f.sched, func(props map[string]any) { f.properties(cmd, props) })
 			if err != nil {
-				return err
-			}
-			cur, err := a.client.GetTask(ctx, cl, ref.typ, ref.id)
-			if err != nil {
-				return err
-			}
-			sched := cur.Schedule
-			t := restapi.TaskUpdate{Type: cur.Type, Name: cur.Name, Labels: cur.Labels, Tags: cur.Tags, Enabled: cur.Enabled, Schedule: &sched}
-			if err := f.sched.apply(cmd, &t, false, time.Now()); err != nil {
-				return err
-			}
-			props := map[string]any{}
-			if len(cur.Properties) > 0 {
-				if err := json.Unmarshal(cur.Properties, &props); err != nil {
-					return fmt.Errorf("task properties: %w", err)
-				}
-			}
-			f.properties(cmd, props)
-			if t.Properties, err = json.Marshal(props); err != nil {
 				return err
 			}
 			return a.repairSubmit(cmd, f, cl, t, &ref)
@@ -201,23 +147,11 @@ func (a *app) repairControlCmd() *cobra.Command {
 
 func repairTargetText(t restapi.RepairTarget, showTables bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Data Centers:\n")
-	for _, dc := range t.DC {
-		fmt.Fprintf(&b, "  - %s\n", dc)
-	}
-	fmt.Fprintf(&b, "\nKeyspaces:\n")
+	units := make([]targetUnit, 0, len(t.Units))
 	for _, u := range t.Units {
-		all := ""
-		if u.AllTables {
-			all = "all "
-		}
-		fmt.Fprintf(&b, "  - %s %s(%d tables)\n", u.Keyspace, all, len(u.Tables))
-		if showTables {
-			for _, tb := range u.Tables {
-				fmt.Fprintf(&b, "    - %s\n", tb)
-			}
-		}
+		units = append(units, targetUnit{u.Keyspace, u.Tables, u.AllTables})
 	}
+	writeTargetUnits(&b, t.DC, units, showTables)
 	if t.Host != "" {
 		fmt.Fprintf(&b, "\nHost: %s\n", t.Host)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/scyllaops/scyllaops/restapi"
 	"github.com/scyllaops/scyllaops/restore"
 )
 
@@ -47,13 +46,8 @@ func (f *restoreFlags) register(cmd *cobra.Command) {
 
 // properties builds the task properties from the flags given.
 func (f *restoreFlags) properties(cmd *cobra.Command) (map[string]any, error) {
-	ch := cmd.Flags().Changed
 	props := map[string]any{"location": f.location, "snapshot_tag": f.snapshotTag}
-	set := func(flag, key string, v any) {
-		if ch(flag) {
-			props[key] = v
-		}
-	}
+	set := changedSetter(cmd, props)
 	set("keyspace", "keyspace", f.keyspace)
 	set("batch-size", "batch_size", f.batchSize)
 	set("parallel", "parallel", f.parallel)
@@ -138,39 +132,17 @@ func (a *app) restoreCmd() *cobra.Command {
 			if f.nodesMapping != "" {
 				typ = "1_1_restore"
 			}
-			t := restapi.TaskUpdate{Type: typ}
-			if err := f.sched.apply(cmd, &t, true, time.Now()); err != nil {
-				return err
-			}
-			props, err := f.properties(cmd)
+			t, err := newTask(cmd, typ, &f.sched, func() (map[string]any, error) { return f.properties(cmd) })
 			if err != nil {
 				return err
 			}
-			if t.Properties, err = json.Marshal(props); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
 			if f.dryRun {
 				t.Type = "restore" // the dry run of both types
-				var target restore.Target
-				if err := a.client.TaskTarget(ctx, cl, t, &target); err != nil {
-					return err
-				}
-				if ok, err := a.structured(target); ok {
-					return err
-				}
-				a.printf("%s", restoreTargetText(target, f.showTables))
-				return nil
+				return showTarget(cmd.Context(), a, cl, t, true, func(target restore.Target) string {
+					return restoreTargetText(target, f.showTables)
+				})
 			}
-			id, err := a.client.CreateTask(ctx, cl, t)
-			if err != nil {
-				return err
-			}
-			if ok, err := a.structured(map[string]string{"id": typ + "/" + id}); ok {
-				return err
-			}
-			a.printf("%s/%s\n", typ, id)
-			return nil
+			return a.saveTask(cmd.Context(), cl, t, nil)
 		},
 	}
 	a.clusterFlag(cmd)
@@ -223,21 +195,15 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 
 func restoreView() progressView {
 	return progressView{
-		text: restoreProgressText,
-		fraction: func(raw json.RawMessage) (int64, int64) {
-			var p restore.Progress
-			_ = json.Unmarshal(raw, &p)
-			return p.Restored, p.Size
-		},
+		text:     restoreProgressText,
+		fraction: barFraction(func(p restore.Progress) (int64, int64) { return p.Restored, p.Size }),
 	}
 }
 
 func restoreProgressText(raw json.RawMessage, o progressOpts) (string, error) {
-	var p restore.Progress
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return "", fmt.Errorf("restore progress: %w", err)
-		}
+	p, err := decodeProgress[restore.Progress](raw, "restore")
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Progress:\t%s\n", percent(p.Restored, p.Size))

@@ -47,17 +47,11 @@ func (e *env) repair(ctx context.Context, out io.Writer) (opResult, error) {
 	if err := e.client.StartTask(ctx, clusterName, "repair", id, false); err != nil {
 		return opResult{}, fmt.Errorf("start repair: %w", err)
 	}
-	p, err := e.follow(ctx, out, "repair", id, "", func(raw json.RawMessage) (int64, int64) {
-		var rp repair.RunProgress
-		_ = json.Unmarshal(raw, &rp)
+	p, rp, err := followAs(ctx, e, out, clusterName, "repair", id, "", func(rp repair.RunProgress) (int64, int64) {
 		return rp.Success + rp.Error, rp.TokenRanges
 	})
 	if err != nil {
 		return opResult{}, err
-	}
-	var rp repair.RunProgress
-	if err := json.Unmarshal(p.Progress, &rp); err != nil {
-		return opResult{}, fmt.Errorf("repair progress: %w", err)
 	}
 	r := opResult{name: "repair", status: p.Run.Status, done: rp.Success, total: rp.TokenRanges, unit: "token ranges", took: runTook(p)}
 	if p.Run.Status != "DONE" {
@@ -117,17 +111,11 @@ func (e *env) restore(ctx context.Context, out io.Writer, tag, bucketRoot string
 		return opResult{}, fmt.Errorf("create restore task: %w", err)
 	}
 	fmt.Fprintf(out, "Task restore/%s: snapshot %s, dc_mapping dc1,dc2 -> dc1 (starts now).\n", id, tag)
-	p, err := e.followOn(ctx, out, restoredName, "restore", id, "", func(raw json.RawMessage) (int64, int64) {
-		var rp restore.Progress
-		_ = json.Unmarshal(raw, &rp)
+	p, rp, err := followAs(ctx, e, out, restoredName, "restore", id, "", func(rp restore.Progress) (int64, int64) {
 		return rp.Restored, rp.Size
 	})
 	if err != nil {
 		return opResult{}, err
-	}
-	var rp restore.Progress
-	if err := json.Unmarshal(p.Progress, &rp); err != nil {
-		return opResult{}, fmt.Errorf("restore progress: %w", err)
 	}
 	r := opResult{name: "restore", status: p.Run.Status, done: rp.Restored, total: rp.Size, unit: "bytes", took: runTook(p)}
 	if p.Run.Status != "DONE" {

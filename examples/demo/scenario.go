@@ -148,17 +148,11 @@ func (e *env) backupRun(ctx context.Context, out io.Writer, taskID, name string,
 		}
 	}
 	begin := time.Now()
-	p, err := e.follow(ctx, out, "backup", taskID, prevRun, func(raw json.RawMessage) (int64, int64) {
-		var bp restapi.BackupProgress
-		_ = json.Unmarshal(raw, &bp)
+	p, bp, err := followAs(ctx, e, out, clusterName, "backup", taskID, prevRun, func(bp restapi.BackupProgress) (int64, int64) {
 		return bp.Uploaded + bp.Skipped, bp.Size
 	})
 	if err != nil {
 		return backupResult{}, err
-	}
-	var bp restapi.BackupProgress
-	if err := json.Unmarshal(p.Progress, &bp); err != nil {
-		return backupResult{}, fmt.Errorf("backup progress: %w", err)
 	}
 	r := backupResult{name: name, tag: bp.SnapshotTag, size: bp.Size, uploaded: bp.Uploaded, skipped: bp.Skipped, status: p.Run.Status, took: time.Since(begin)}
 	if p.Run.StartTime != nil && p.Run.EndTime != nil {
@@ -187,6 +181,25 @@ func (e *env) follow(ctx context.Context, out io.Writer, typ, taskID, prevRun st
 }
 
 // followOn is follow for a task of the cluster named cluster.
+// followAs is followOn for a run whose progress is a T: frac gives the
+// bar's done and total of a T, and the run's final progress is returned
+// decoded.
+func followAs[T any](ctx context.Context, e *env, out io.Writer, cluster, typ, taskID, prevRun string, frac func(T) (int64, int64)) (restapi.TaskRunProgress, T, error) {
+	var last T
+	p, err := e.followOn(ctx, out, cluster, typ, taskID, prevRun, func(raw json.RawMessage) (int64, int64) {
+		var v T
+		_ = json.Unmarshal(raw, &v)
+		return frac(v)
+	})
+	if err != nil {
+		return p, last, err
+	}
+	if err := json.Unmarshal(p.Progress, &last); err != nil {
+		return p, last, fmt.Errorf("%s progress: %w", typ, err)
+	}
+	return p, last, nil
+}
+
 func (e *env) followOn(ctx context.Context, out io.Writer, cluster, typ, taskID, prevRun string, frac func(json.RawMessage) (int64, int64)) (restapi.TaskRunProgress, error) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -183,7 +182,7 @@ func TestServerDatabaseTLS(t *testing.T) {
 // database driver may log a moment after the store is closed.
 func runServer(t *testing.T, cfg Config) (Addrs, func() string) {
 	t.Helper()
-	var w lockedBuffer
+	var w testenv.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	addrs := make(chan Addrs, 1)
 	done := make(chan error, 1)
@@ -203,24 +202,6 @@ func runServer(t *testing.T, cfg Config) (Addrs, func() string) {
 		t.Fatalf("Run ended early: %v\nlog:\n%s", err, w.String())
 	}
 	return Addrs{}, nil
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // dropTestKeyspace drops keyspace on the test Cassandra, directly.
