@@ -155,26 +155,7 @@ func (s cqlSchema) DescribeSchema(ctx context.Context, clusterID uuid.UUID) ([]S
 }
 
 func (s cqlSchema) describeOn(ctx context.Context, cl *agentclient.Client, host, user, pass string) ([]SchemaRow, error) {
-	addr := net.JoinHostPort(host, "9042")
-	if ni, err := cl.NodeInfo(ctx, host); err == nil {
-		a := firstNonEmpty(ni.BroadcastRPCAddress, ni.RPCAddress, ni.ListenAddress)
-		if ip := net.ParseIP(a); ip == nil || ip.IsUnspecified() {
-			a = host
-		}
-		port := ni.NativeTransportPort
-		if port == "" || port == "0" {
-			port = "9042"
-		}
-		addr = net.JoinHostPort(a, port)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.a.opts.ConnectTimeout)
-	defer cancel()
-	conn, err := cqlconn.Open(ctx, s.a.opts.CQLDial, addr, nil, user, pass)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	cols, rows, err := conn.Query("DESCRIBE SCHEMA WITH INTERNALS")
+	cols, rows, err := cqlconn.QueryOn(ctx, s.a.opts.CQLDial, cl, host, user, pass, "DESCRIBE SCHEMA WITH INTERNALS", s.a.opts.ConnectTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -186,15 +167,6 @@ func (s cqlSchema) describeOn(ctx context.Context, cl *agentclient.Client, host,
 		out = append(out, SchemaRow{Keyspace: r[0], Type: r[1], Name: r[2], CQLStmt: r[3]})
 	}
 	return out, nil
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // locations returns locations, or when empty the union of the locations

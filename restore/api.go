@@ -266,26 +266,7 @@ func (c cqlOverAgents) Query(ctx context.Context, clusterID uuid.UUID, stmt stri
 }
 
 func (c cqlOverAgents) queryOn(ctx context.Context, cl *agentclient.Client, host, user, pass, stmt string) ([][]string, error) {
-	addr := net.JoinHostPort(host, "9042")
-	if ni, err := cl.NodeInfo(ctx, host); err == nil {
-		a := cmp.Or(ni.BroadcastRPCAddress, ni.RPCAddress, ni.ListenAddress)
-		if ip := net.ParseIP(a); ip == nil || ip.IsUnspecified() {
-			a = host
-		}
-		port := ni.NativeTransportPort
-		if port == "" || port == "0" {
-			port = "9042"
-		}
-		addr = net.JoinHostPort(a, port)
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.a.opts.ConnectTimeout)
-	defer cancel()
-	conn, err := cqlconn.Open(ctx, c.a.opts.CQLDial, addr, nil, user, pass)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	_, rows, err := conn.Query(stmt)
+	_, rows, err := cqlconn.QueryOn(ctx, c.a.opts.CQLDial, cl, host, user, pass, stmt, c.a.opts.ConnectTimeout)
 	return rows, err
 }
 
