@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -239,11 +240,13 @@ func TestHAProcesses(t *testing.T) {
 	// continued with a larger fence and finished.
 	starts := map[string][]haEvent{}
 	ends := map[string]int{}
+	endedBy := map[string][]string{}
 	for _, ev := range readEvents(t, logPath) {
 		if ev.kind == "start" {
 			starts[ev.run] = append(starts[ev.run], ev)
 		} else {
 			ends[ev.run]++
+			endedBy[ev.run] = append(endedBy[ev.run], ev.owner)
 		}
 	}
 	for run, ss := range starts {
@@ -254,8 +257,20 @@ func TestHAProcesses(t *testing.T) {
 			}
 			continue
 		}
-		if len(ss) != 1 {
-			t.Errorf("run %s started %d times: %+v", run, len(ss), ss)
+		switch {
+		case len(ss) == 1:
+		case len(ss) == 2 && ss[1].owner != ss[0].owner && ss[1].cont && ss[1].fence > ss[0].fence &&
+			slices.Equal(endedBy[run], []string{ss[1].owner}):
+			// A live holder's lease expired (its renewals, Cassandra
+			// LWTs, were slower than the TTL on a loaded machine): it
+			// stopped without finishing, and another process continued
+			// the run with a larger fence and finished it once. That is
+			// the fencing contract; two processes finishing one run is
+			// not.
+			t.Logf("run %s: %s lost its lease, %s continued it (fence %d > %d) and ended it", run, ss[0].owner, ss[1].owner, ss[1].fence, ss[0].fence)
+		default:
+			t.Errorf("run %s started %d times: %+v, ended by %v; want one start, or one continuation by another process after a lost lease and one end by it",
+				run, len(ss), ss, endedBy[run])
 		}
 	}
 	for run := range victimRuns {
