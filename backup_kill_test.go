@@ -117,23 +117,7 @@ func TestBackupResumesAfterManagerSIGKILL(t *testing.T) {
 	killTags := manifestTags(filepath.Join(buckets, "bucket", "backup", "meta"))
 
 	// A new Manager on the same file takes the run over and finishes it.
-	st, err = boltstore.Open(ctx, db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	m, err = scyllaops.New(st, nil, killTestOptions("survivor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	run := waitRun(wctx, m, c.ID, task.ID)
+	m, run := survivor(ctx, t, db, c.ID, task.ID)
 	if run.Status != store.StatusDone {
 		hist, _ := m.TaskHistory(ctx, c.ID, task.ID, 10)
 		t.Fatalf("run after takeover: %s (%s); history %+v", run.Status, run.Cause, hist)

@@ -15,6 +15,7 @@ import (
 	"github.com/scyllaops/scyllaops"
 	"github.com/scyllaops/scyllaops/backup"
 	"github.com/scyllaops/scyllaops/restore"
+	"github.com/scyllaops/scyllaops/store"
 	"github.com/scyllaops/scyllaops/store/boltstore"
 )
 
@@ -88,4 +89,27 @@ func killTestOptions(owner string) scyllaops.Options {
 		Backup:   backup.Options{LongPoll: 200 * time.Millisecond, LeaseTTL: time.Second, LeaseWait: 100 * time.Millisecond},
 		Restore:  restore.Options{LongPoll: 200 * time.Millisecond},
 	}
+}
+
+// survivor opens the bolt file db in a new Manager ("survivor"), runs its
+// scheduler until the test ends, and waits up to two minutes for the
+// task's run, which it takes over from the killed process, to end.
+func survivor(ctx context.Context, t *testing.T, db string, clusterID, taskID uuid.UUID) (*scyllaops.Manager, store.Run) {
+	t.Helper()
+	st, err := boltstore.Open(ctx, db, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	m, err := scyllaops.New(st, nil, killTestOptions("survivor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return m, waitRun(wctx, m, clusterID, taskID)
 }

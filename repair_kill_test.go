@@ -1,7 +1,6 @@
 package scyllaops_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -67,22 +66,7 @@ func TestRepairResumesAfterManagerSIGKILL(t *testing.T) {
 	_ = cmd.Wait()
 	killedAt := time.Now()
 
-	st, err = boltstore.Open(ctx, db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	m, err = scyllaops.New(st, nil, killTestOptions("survivor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	run := waitRun(wctx, m, c.ID, task.ID)
+	_, run := survivor(ctx, t, db, c.ID, task.ID)
 	if run.Status != store.StatusDone {
 		t.Fatalf("run after takeover: %s (%s)", run.Status, run.Cause)
 	}

@@ -1,7 +1,6 @@
 package scyllaops_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,22 +110,7 @@ func TestRestoreResumesAfterManagerSIGKILL(t *testing.T) {
 	}
 
 	// 3. A last Manager on the same file takes the run over and ends it.
-	st, err = boltstore.Open(ctx, db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	m, err = scyllaops.New(st, nil, killTestOptions("survivor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	run := waitRun(wctx, m, c.ID, task.ID)
+	m, run := survivor(ctx, t, db, c.ID, task.ID)
 	if run.Status != store.StatusDone {
 		t.Fatalf("run after the takeovers: %s (%s)", run.Status, run.Cause)
 	}
