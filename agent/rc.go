@@ -125,6 +125,10 @@ func (s *rcServer) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			key = syncJobKey(name, p)
+		case agentapi.CallOperationsCopyFile:
+			// A restore asks for a file again after its Manager died
+			// mid-copy: the call joins the copy still running.
+			key = syncJobKey(name, p)
 		}
 		j, err := s.jobs.start(context.WithoutCancel(r.Context()), key, func(ctx context.Context, j *job) (any, error) {
 			return fn(ctx, p, j)
@@ -310,8 +314,8 @@ func writeRawHeader(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// syncJobKey identifies the work of a sync call: the call with its
-// locations and paths (not its tuning: transfers, bandwidth).
+// syncJobKey identifies the work of a sync or copyfile call: the call
+// with its locations and paths (not its tuning: transfers, bandwidth).
 func syncJobKey(name string, p params) string {
 	k := map[string]any{"call": name}
 	for _, f := range []string{"srcFs", "srcRemote", "dstFs", "dstRemote", "suffix", "paths"} {

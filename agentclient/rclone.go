@@ -263,6 +263,13 @@ func (c *Client) CopyFile(ctx context.Context, host, dstFs, dstRemote, srcFs, sr
 	return c.rc(ctx, host, agentapi.CallOperationsCopyFile, nil, SyncOptions{SrcFs: srcFs, SrcRemote: srcRemote, DstFs: dstFs, DstRemote: dstRemote}, nil, 0)
 }
 
+// CopyFileAsync starts a job copying srcFs:srcRemote to dstFs:dstRemote
+// and returns its id. Our agent joins a second identical call to the job
+// still running (one copy); rclone-based agents start another.
+func (c *Client) CopyFileAsync(ctx context.Context, host, dstFs, dstRemote, srcFs, srcRemote string) (int64, error) {
+	return c.rcAsync(ctx, host, agentapi.CallOperationsCopyFile, SyncOptions{SrcFs: srcFs, SrcRemote: srcRemote, DstFs: dstFs, DstRemote: dstRemote})
+}
+
 // About returns the disk usage of fs (used for "data:").
 func (c *Client) About(ctx context.Context, host, fs, remote string) (FileSystemDetails, error) {
 	var out FileSystemDetails

@@ -26,22 +26,23 @@ import (
 // upload directory is loaded with load&stream and the batch recorded as
 // loaded.
 //
-// A resumed run (after a crash, a stop or a takeover) reads those rows: a
-// loaded batch is skipped; in a batch that is not, the sstables are
-// looked for in the upload directory. The agent writes each file under a
-// temporary name and renames it when complete, so an sstable not
-// recorded but there whole was downloaded by a job that finished after
-// the interrupted run died: it is recorded, not downloaded again. When
-// every sstable of the batch was downloaded and none is there, the load
-// of the interrupted run finished (the node goes on with a load whose
-// caller died) before its row was written: the batch is recorded as
-// loaded and nothing is loaded again. Otherwise the rest of the batch is
-// downloaded with the calls the interrupted run made (the agent joins an
-// identical call to its job still running, instead of copying again),
-// files that are not the batch's are deleted, and the batch is loaded (a
-// load still running on the node is waited for). A host holds at most
-// one unfinished batch, so the upload directory only ever holds that
-// batch.
+// A resumed run (after a crash, a stop or a takeover, or a continued
+// run) reads those rows: a loaded batch is skipped; in a batch that is
+// not, the sstables are looked for in the upload directory. The agent
+// writes each file under a temporary name and renames it when complete,
+// so an sstable not recorded but there whole was downloaded by a job that
+// finished after the interrupted run died: it is recorded, not downloaded
+// again. When every sstable of the batch was recorded, the interrupted
+// run reached the load, which may still run on the node (the node goes
+// on with a load whose caller died) and consume the files: nothing is
+// downloaded again, and the load call waits for that load ("already
+// loading") before loading what is left. Otherwise the rest of the batch
+// is downloaded with the calls the interrupted run made (the agent joins
+// an identical call to its job still running, instead of copying again),
+// files that are not the batch's are deleted, and the batch is loaded. A
+// host holds at most one unfinished batch, so the upload directory only
+// ever holds that batch. A new run deletes whatever it finds in an upload
+// directory before downloading into it.
 
 func (r *run) data(ctx context.Context) error {
 	byHost := map[string][]int{}
@@ -121,13 +122,16 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 		return r.batchFailed(ctx, i, fmt.Errorf("list %s on %s: %w", up, b.Host, err))
 	}
 	// Files appear under their name only once complete (the agent
-	// writes a temporary file and renames it): an sstable that is there
-	// whole with its size was downloaded by an interrupted run whose job
-	// finished after it died. One whose job still runs is asked for again
-	// below with the same call, which the agent joins to that job.
+	// writes a temporary file and renames it): in a resumed run, an
+	// sstable that is there whole with its size was downloaded by the
+	// interrupted run, by a job that finished after it died. One whose job
+	// still runs is asked for again below with the same call, which the
+	// agent joins to that job. A new run trusts nothing it finds there (an
+	// abandoned restore of another snapshot may have left files of the
+	// same names and sizes): all of it is deleted below.
 	adopted := false
 	for j, sst := range b.SSTables {
-		if b.Downloaded[j] {
+		if b.Downloaded[j] || !r.resumed {
 			continue
 		}
 		var size int64
@@ -150,24 +154,25 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 			return err
 		}
 	}
+	// Every sstable recorded: the interrupted run reached the load, and
+	// a load it started may still run on the node, consuming the files
+	// (Scylla answers "already loading" until it ends). Nothing is
+	// downloaded again: the load call below waits for that load, then
+	// loads what is left (nothing when it had finished).
+	all := len(b.SSTables) > 0
+	for j := range b.SSTables {
+		all = all && b.Downloaded[j]
+	}
 	keep := map[string]bool{}
-	anyPresent, all := false, true
 	for j, sst := range b.SSTables {
 		if !b.Downloaded[j] {
-			all = false
 			continue
 		}
 		for _, f := range sst.Files {
 			if _, ok := present[f]; ok {
-				anyPresent = true
 				keep[f] = true
 			}
 		}
-	}
-	if all && !anyPresent && len(b.SSTables) > 0 {
-		// Downloaded in full and gone: an earlier run loaded it.
-		r.log.InfoContext(ctx, "batch was loaded by an interrupted run", "host", b.Host, "keyspace", b.Keyspace, "table", b.Table, "sstables", len(b.SSTables))
-		return r.markLoaded(ctx, i)
 	}
 	// Files of the batch's sstables are complete (see above); those of
 	// one not downloaded yet may belong to a job still running, which the
@@ -175,13 +180,14 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 	own := map[string]bool{}
 	for _, sst := range b.SSTables {
 		for _, f := range sst.Files {
-			own[f] = true
+			own[f] = r.resumed
 		}
 	}
 	var stray []string
 	for name := range present {
 		if !own[name] {
 			stray = append(stray, name)
+			delete(present, name)
 		}
 	}
 	if len(stray) > 0 {
@@ -190,9 +196,9 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 		}
 	}
 	for j := range b.SSTables {
-		if b.Downloaded[j] {
-			// Recorded but its files are gone while others of the
-			// batch are there: download it again.
+		if b.Downloaded[j] && !all {
+			// Recorded, no load can have started, but its files are
+			// gone: download it again.
 			for _, f := range b.SSTables[j].Files {
 				if !keep[f] {
 					r.mu.Lock()
@@ -205,7 +211,7 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 	}
 	r.s.m.batchSize.With(prometheus.Labels{"cluster": r.clusterID.String(), "host": b.Host}).Set(float64(b.Size))
 	r.s.m.state.With(r.stateLabels(b.Host)).Set(stateDownload)
-	if err := r.download(ctx, i); err != nil {
+	if err := r.download(ctx, i, present); err != nil {
 		return r.batchFailed(ctx, i, err)
 	}
 	r.s.m.state.With(r.stateLabels(b.Host)).Set(stateLoad)
@@ -228,8 +234,9 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 }
 
 // download fetches the sstables of batch i not downloaded yet, transfers
-// at a time, recording each one when its files are all there.
-func (r *run) download(ctx context.Context, i int) error {
+// at a time, recording each one when its files are all there. present are
+// the batch's files complete in the upload directory (a resumed run's).
+func (r *run) download(ctx context.Context, i int, present map[string]int64) error {
 	b := r.batches[i]
 	par := r.props.Transfers
 	if par == 0 {
@@ -256,7 +263,7 @@ func (r *run) download(ctx context.Context, i int) error {
 			if err != nil {
 				return fmt.Errorf("location %q: %w", sst.Location, err)
 			}
-			if err := r.downloadSSTable(gctx, b, sst, loc, rate); err != nil {
+			if err := r.downloadSSTable(gctx, b, sst, loc, rate, present); err != nil {
 				return err
 			}
 			dl := prometheus.Labels{"cluster": r.clusterID.String(), "location": sst.Location, "host": b.Host}
@@ -279,18 +286,36 @@ func (r *run) download(ctx context.Context, i int) error {
 
 // downloadSSTable copies one sstable's components into the upload dir:
 // the files stored under their own name with one copypaths job, versioned
-// copies one by one under the name they are loaded as.
-func (r *run) downloadSSTable(ctx context.Context, b *batch, sst *sstable, loc backupspec.Location, rate string) error {
+// copies one copyfile job each under the name they are loaded as. Both
+// are agent jobs, so a resumed run's identical call joins the job an
+// interrupted run left running; a versioned copy already complete in the
+// upload directory (present) is not asked for again. The plain files'
+// call is always the same, whole, call: the agent joins it to a running
+// job or skips the files already there by the deduplication rule.
+func (r *run) downloadSSTable(ctx context.Context, b *batch, sst *sstable, loc backupspec.Location, rate string, present map[string]int64) error {
 	up := uploadDir(b)
 	var plain []string
 	for k, f := range sst.Files {
-		if rn := sst.remoteName(k); rn != f {
-			if err := r.c.CopyFile(ctx, b.Host, "data:", path.Join(up, f), loc.RemoteName(), path.Join(sst.Dir, rn)); err != nil {
-				return fmt.Errorf("download %s to %s: %w", loc.RemotePath(path.Join(sst.Dir, rn)), b.Host, err)
-			}
+		rn := sst.remoteName(k)
+		if rn == f {
+			plain = append(plain, f)
 			continue
 		}
-		plain = append(plain, f)
+		if _, ok := present[f]; ok {
+			continue
+		}
+		src := loc.RemotePath(path.Join(sst.Dir, rn))
+		id, err := r.c.CopyFileAsync(ctx, b.Host, "data:", path.Join(up, f), loc.RemoteName(), path.Join(sst.Dir, rn))
+		if err != nil {
+			return fmt.Errorf("download %s to %s: %w", src, b.Host, err)
+		}
+		jp, err := r.waitJob(ctx, b.Host, id)
+		if err != nil {
+			return fmt.Errorf("download %s to %s: %w", src, b.Host, err)
+		}
+		if jp.Status != agentclient.JobSuccess {
+			return fmt.Errorf("download %s to %s: job %d %s: %s", src, b.Host, id, jp.Status, jp.Error)
+		}
 	}
 	if len(plain) == 0 {
 		return nil

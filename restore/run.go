@@ -100,6 +100,10 @@ type run struct {
 	row     runRow
 	batches []*batch
 	index   *snapshotIndex // nil on a resumed run until needed
+	// resumed: the run goes on from rows of its own (a takeover) or of
+	// the task's unfinished run (continue). Only then are files found in
+	// an upload directory this run's; a new run deletes them.
+	resumed bool
 }
 
 // Run restores properties' snapshot into the cluster: the Runner the
@@ -124,6 +128,7 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 	if err != nil {
 		return err
 	}
+	r.resumed = resumed
 	if !resumed {
 		pl, err := s.makePlan(ctx, clusterID, c, contact, p)
 		if err != nil {

@@ -60,6 +60,7 @@ type Cluster struct {
 	loaded         []LoadRecord
 	loadedSSTables []LoadedSSTable
 	downloads      []DownloadRecord
+	failDownloads  map[string]bool
 	tgcChanges     []TombstoneGCChange
 	nextRepairID   int
 	closing        bool

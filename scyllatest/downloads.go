@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/scyllaops/scyllaops/internal/agentapi"
@@ -22,6 +23,8 @@ type DownloadRecord struct {
 	// directory ("s3:bucket/backup/sst/...").
 	Files []string
 	Src   string
+	// Call is the agent call: sync/copypaths or operations/copyfile.
+	Call string
 	// JobID is the agent job that copies them (0: a synchronous call).
 	// A call identical to a running job's gets that job: one download.
 	JobID int64
@@ -43,6 +46,19 @@ func (c *Cluster) Downloads() []DownloadRecord {
 	return out
 }
 
+// FailDownloads makes every node's agent refuse, with rclone's 404
+// "object not found", each copy into a data directory that names one of
+// files (destination file names), until FailDownloads is called again;
+// no names clears it. The refused calls are not recorded as downloads.
+func (c *Cluster) FailDownloads(files ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failDownloads = map[string]bool{}
+	for _, f := range files {
+		c.failDownloads[f] = true
+	}
+}
+
 // recordDownloads wraps n's agent handler: the copies into data: it
 // accepts are appended to the cluster's download record.
 func (c *Cluster) recordDownloads(n *Node, h http.Handler) http.Handler {
@@ -59,7 +75,7 @@ func (c *Cluster) recordDownloads(n *Node, h http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := DownloadRecord{Host: n.IP}
+		rec := DownloadRecord{Host: n.IP, Call: strings.TrimPrefix(r.URL.Path, agentapi.PathRclone)}
 		if r.URL.Path == copyPaths {
 			var o agentapi.CopyPathsOptions
 			if json.Unmarshal(body, &o) == nil && o.DstFs == "data:" {
@@ -70,6 +86,21 @@ func (c *Cluster) recordDownloads(n *Node, h http.Handler) http.Handler {
 			if json.Unmarshal(body, &o) == nil && o.DstFs == "data:" {
 				rec.Dir, rec.Files, rec.Src = path.Dir(o.DstRemote), []string{path.Base(o.DstRemote)}, path.Join(o.SrcFs, path.Dir(o.SrcRemote))
 			}
+		}
+		c.mu.Lock()
+		failing := ""
+		for _, f := range rec.Files {
+			if c.failDownloads[f] {
+				failing = f
+			}
+		}
+		c.mu.Unlock()
+		if failing != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(agentapi.ErrorResponse{Status: http.StatusNotFound, Path: strings.TrimPrefix(r.URL.Path, agentapi.PathRclone),
+				Message: "object not found: " + failing + " (scyllatest.FailDownloads)"})
+			return
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, r)
