@@ -114,12 +114,9 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 	}
 	start := time.Now()
 	up := uploadDir(b)
-	// What is in the upload directory now.
-	present := map[string]int64{}
-	err := r.c.List(ctx, b.Host, agentclient.ListOptions{Fs: "data:", Remote: up, Opt: &agentclient.ListOpt{FilesOnly: true, NoModTime: true, NoMimeType: true}},
-		func(it agentclient.ListItem) error { present[it.Name] = it.Size; return nil })
+	present, err := r.listUpload(ctx, b)
 	if err != nil {
-		return r.batchFailed(ctx, i, fmt.Errorf("list %s on %s: %w", up, b.Host, err))
+		return r.batchFailed(ctx, i, err)
 	}
 	// Files appear under their name only once complete (the agent
 	// writes a temporary file and renames it): in a resumed run, an
@@ -134,14 +131,7 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 		if b.Downloaded[j] || !r.resumed {
 			continue
 		}
-		var size int64
-		complete := true
-		for _, f := range sst.Files {
-			sz, ok := present[f]
-			complete = complete && ok
-			size += sz
-		}
-		if complete && size == sst.Size {
+		if sst.completeIn(present) {
 			r.log.InfoContext(ctx, "sstable downloaded by an interrupted run", "host", b.Host, "keyspace", b.Keyspace, "table", b.Table, "sstable", sst.ID)
 			r.mu.Lock()
 			b.Downloaded[j] = true
@@ -233,6 +223,33 @@ func (r *run) restoreBatch(ctx context.Context, i int) error {
 	return r.markLoaded(ctx, i)
 }
 
+// listUpload returns the files in b's upload directory on its host, with
+// their sizes.
+func (r *run) listUpload(ctx context.Context, b *batch) (map[string]int64, error) {
+	up := uploadDir(b)
+	present := map[string]int64{}
+	err := r.c.List(ctx, b.Host, agentclient.ListOptions{Fs: "data:", Remote: up, Opt: &agentclient.ListOpt{FilesOnly: true, NoModTime: true, NoMimeType: true}},
+		func(it agentclient.ListItem) error { present[it.Name] = it.Size; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("list %s on %s: %w", up, b.Host, err)
+	}
+	return present, nil
+}
+
+// completeIn tells whether every file of s is in present and their sizes
+// add up to s's.
+func (s *sstable) completeIn(present map[string]int64) bool {
+	var size int64
+	for _, f := range s.Files {
+		sz, ok := present[f]
+		if !ok {
+			return false
+		}
+		size += sz
+	}
+	return size == s.Size
+}
+
 // download fetches the sstables of batch i not downloaded yet, transfers
 // at a time, recording each one when its files are all there. present are
 // the batch's files complete in the upload directory (a resumed run's).
@@ -257,13 +274,37 @@ func (r *run) download(ctx context.Context, i int, present map[string]int64) err
 		if done {
 			continue
 		}
+		partial := false
+		for _, f := range sst.Files {
+			_, ok := present[f]
+			partial = partial || ok
+		}
 		g.Go(func() error {
 			start := time.Now()
 			loc, err := backupspec.ParseLocation(sst.Location)
 			if err != nil {
 				return fmt.Errorf("location %q: %w", sst.Location, err)
 			}
-			if err := r.downloadSSTable(gctx, b, sst, loc, rate, present); err != nil {
+			have := present
+			if partial {
+				// The interrupted run's job for it may have finished
+				// since the batch's listing: look again (a new call
+				// would be a second job), downloading only if it is
+				// still not whole.
+				if have, err = r.listUpload(gctx, b); err != nil {
+					return err
+				}
+				if sst.completeIn(have) {
+					r.log.InfoContext(gctx, "sstable downloaded by an interrupted run", "host", b.Host, "keyspace", b.Keyspace, "table", b.Table, "sstable", sst.ID)
+					mu.Lock()
+					defer mu.Unlock()
+					r.mu.Lock()
+					b.Downloaded[j] = true
+					r.mu.Unlock()
+					return r.saveBatch(gctx, i)
+				}
+			}
+			if err := r.downloadSSTable(gctx, b, sst, loc, rate, have); err != nil {
 				return err
 			}
 			dl := prometheus.Labels{"cluster": r.clusterID.String(), "location": sst.Location, "host": b.Host}
