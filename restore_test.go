@@ -60,7 +60,7 @@ func managerOnReg(t *testing.T, sim *scyllatest.Cluster, name string, reg promet
 	t.Cleanup(func() { _ = st.Close() })
 	m, err := scyllaops.New(st, sim.Transport(), scyllaops.Options{CQLDial: sim.CQLDialer().DialContext,
 		Backup:  backup.Options{LongPoll: 100 * time.Millisecond},
-		Restore: restore.Options{LongPoll: 100 * time.Millisecond}, Registerer: reg,
+		Restore: restore.Options{LongPoll: 100 * time.Millisecond, ViewBuildPoll: 100 * time.Millisecond}, Registerer: reg,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
@@ -428,5 +428,79 @@ func TestRestoreREST(t *testing.T) {
 	}
 	if err := schemas.Validate("restore_progress", raw("/cluster/dst/task/restore/"+id+"/latest", "")); err != nil {
 		t.Errorf("restore progress: %v", err)
+	}
+}
+
+// TestRestoreDropsAndRecreatesViews: a materialized view of a restored
+// table is dropped over CQL before any sstable is loaded and re-created,
+// with the statement DESCRIBE SCHEMA gave for it, once every load is done;
+// the run waits for the view's build (view_build_statuses) and ends DONE
+// with the view marked done in its progress and its build status metric
+// at success.
+func TestRestoreDropsAndRecreatesViews(t *testing.T) {
+	e := newRestoreEnv(t, []scyllatest.Table{{Name: "t1"}, {Name: "t2"}, {Name: "t1_by_v", BaseTable: "t1"}})
+	const build = time.Second
+	e.dst.SetViewBuildTime(build)
+	want := e.bucketDataCRCs(t)
+	var before string
+	for _, r := range e.dst.Schema() {
+		if r.Type == "view" && r.Name == "t1_by_v" {
+			before = r.CreateStatement
+		}
+	}
+	if before == "" {
+		t.Fatalf("target schema has no view t1_by_v: %v", e.dst.Schema())
+	}
+	task, err := e.restoreTask(t, e.tablesProps(e.tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := runOnce(t, e.md, e.cd.ID, task.ID)
+	if run.Status != store.StatusDone {
+		t.Fatalf("restore run %s: %s", run.Status, run.Cause)
+	}
+	checkLoaded(t, e.dst, want, "loaded sstables (-snapshot +loaded)")
+	loads := len(e.dst.Loads())
+	changes := e.dst.ViewChanges()
+	if len(changes) == 2 && run.EndTime.Before(changes[1].At.Add(build)) {
+		t.Errorf("run ended at %v, before the view created at %v was built (%v)", run.EndTime, changes[1].At, build)
+	}
+	for i := range changes {
+		changes[i].At = time.Time{}
+	}
+	wantChanges := []scyllatest.ViewChange{
+		{Keyspace: "ks", View: "t1_by_v", BaseTable: "t1", Change: "DROPPED", LoadsBefore: 0},
+		{Keyspace: "ks", View: "t1_by_v", BaseTable: "t1", Change: "CREATED", LoadsBefore: loads},
+	}
+	if d := cmp.Diff(wantChanges, changes); d != "" {
+		t.Fatalf("view changes (-want +got):\n%s", d)
+	}
+	var after string
+	for _, r := range e.dst.Schema() {
+		if r.Type == "view" && r.Name == "t1_by_v" {
+			after = r.CreateStatement
+		}
+	}
+	if after != before {
+		t.Fatalf("view after the restore:\n%s\nwant as before:\n%s", after, before)
+	}
+	p := restoreProgress(t, e.md, e.cd.ID, task.ID)
+	if len(p.Views) != 1 || p.Views[0].View != "t1_by_v" || p.Views[0].Status != "done" {
+		t.Fatalf("progress views %+v, want t1_by_v done", p.Views)
+	}
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "scylla_manager_restore_view_build_status" {
+			for _, m := range mf.GetMetric() {
+				status = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if status != 2 {
+		t.Fatalf("scylla_manager_restore_view_build_status = %v, want 2 (success)", status)
 	}
 }

@@ -71,6 +71,21 @@ func (c *Client) HostIDMap(ctx context.Context, host string) (map[string]string,
 	return m, nil
 }
 
+// ViewBuildStatuses returns, per node IP, the build status of a
+// materialized view as host sees it: "UNKNOWN", "STARTED" or "SUCCESS".
+func (c *Client) ViewBuildStatuses(ctx context.Context, host, keyspace, view string) (map[string]string, error) {
+	var kv []agentapi.KeyValue
+	p := "/storage_service/view_build_statuses/" + url.PathEscape(keyspace) + "/" + url.PathEscape(view)
+	if err := c.getJSON(ctx, host, call{op: "view_build_statuses", method: http.MethodGet, path: p}, &kv); err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(kv))
+	for _, e := range kv {
+		m[e.Key] = e.Value
+	}
+	return m, nil
+}
+
 func (c *Client) strings(ctx context.Context, host, op, path string, q url.Values) ([]string, error) {
 	var out []string
 	err := c.getJSON(ctx, host, call{op: op, method: http.MethodGet, path: path, query: q}, &out)

@@ -11,6 +11,9 @@
 // target host and, batch by batch, downloads them through the agent into
 // the table's upload/ directory and loads them with load&stream.
 //
+// RECREATE_VIEWS re-creates each dropped view and index and waits until
+// every node reports its build done (storage_service/view_build_statuses).
+//
 // Every downloaded and every loaded sstable is recorded in the run's
 // progress rows, so a resumed run (a crash, a takeover, a stop) downloads
 // and loads only what is left; see data.go for the rule.

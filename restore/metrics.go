@@ -18,6 +18,7 @@ const (
 // metrics are Scylla Manager's scylla_manager_restore_* metrics.
 type metrics struct {
 	batchSize, remaining, state, progress *prometheus.GaugeVec
+	viewBuild                             *prometheus.GaugeVec
 	restored, downloaded, streamed        *prometheus.CounterVec
 	restoreDur, downloadDur, streamDur    *prometheus.CounterVec
 }
@@ -35,6 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"cluster", "snapshot_tag", "location", "dc", "node", "keyspace", "table"),
 		state:       g("state", "Host state: 0 idle, 1 download, 2 load, 3 error.", "cluster", "location", "snapshot_tag", "host"),
 		progress:    g("progress", "Restored bytes in percent of the snapshot's bytes.", "cluster", "snapshot_tag"),
+		viewBuild:   g("view_build_status", "Build of a re-created view, its least advanced node's: 0 unknown, 1 started, 2 success.", "cluster", "keyspace", "view"),
 		restored:    c("restored_bytes", "Bytes restored (downloaded and loaded) by the host.", "cluster", "host"),
 		restoreDur:  c("restore_duration", "Seconds the host spent restoring.", "cluster", "host"),
 		downloaded:  c("downloaded_bytes", "Bytes the host downloaded.", "cluster", "location", "host"),
@@ -45,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, col := range []prometheus.Collector{m.batchSize, m.remaining, m.state, m.progress, m.restored, m.restoreDur,
+	for _, col := range []prometheus.Collector{m.batchSize, m.remaining, m.state, m.progress, m.viewBuild, m.restored, m.restoreDur,
 		m.downloaded, m.downloadDur, m.streamed, m.streamDur} {
 		if err := reg.Register(col); err != nil {
 			var are prometheus.AlreadyRegisteredError

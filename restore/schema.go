@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/scyllaops/scyllaops/internal/backupspec"
 )
@@ -95,16 +96,93 @@ func (r *run) dropViews(ctx context.Context) error {
 	return nil
 }
 
+// recreateViews re-creates the dropped views and indexes one by one, each
+// followed by a wait for its build to succeed on every node
+// (storage_service/view_build_statuses, polled every
+// Options.ViewBuildPoll). A view's status in the progress goes from
+// "building" to "done"; a resumed run re-issues the CREATE of a view not
+// done (AlreadyExists is fine) and waits again.
 func (r *run) recreateViews(ctx context.Context) error {
 	for i, v := range r.row.Views {
+		if v.Status == viewDone {
+			continue
+		}
 		if err := r.s.opts.CQL.Exec(ctx, r.clusterID, v.CreateStmt); err != nil && !errors.Is(err, ErrAlreadyExists) {
 			return fmt.Errorf("restore: re-create %s %s.%s: %w", v.Type, v.Keyspace, v.View, err)
 		}
 		r.mu.Lock()
-		r.row.Views[i].Status = "done"
+		r.row.Views[i].Status = viewBuilding
 		r.mu.Unlock()
+		if err := r.saveRun(ctx); err != nil {
+			return err
+		}
+		if err := r.waitViewBuilt(ctx, v); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.row.Views[i].Status = viewDone
+		r.mu.Unlock()
+		if err := r.saveRun(ctx); err != nil {
+			return err
+		}
 	}
-	return r.saveRun(ctx)
+	return nil
+}
+
+// Statuses of a re-created view in the progress.
+const (
+	viewBuilding = "building"
+	viewDone     = "done"
+)
+
+// View build states of scylla_manager_restore_view_build_status: the
+// least advanced node's.
+const (
+	viewBuildUnknown = 0
+	viewBuildStarted = 1
+	viewBuildSuccess = 2
+)
+
+// waitViewBuilt polls the build status of v (an index's backing view is
+// "<index>_index") until every node reports SUCCESS. A view no node
+// knows (an empty answer) is not waited for.
+func (r *run) waitViewBuilt(ctx context.Context, v View) error {
+	name := v.View
+	if v.Type == "index" {
+		name += "_index"
+	}
+	g := r.s.m.viewBuild.WithLabelValues(r.clusterID.String(), v.Keyspace, name)
+	for {
+		st, err := r.c.ViewBuildStatuses(ctx, r.contact, v.Keyspace, name)
+		if err != nil {
+			return fmt.Errorf("restore: build status of %s %s.%s: %w", v.Type, v.Keyspace, v.View, err)
+		}
+		if len(st) == 0 {
+			r.log.WarnContext(ctx, "no node reports a build status of the re-created view: not waited for", "keyspace", v.Keyspace, "view", name)
+			return nil
+		}
+		least := viewBuildSuccess
+		for _, s := range st {
+			switch s {
+			case "SUCCESS":
+			case "STARTED":
+				least = min(least, viewBuildStarted)
+			default:
+				least = viewBuildUnknown
+			}
+		}
+		g.Set(float64(least))
+		if least == viewBuildSuccess {
+			return nil
+		}
+		t := time.NewTimer(r.s.opts.ViewBuildPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("restore: waiting for the build of %s %s.%s: %w", v.Type, v.Keyspace, v.View, context.Cause(ctx))
+		case <-t.C:
+		}
+	}
 }
 
 // disableTGC remembers each table's tombstone_gc mode (once, so a resumed

@@ -69,12 +69,17 @@ type Store interface {
 const (
 	DefaultLongPoll    = 10 * time.Second
 	DefaultDiskFreeMin = 10
+	// DefaultViewBuildPoll is Options.ViewBuildPoll's default.
+	DefaultViewBuildPoll = 5 * time.Second
 )
 
 // Options tune a Service. The zero value is valid.
 type Options struct {
 	// LongPoll is the wait of each job/progress call. Default: 10s.
 	LongPoll time.Duration
+	// ViewBuildPoll is the wait between two view build status calls
+	// after a view is re-created. Default: 5s.
+	ViewBuildPoll time.Duration
 	// DiskSpaceFreeMinPercent: a host whose data: filesystem has less
 	// free space (percent) gets no batch. Default: 10; negative = no check.
 	DiskSpaceFreeMinPercent int
@@ -97,6 +102,9 @@ func (o Options) Validate() error {
 	if o.LongPoll < 0 {
 		return errors.New("restore: invalid Options: LongPoll must be >= 0 (0 = default)")
 	}
+	if o.ViewBuildPoll < 0 {
+		return errors.New("restore: invalid Options: ViewBuildPoll must be >= 0 (0 = default)")
+	}
 	if o.DiskSpaceFreeMinPercent > 100 {
 		return errors.New("restore: invalid Options: DiskSpaceFreeMinPercent must be a percentage <= 100 (0 = default 10, negative = no check)")
 	}
@@ -106,6 +114,9 @@ func (o Options) Validate() error {
 func (o Options) withDefaults() Options {
 	if o.LongPoll == 0 {
 		o.LongPoll = DefaultLongPoll
+	}
+	if o.ViewBuildPoll == 0 {
+		o.ViewBuildPoll = DefaultViewBuildPoll
 	}
 	if o.DiskSpaceFreeMinPercent == 0 {
 		o.DiskSpaceFreeMinPercent = DefaultDiskFreeMin

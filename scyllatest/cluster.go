@@ -62,6 +62,8 @@ type Cluster struct {
 	downloads      []DownloadRecord
 	failDownloads  map[string]bool
 	tgcChanges     []TombstoneGCChange
+	viewChanges    []ViewChange
+	viewBuildTime  time.Duration
 	nextRepairID   int
 	closing        bool
 	// ring and ringCache memoize describe_ring; see invalidateRingLocked.

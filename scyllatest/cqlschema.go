@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -37,6 +38,8 @@ var (
 	reMapPair   = regexp.MustCompile(`'([^']*)'\s*:\s*(?:'([^']*)'|(\d+))`)
 	reTableID   = regexp.MustCompile(`(?i)\bid\s*=\s*'?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'?`)
 	reDurable   = regexp.MustCompile(`(?i)durable_writes\s*=\s*(true|false)`)
+	reCreateMV  = regexp.MustCompile(`(?is)^create\s+materialized\s+view\s+(if\s+not\s+exists\s+)?(?:("[^"]+"|\w+)\.)?("[^"]+"|\w+)\s+as\s+select\s+.+?\s+from\s+(?:("[^"]+"|\w+)\.)?("[^"]+"|\w+)(\s.*)?$`)
+	reDropMV    = regexp.MustCompile(`(?is)^drop\s+materialized\s+view\s+(if\s+exists\s+)?(?:("[^"]+"|\w+)\.)?("[^"]+"|\w+)$`)
 	reAlterTGC  = regexp.MustCompile(`(?is)^alter\s+table\s+(?:("[^"]+"|\w+)\.)?("[^"]+"|\w+)\s+with\s+tombstone_gc\s*=\s*\{\s*'mode'\s*:\s*'(timeout|disabled|repair|immediate)'\s*\}$`)
 )
 
@@ -87,7 +90,8 @@ func parseReplication(m string) (ring.Replication, error) {
 	return ring.Replication{}, fmt.Errorf("unknown replication class %q", class)
 }
 
-// applyDDL applies a CREATE/DROP KEYSPACE/TABLE statement. ok is false
+// applyDDL applies a CREATE/DROP KEYSPACE/TABLE/MATERIALIZED VIEW statement
+// or an ALTER TABLE of tombstone_gc. ok is false
 // when stmt is not DDL the simulator understands.
 func (c *Cluster) applyDDL(stmt, useKS string) (res ddlResult, ok bool, err error) {
 	c.mu.Lock()
@@ -183,6 +187,67 @@ func (c *Cluster) applyDDL(stmt, useKS string) (res ddlResult, ok bool, err erro
 			id = uuid.MustParse(idm[1])
 		}
 		return res, true, c.createTableLocked(k, name, columns, id, Table{Name: name})
+	}
+	if m := reCreateMV.FindStringSubmatch(stmt); m != nil {
+		ksName, name := useKS, ident(m[3])
+		if m[2] != "" {
+			ksName = ident(m[2])
+		}
+		res = ddlResult{change: "CREATED", target: "TABLE", keyspace: ksName, name: name}
+		baseKS, base := ksName, ident(m[5])
+		if m[4] != "" {
+			baseKS = ident(m[4])
+		}
+		if baseKS != ksName {
+			return res, true, fmt.Errorf("materialized view %s.%s must be in the keyspace of its base table %s.%s", ksName, name, baseKS, base)
+		}
+		k, exists := c.keyspaces[ksName]
+		if !exists {
+			return res, true, fmt.Errorf("%w: Keyspace %s does not exist", errNotExists, ksName)
+		}
+		if bt := k.tables[base]; bt == nil || bt.spec.BaseTable != "" {
+			return res, true, fmt.Errorf("%w: unconfigured table %s", errNotExists, base)
+		}
+		if _, exists := k.tables[name]; exists {
+			if m[1] != "" {
+				res.noop = true
+				return res, true, nil
+			}
+			return res, true, fmt.Errorf("%w: Table %s.%s already exists", errAlreadyExists, ksName, name)
+		}
+		id := uuid.Nil
+		if idm := reTableID.FindStringSubmatch(m[6]); idm != nil {
+			id = uuid.MustParse(idm[1])
+		}
+		c.viewChanges = append(c.viewChanges, ViewChange{Keyspace: ksName, View: name, BaseTable: base, Change: "CREATED", LoadsBefore: len(c.loaded), At: time.Now()})
+		if err := c.createTableLocked(k, name, "", id, Table{Name: name, BaseTable: base}); err != nil {
+			return res, true, err
+		}
+		if c.viewBuildTime > 0 {
+			k.tables[name].builtAt = time.Now().Add(c.viewBuildTime)
+		}
+		return res, true, nil
+	}
+	if m := reDropMV.FindStringSubmatch(stmt); m != nil {
+		ksName, name := useKS, ident(m[3])
+		if m[2] != "" {
+			ksName = ident(m[2])
+		}
+		res = ddlResult{change: "DROPPED", target: "TABLE", keyspace: ksName, name: name}
+		k := c.keyspaces[ksName]
+		var t *table
+		if k != nil {
+			t = k.tables[name]
+		}
+		if t == nil || t.spec.BaseTable == "" {
+			if t == nil && m[1] != "" {
+				res.noop = true
+				return res, true, nil
+			}
+			return res, true, fmt.Errorf("%w: Materialized view %s.%s does not exist", errNotExists, ksName, name)
+		}
+		c.viewChanges = append(c.viewChanges, ViewChange{Keyspace: ksName, View: name, BaseTable: t.spec.BaseTable, Change: "DROPPED", LoadsBefore: len(c.loaded), At: time.Now()})
+		return res, true, c.dropTableLocked(k, t)
 	}
 	if m := reAlterTGC.FindStringSubmatch(stmt); m != nil {
 		ksName, name := useKS, ident(m[2])

@@ -87,6 +87,7 @@ func (n *Node) newRESTHandler() http.Handler {
 	m.HandleFunc("POST /storage_service/force_terminate_repair", n.postTerminateRepair)
 	m.HandleFunc("GET /compaction_manager/metrics/pending_tasks", n.getPendingCompactions)
 	m.HandleFunc("POST /storage_service/sstables/{keyspace}", n.postLoadSSTables)
+	m.HandleFunc("GET /storage_service/view_build_statuses/{keyspace}/{view}", n.getViewBuildStatuses)
 	m.HandleFunc("POST /storage_service/keyspace_flush/{keyspace}", n.postFlush)
 	m.HandleFunc("GET /column_family/autocompaction/{name}", n.serveAutocompaction)
 	m.HandleFunc("POST /column_family/autocompaction/{name}", n.serveAutocompaction)

@@ -3,9 +3,11 @@ package scyllatest
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -48,6 +50,9 @@ type table struct {
 	// tombstoneGC is the mode set by ALTER TABLE … WITH tombstone_gc
 	// ("" = never set: Scylla's default, timeout).
 	tombstoneGC string
+	// builtAt is when a view created over CQL has been built on every
+	// node (zero: built).
+	builtAt time.Time
 }
 
 // TombstoneGCChange is one ALTER TABLE … WITH tombstone_gc applied.
@@ -61,6 +66,55 @@ func (c *Cluster) TombstoneGCChanges() []TombstoneGCChange {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]TombstoneGCChange(nil), c.tgcChanges...)
+}
+
+// ViewChange is one CREATE or DROP MATERIALIZED VIEW applied over CQL.
+type ViewChange struct {
+	Keyspace, View, BaseTable string
+	// Change is "CREATED" or "DROPPED".
+	Change string
+	// LoadsBefore is the number of storage_service/sstables loads that
+	// had finished when it was applied (LoadRecord count).
+	LoadsBefore int
+	// At is when it was applied.
+	At time.Time
+}
+
+// SetViewBuildTime makes the materialized views created over CQL from
+// now on report STARTED in storage_service/view_build_statuses for d
+// after their creation, then SUCCESS. Default 0: built at once.
+func (c *Cluster) SetViewBuildTime(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.viewBuildTime = d
+}
+
+// getViewBuildStatuses serves GET
+// /storage_service/view_build_statuses/{keyspace}/{view}: every node's
+// status of the view's build, [] for an unknown view.
+func (n *Node) getViewBuildStatuses(w http.ResponseWriter, r *http.Request) {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	out := []map[string]string{}
+	t, err := n.c.tableLocked(r.PathValue("keyspace"), r.PathValue("view"))
+	if err == nil && t.spec.BaseTable != "" {
+		status := "SUCCESS"
+		if time.Now().Before(t.builtAt) {
+			status = "STARTED"
+		}
+		for _, x := range n.c.nodes {
+			out = append(out, map[string]string{"key": x.IP, "value": status})
+		}
+	}
+	writeJSON(w, out)
+}
+
+// ViewChanges returns every materialized view created or dropped over
+// CQL, in order.
+func (c *Cluster) ViewChanges() []ViewChange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]ViewChange(nil), c.viewChanges...)
 }
 
 // dirName is the table's directory name: <table>-<32hex>.
