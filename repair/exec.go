@@ -50,8 +50,8 @@ type lease struct {
 	coordinator string
 	intensity   int // the slots of the hosts it holds (ShareSlots: takes)
 	calls       []*job
-	running     int  // calls not ended
-	aborted     bool // a call timed out and the coordinator's repairs were aborted
+	running     int           // calls not ended
+	aborted     bool          // a call timed out and the coordinator's repairs were aborted
 	start       time.Duration // SimulateSchedule: virtual start
 }
 
@@ -191,9 +191,7 @@ func (e *executor) roomLocked() bool {
 	return e.running < e.limitLocked()
 }
 
-// takeLocked and giveLocked account for l's hosts while it runs. Under
-// the controller rule takeLocked panics if a host is already in a job:
-// nextJobLocked only picks free hosts, so that would be a bug.
+// takeLocked and giveLocked account for l's hosts while it runs.
 func (e *executor) takeLocked(l *lease) {
 	e.running++
 	l.running = len(l.calls)
@@ -204,9 +202,6 @@ func (e *executor) takeLocked(l *lease) {
 		if e.s.opts.ShareSlots {
 			e.used[h] += max(l.intensity, 1)
 		} else {
-			if e.busy[h] {
-				panic("repair: host " + h + " put in two jobs at once")
-			}
 			e.busy[h] = true
 		}
 	}
@@ -281,59 +276,71 @@ func (e *executor) nextJobLocked() *lease {
 			l.calls = []*job{{l: l, ts: ts, rs: -1, hosts: hosts, coordinator: l.coordinator, ranges: all, small: true}}
 			return l
 		}
-		best, bestScore := -1, -1
-		for r, todo := range ts.todo {
-			if len(todo) == 0 || ts.inflight[r] || !e.freeLocked(ts.ks.ReplicaSets[r].Hosts) {
-				continue
-			}
-			score := 0
-			for _, h := range ts.ks.ReplicaSets[r].Hosts {
-				score = max(score, e.hostLeft[h])
-			}
-			if score > bestScore {
-				best, bestScore = r, score
-			}
+		if r := e.bestReplicaSetLocked(ts); r >= 0 {
+			return e.newLeaseLocked(ts, r)
 		}
-		if best < 0 {
-			continue
-		}
-		rs := ts.ks.ReplicaSets[best]
-		in := max(effIntensity(e.intensity, rs.MaxIntensity), 1)
-		left := len(ts.todo[best])
-		l := &lease{hosts: rs.Hosts, coordinator: rs.Coordinator, intensity: in}
-		switch {
-		case e.s.opts.ShareSlots:
-			// As many ranges at once as every host has free slots, and
-			// whole waves: the ranges of a last, partial wave go in a
-			// later job, which may share its hosts' slots with others.
-			for _, h := range rs.Hosts {
-				in = min(in, e.slots(h)-e.used[h])
-			}
-			in = max(min(in, left), 1)
-			l.intensity = in
-			n := maxBatchRanges
-			if e.s.opts.NoBatching {
-				n = in
-			}
-			n = min(n, left)
-			if n > in {
-				n -= n % in
-			}
-			e.addCallLocked(l, ts, best, n, in)
-		case e.s.opts.NoBatching:
-			e.addCallLocked(l, ts, best, min(in, left), in)
-		default:
-			// The first call: the ranges left (capped) in the fewest
-			// waves, spread over as few slots as fill them.
-			n := min(maxBatchRanges, left)
-			waves := (n + in - 1) / in
-			rp := (n + waves - 1) / waves
-			e.addCallLocked(l, ts, best, n, rp)
-			e.fillLocked(l, best, in-rp, waves)
-		}
-		return l
 	}
 	return nil
+}
+
+// bestReplicaSetLocked is the replica set of ts with ranges left, none in
+// flight and all hosts free whose hosts have the most work left (-1 if
+// none).
+func (e *executor) bestReplicaSetLocked(ts *tableState) int {
+	best, bestScore := -1, -1
+	for r, todo := range ts.todo {
+		if len(todo) == 0 || ts.inflight[r] || !e.freeLocked(ts.ks.ReplicaSets[r].Hosts) {
+			continue
+		}
+		score := 0
+		for _, h := range ts.ks.ReplicaSets[r].Hosts {
+			score = max(score, e.hostLeft[h])
+		}
+		if score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	return best
+}
+
+// newLeaseLocked makes the job of replica set r starting with the ranges
+// left of ts.
+func (e *executor) newLeaseLocked(ts *tableState, r int) *lease {
+	rs := ts.ks.ReplicaSets[r]
+	in := max(effIntensity(e.intensity, rs.MaxIntensity), 1)
+	left := len(ts.todo[r])
+	l := &lease{hosts: rs.Hosts, coordinator: rs.Coordinator, intensity: in}
+	switch {
+	case e.s.opts.ShareSlots:
+		// As many ranges at once as every host has free slots, and
+		// whole waves: the ranges of a last, partial wave go in a
+		// later job, which may share its hosts' slots with others.
+		for _, h := range rs.Hosts {
+			in = min(in, e.slots(h)-e.used[h])
+		}
+		in = max(min(in, left), 1)
+		l.intensity = in
+		n := maxBatchRanges
+		if e.s.opts.NoBatching {
+			n = in
+		}
+		n = min(n, left)
+		if n > in {
+			n -= n % in
+		}
+		e.addCallLocked(l, ts, r, n, in)
+	case e.s.opts.NoBatching:
+		e.addCallLocked(l, ts, r, min(in, left), in)
+	default:
+		// The first call: the ranges left (capped) in the fewest waves,
+		// on the fewest slots that hold them in that many waves.
+		n := min(maxBatchRanges, left)
+		waves := (n + in - 1) / in
+		rp := (n + waves - 1) / waves
+		e.addCallLocked(l, ts, r, n, rp)
+		e.fillLocked(l, r, in-rp, waves)
+	}
+	return l
 }
 
 // addCallLocked adds to l a call on the first n ranges left of ts on
