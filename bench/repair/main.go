@@ -217,7 +217,7 @@ func benchExec(runs, nodes, tables int, cost time.Duration) error {
 		fmt.Printf("    %-44s makespan median %v, lower bound median %v: median %.3fx (goal <= 1.15x), ratios %s, jobs %v, repair_async calls %v\n",
 			mode.name, median(spans), median(lbs), medianF(ratios), fmtRatios(ratios), jobs, calls)
 		if !mode.opts.ShareSlots {
-			fmt.Printf("    %-44s busiest node's time in jobs: median %.3fx the lower bound (partial waves), %s\n", "", medianF(inJobs), fmtRatios(inJobs))
+			fmt.Printf("    %-44s busiest node's time in jobs: median %.3fx the lower bound (above 1: idle slots inside its jobs), %s\n", "", medianF(inJobs), fmtRatios(inJobs))
 		}
 	}
 	return nil
