@@ -235,8 +235,9 @@ func contains(list []string, s string) bool {
 }
 
 // TestSimulateSchedule: the controller's schedule in virtual time never
-// beats the lower bound; with ShareSlots it is no longer than under the
-// one-job-per-node rule, and both start a job for every range.
+// beats the lower bound, makes at least one call per table and replica
+// set and never puts more ranges at once on a host than its slots; under
+// the rule a host is in one job at a time, with ShareSlots in several.
 func TestSimulateSchedule(t *testing.T) {
 	v := testView(t, map[string]int{"dc1": 6}, 16, map[string]ring.Replication{"ks": {Strategy: ring.SimpleStrategy, RF: 3}}, 4)
 	for i := range v.Nodes {
