@@ -40,8 +40,35 @@ func (ts *tableState) left() int {
 	return n
 }
 
-// job is one repair_async call.
+// lease is a job in the controller's sense: it holds its hosts (a
+// replica set, or every host of a table for a small-table job) from its
+// start until its last call ends, and runs one or more repair_async calls
+// (job) on its coordinator, one per table, whose ranges_parallelism sum
+// to at most its intensity.
+type lease struct {
+	hosts       []string
+	coordinator string
+	intensity   int // the slots of the hosts it holds (ShareSlots: takes)
+	calls       []*job
+	running     int           // calls not ended
+	aborted     bool          // a call timed out and the coordinator's repairs were aborted
+	start       time.Duration // SimulateSchedule: virtual start
+}
+
+// tables counts the distinct tables of l's calls.
+func (l *lease) tables() int {
+	var seen []*tableState
+	for _, c := range l.calls {
+		if !slices.Contains(seen, c.ts) {
+			seen = append(seen, c.ts)
+		}
+	}
+	return len(seen)
+}
+
+// job is one repair_async call of a lease.
 type job struct {
+	l           *lease
 	ts          *tableState
 	rs          int // replica set index; -1 for a small-table job
 	hosts       []string
@@ -164,33 +191,45 @@ func (e *executor) roomLocked() bool {
 	return e.running < e.limitLocked()
 }
 
-// takeLocked and giveLocked account for j's hosts while it runs.
-func (e *executor) takeLocked(j *job) {
+// takeLocked and giveLocked account for l's hosts while it runs.
+func (e *executor) takeLocked(l *lease) {
 	e.running++
+	l.running = len(l.calls)
 	if e.s.opts.ShareSlots {
-		e.slotsUsed += max(j.intensity, 1)
+		e.slotsUsed += max(l.intensity, 1)
 	}
-	for _, h := range j.hosts {
+	for _, h := range l.hosts {
 		if e.s.opts.ShareSlots {
-			e.used[h] += max(j.intensity, 1)
+			e.used[h] += max(l.intensity, 1)
 		} else {
 			e.busy[h] = true
 		}
 	}
 }
 
-func (e *executor) giveLocked(j *job) {
+func (e *executor) giveLocked(l *lease) {
 	e.running--
 	if e.s.opts.ShareSlots {
-		e.slotsUsed -= max(j.intensity, 1)
+		e.slotsUsed -= max(l.intensity, 1)
 	}
-	for _, h := range j.hosts {
+	for _, h := range l.hosts {
 		if e.s.opts.ShareSlots {
-			e.used[h] -= max(j.intensity, 1)
+			e.used[h] -= max(l.intensity, 1)
 		} else {
 			e.busy[h] = false
 		}
 	}
+}
+
+// callEndedLocked accounts for the end of j; it tells whether j was the
+// last call of its lease, whose hosts are then given back.
+func (e *executor) callEndedLocked(j *job) bool {
+	j.l.running--
+	if j.l.running > 0 {
+		return false
+	}
+	e.giveLocked(j.l)
+	return true
 }
 
 // slots is host's max ranges in parallel.
@@ -212,15 +251,18 @@ func (e *executor) freeLocked(hosts []string) bool {
 
 // nextJobLocked picks the next job by the controller rule: the first
 // table (plan order) with a replica set whose hosts are all free; among
-// its replica sets the one whose hosts have the most work left.
-func (e *executor) nextJobLocked() *job {
+// its replica sets the one whose hosts have the most work left. Unless
+// NoBatching or ShareSlots is set, the job then fills the slots its first
+// call leaves free over the same number of waves with calls on the same
+// replica set for later tables of the keyspace (fillLocked).
+func (e *executor) nextJobLocked() *lease {
 	for _, ts := range e.tables {
 		if ts.dropped || e.baseBusyLocked(ts) {
 			continue
 		}
 		if ts.small {
 			hosts := e.tableHosts(ts)
-			if slices.ContainsFunc(ts.inflight, func(b bool) bool { return b }) || !e.freeLocked(hosts) {
+			if slices.Contains(ts.inflight, true) || !e.freeLocked(hosts) {
 				continue
 			}
 			var all []TokenRange
@@ -230,50 +272,107 @@ func (e *executor) nextJobLocked() *job {
 				ts.inflight[r] = true
 			}
 			ts.small = false
-			return &job{ts: ts, rs: -1, hosts: hosts, coordinator: ts.ks.ReplicaSets[0].Coordinator, ranges: all, small: true}
+			l := &lease{hosts: hosts, coordinator: ts.ks.ReplicaSets[0].Coordinator, intensity: 1}
+			l.calls = []*job{{l: l, ts: ts, rs: -1, hosts: hosts, coordinator: l.coordinator, ranges: all, small: true}}
+			return l
 		}
-		best, bestScore := -1, -1
-		for r, todo := range ts.todo {
-			if len(todo) == 0 || ts.inflight[r] || !e.freeLocked(ts.ks.ReplicaSets[r].Hosts) {
-				continue
-			}
-			score := 0
-			for _, h := range ts.ks.ReplicaSets[r].Hosts {
-				score = max(score, e.hostLeft[h])
-			}
-			if score > bestScore {
-				best, bestScore = r, score
-			}
+		if r := e.bestReplicaSetLocked(ts); r >= 0 {
+			return e.newLeaseLocked(ts, r)
 		}
-		if best < 0 {
-			continue
-		}
-		rs := ts.ks.ReplicaSets[best]
-		in := effIntensity(e.intensity, rs.MaxIntensity)
-		left := len(ts.todo[best])
-		if e.s.opts.ShareSlots {
-			// As many ranges at once as every host has free slots, and
-			// whole waves: the ranges of a last, partial wave go in a
-			// later job, which may share its hosts' slots with others.
-			for _, h := range rs.Hosts {
-				in = min(in, e.slots(h)-e.used[h])
-			}
-			in = max(min(in, left), 1)
-		}
-		n := in
-		if !e.s.opts.NoBatching {
-			n = maxBatchRanges
-		}
-		n = min(n, left)
-		if e.s.opts.ShareSlots && n > in {
-			n -= n % in
-		}
-		j := &job{ts: ts, rs: best, hosts: rs.Hosts, coordinator: rs.Coordinator, ranges: ts.todo[best][:n:n], intensity: in}
-		ts.todo[best] = ts.todo[best][n:]
-		ts.inflight[best] = true
-		return j
 	}
 	return nil
+}
+
+// bestReplicaSetLocked is the replica set of ts with ranges left, none in
+// flight and all hosts free whose hosts have the most work left (-1 if
+// none).
+func (e *executor) bestReplicaSetLocked(ts *tableState) int {
+	best, bestScore := -1, -1
+	for r, todo := range ts.todo {
+		if len(todo) == 0 || ts.inflight[r] || !e.freeLocked(ts.ks.ReplicaSets[r].Hosts) {
+			continue
+		}
+		score := 0
+		for _, h := range ts.ks.ReplicaSets[r].Hosts {
+			score = max(score, e.hostLeft[h])
+		}
+		if score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	return best
+}
+
+// newLeaseLocked makes the job of replica set r starting with the ranges
+// left of ts.
+func (e *executor) newLeaseLocked(ts *tableState, r int) *lease {
+	rs := ts.ks.ReplicaSets[r]
+	in := max(effIntensity(e.intensity, rs.MaxIntensity), 1)
+	left := len(ts.todo[r])
+	l := &lease{hosts: rs.Hosts, coordinator: rs.Coordinator, intensity: in}
+	switch {
+	case e.s.opts.ShareSlots:
+		// As many ranges at once as every host has free slots, and
+		// whole waves: the ranges of a last, partial wave go in a
+		// later job, which may share its hosts' slots with others.
+		for _, h := range rs.Hosts {
+			in = min(in, e.slots(h)-e.used[h])
+		}
+		in = max(min(in, left), 1)
+		l.intensity = in
+		n := maxBatchRanges
+		if e.s.opts.NoBatching {
+			n = in
+		}
+		n = min(n, left)
+		if n > in {
+			n -= n % in
+		}
+		e.addCallLocked(l, ts, r, n, in)
+	case e.s.opts.NoBatching:
+		e.addCallLocked(l, ts, r, min(in, left), in)
+	default:
+		// The first call: the ranges left (capped) in the fewest waves,
+		// on the fewest slots that hold them in that many waves.
+		n := min(maxBatchRanges, left)
+		waves := (n + in - 1) / in
+		rp := (n + waves - 1) / waves
+		e.addCallLocked(l, ts, r, n, rp)
+		e.fillLocked(l, r, in-rp, waves)
+	}
+	return l
+}
+
+// addCallLocked adds to l a call on the first n ranges left of ts on
+// replica set rs, with ranges_parallelism rp.
+func (e *executor) addCallLocked(l *lease, ts *tableState, rs, n, rp int) {
+	j := &job{l: l, ts: ts, rs: rs, hosts: l.hosts, coordinator: l.coordinator, ranges: ts.todo[rs][:n:n], intensity: rp}
+	ts.todo[rs] = ts.todo[rs][n:]
+	ts.inflight[rs] = true
+	l.calls = append(l.calls, j)
+}
+
+// fillLocked gives the free slots of l, for waves waves, to calls on the
+// same replica set rs for the tables of its keyspace in plan order (each
+// table at most once, at most ranges_parallelism × waves ranges, with the
+// fewest slots that hold them), so that the job's slots are busy for its
+// whole length instead of idling through a partial last wave. A table
+// repaired by a small-table job, a view whose base table has ranges left
+// or running, and a dropped table are skipped.
+func (e *executor) fillLocked(l *lease, rs, free, waves int) {
+	ks := l.calls[0].ts.ks
+	for _, ts := range e.tables {
+		if free <= 0 {
+			return
+		}
+		if ts.ks != ks || ts.dropped || ts.small || len(ts.todo[rs]) == 0 || ts.inflight[rs] || e.baseBusyLocked(ts) {
+			continue
+		}
+		c := len(ts.todo[rs])
+		rp := min(free, (c+waves-1)/waves)
+		e.addCallLocked(l, ts, rs, min(c, rp*waves), rp)
+		free -= rp
+	}
 }
 
 // baseBusyLocked tells whether ts is a view whose base table still has
@@ -328,19 +427,26 @@ func (e *executor) run(ctx context.Context) error {
 	for {
 		e.mu.Lock()
 		for !e.stopGen && ctx.Err() == nil && e.roomLocked() {
-			j := e.nextJobLocked()
-			if j == nil {
+			l := e.nextJobLocked()
+			if l == nil {
 				break
 			}
-			e.takeLocked(j)
-			for _, h := range j.hosts {
+			e.takeLocked(l)
+			for _, h := range l.hosts {
 				e.s.metrics.inflightJobs.WithLabelValues(e.clusterID.String(), h).Inc()
-				e.s.metrics.inflightRanges.WithLabelValues(e.clusterID.String(), h).Add(float64(len(j.ranges)))
 			}
-			wg.Go(func() {
-				e.runJob(jobCtx, j)
-				finished <- struct{}{}
-			})
+			for _, j := range l.calls {
+				for _, h := range j.hosts {
+					e.s.metrics.inflightRanges.WithLabelValues(e.clusterID.String(), h).Add(float64(len(j.ranges)))
+				}
+				wg.Go(func() {
+					e.runJob(jobCtx, j)
+					select { // a wake-up; one pending is enough
+					case finished <- struct{}{}:
+					default:
+					}
+				})
+			}
 		}
 		running, left, stop := e.running, e.leftLocked(), e.stopGen
 		e.mu.Unlock()
@@ -430,9 +536,11 @@ func (e *executor) runJob(ctx context.Context, j *job) {
 	end := e.s.opts.Now()
 	e.mu.Lock()
 	defer func() {
-		e.giveLocked(j)
+		last := e.callEndedLocked(j)
 		for _, h := range j.hosts {
-			e.s.metrics.inflightJobs.WithLabelValues(e.clusterID.String(), h).Dec()
+			if last {
+				e.s.metrics.inflightJobs.WithLabelValues(e.clusterID.String(), h).Dec()
+			}
 			e.s.metrics.inflightRanges.WithLabelValues(e.clusterID.String(), h).Sub(float64(len(j.ranges)))
 		}
 		e.mu.Unlock()
@@ -449,6 +557,13 @@ func (e *executor) runJob(ctx context.Context, j *job) {
 		e.mu.Unlock()
 		e.rec.jobDone(context.WithoutCancel(ctx), j, start, end, "")
 		e.mu.Lock()
+	case !errors.Is(err, errTimedOut) && j.l.aborted && ctx.Err() == nil && !j.small:
+		// Another call of the job timed out and the repairs on the
+		// coordinator were aborted, this one with them: it is retried
+		// without counting as an attempt.
+		e.log.Warn("repair: call aborted with a timed-out call of its job, retried", "table", ts.name(), "hosts", j.hosts)
+		ts.todo[j.rs] = append(j.ranges, ts.todo[j.rs]...)
+		release()
 	case errors.Is(err, errTimedOut) && !j.small && ts.attempts[j.rs] < e.s.opts.JobRetries:
 		ts.attempts[j.rs]++
 		e.log.Warn("repair: job timed out, aborted and retried", "table", ts.name(), "hosts", j.hosts, "attempt", ts.attempts[j.rs])
@@ -541,6 +656,9 @@ func (e *executor) call(ctx context.Context, j *job) (string, error) {
 	defer cancel()
 	st, err := e.client.RepairStatus(tctx, j.coordinator, id, 0)
 	if err != nil && tctx.Err() != nil && ctx.Err() == nil {
+		e.mu.Lock()
+		j.l.aborted = true
+		e.mu.Unlock()
 		if aerr := e.abort(ctx, j.coordinator); aerr != nil {
 			e.log.Warn("repair: abort timed-out job", "host", j.coordinator, "err", aerr)
 		}

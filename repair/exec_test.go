@@ -29,16 +29,32 @@ func twoDCs() scyllatest.Options {
 func checkCoverage(t *testing.T, e *env, kss map[string][]string) {
 	t.Helper()
 	checkRanges(t, e, kss)
-	// Controller rule: no node in two jobs at once.
-	jobs := e.c.RepairJobs()
-	for i, a := range jobs {
-		for _, b := range jobs[i+1:] {
-			if a.End.After(b.Start) && b.End.After(a.Start) {
-				for _, h := range a.Participants {
-					if slices.Contains(b.Participants, h) {
-						t.Errorf("host %s in jobs %d and %d at once", h, a.ID, b.ID)
-					}
+	checkOneJobPerNode(t, e.c.RepairJobs())
+}
+
+// checkOneJobPerNode asserts the controller rule, no node in two jobs at
+// once, on the repair_async calls the nodes saw: a job holds its hosts
+// (one replica set) and may run several calls at once on its
+// coordinator, one per table, so calls that overlap in time and share a
+// host must be calls of one job: the same hosts, the same coordinator
+// and other tables.
+func checkOneJobPerNode(t *testing.T, calls []scyllatest.RepairJob) {
+	t.Helper()
+	for i, a := range calls {
+		for _, b := range calls[i+1:] {
+			if !a.End.After(b.Start) || !b.End.After(a.Start) {
+				continue
+			}
+			for _, h := range a.Participants {
+				if !slices.Contains(b.Participants, h) {
+					continue
 				}
+				if !slices.Equal(a.Participants, b.Participants) || a.Coordinator != b.Coordinator || a.SmallTable || b.SmallTable {
+					t.Errorf("host %s in jobs %d (hosts %v on %s) and %d (hosts %v on %s) at once", h, a.ID, a.Participants, a.Coordinator, b.ID, b.Participants, b.Coordinator)
+				} else if a.Keyspace == b.Keyspace && slices.Equal(a.Tables, b.Tables) {
+					t.Errorf("table %s.%v in calls %d and %d of one job at once", a.Keyspace, a.Tables, a.ID, b.ID)
+				}
+				break
 			}
 		}
 	}
@@ -406,5 +422,100 @@ func TestBadProperties(t *testing.T) {
 	}
 	if len(tgt.Units) != 1 || tgt.Units[0].Keyspace != "ks" || !tgt.Units[0].AllTables || len(tgt.WithHosts) != 3 {
 		t.Errorf("target %+v", tgt)
+	}
+}
+
+// TestJobFillsSlotsAcrossTables: under the default controller a node is
+// in one job at a time, and a job runs several calls at once on its
+// coordinator — one per table, on the same replica set — whose
+// ranges_parallelism fill its hosts' slots without going over; every
+// range of every table is still repaired exactly once on its replicas.
+func TestJobFillsSlotsAcrossTables(t *testing.T) {
+	so := scyllatest.Options{Topology: scyllatest.Topology3(6), TokensPerNode: 16, Memory: 20 << 30, RepairRangeDelay: 2 * time.Millisecond,
+		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(3),
+			Tables: []scyllatest.Table{{Name: "a", SSTables: 1}, {Name: "b", SSTables: 1}, {Name: "c", SSTables: 1}}}}}
+	e := newEnv(t, so, repair.Options{})
+	props := `{"keyspace":["ks"],"small_table_threshold":"1B","intensity":0}`
+	ti, err := e.svc.GetTarget(t.Context(), e.clusterID, []byte(props))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.newRun()
+	if err := e.run(t.Context(), run, props); err != nil {
+		t.Fatal(err)
+	}
+	checkCoverage(t, e, map[string][]string{"ks": {"a", "b", "c"}})
+	calls := e.c.RepairJobs()
+	spanning, full := false, false
+	for _, a := range calls {
+		// The calls running on each host of a when it started.
+		for _, h := range a.Participants {
+			use, tables := 0, map[string]bool{}
+			for _, b := range calls {
+				if !b.Start.After(a.Start) && b.End.After(a.Start) && slices.Contains(b.Participants, h) {
+					use += b.Parallelism
+					tables[b.Tables[0]] = true
+				}
+			}
+			slots := ti.Plan.HostIntensity[h]
+			if use > slots {
+				t.Errorf("host %s repairs %d ranges at once when call %d starts, more than its %d slots", h, use, a.ID, slots)
+			}
+			spanning = spanning || len(tables) > 1
+			full = full || (len(tables) > 1 && use == slots)
+		}
+	}
+	if !spanning || !full {
+		t.Errorf("calls of one job on several tables at once: %v; filling all the slots: %v", spanning, full)
+	}
+	if p := e.progress(run); p.SuccessPercentage != 100 || p.Error != 0 {
+		t.Errorf("progress %d%%, %d errors", p.SuccessPercentage, p.Error)
+	}
+}
+
+// TestHungCallOfJobAbortedAndRetried: a job runs several calls at once on
+// its coordinator; when one hangs past the job timeout the coordinator's
+// repairs are aborted — its siblings with it — and all of their ranges
+// are repaired later, each exactly once.
+func TestHungCallOfJobAbortedAndRetried(t *testing.T) {
+	so := scyllatest.Options{Topology: scyllatest.Topology3(3), TokensPerNode: 4, Memory: 20 << 30,
+		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(3),
+			Tables: []scyllatest.Table{{Name: "a", SSTables: 1}, {Name: "b", SSTables: 1}, {Name: "c", SSTables: 1}}}}}
+	e := newEnv(t, so, repair.Options{JobTimeout: 300 * time.Millisecond})
+	n := e.c.Nodes()[1]
+	e.c.SetRepairFault(n, scyllatest.RepairFault{Hang: true})
+	run := e.newRun()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- e.run(t.Context(), run, `{"keyspace":["ks"],"small_table_threshold":"1B","intensity":0}`)
+	}()
+	// Wait for the calls of the first job to be aborted, then heal.
+	waitFor(t, "a job's calls aborted", func() bool {
+		failed := 0
+		for _, j := range e.c.RepairJobs() {
+			if j.Status == "FAILED" {
+				failed++
+			}
+		}
+		return failed >= 2
+	})
+	e.c.SetRepairFault(n, scyllatest.RepairFault{})
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	calls := e.c.RepairJobs()
+	first := calls[0]
+	var siblings int
+	for _, c := range calls {
+		if c.Start.Before(first.End) && c.Status == "FAILED" {
+			siblings++
+		}
+	}
+	if siblings < 2 {
+		t.Errorf("calls %+v, want the first job's calls (several tables) aborted together", calls)
+	}
+	checkCoverage(t, e, map[string][]string{"ks": {"a", "b", "c"}})
+	if p := e.progress(run); p.SuccessPercentage != 100 || p.Error != 0 {
+		t.Errorf("progress %d%%, %d errors", p.SuccessPercentage, p.Error)
 	}
 }

@@ -235,8 +235,9 @@ func contains(list []string, s string) bool {
 }
 
 // TestSimulateSchedule: the controller's schedule in virtual time never
-// beats the lower bound; with ShareSlots it is no longer than under the
-// one-job-per-node rule, and both start a job for every range.
+// beats the lower bound, makes at least one call per table and replica
+// set and never puts more ranges at once on a host than its slots; under
+// the rule a host is in one job at a time, with ShareSlots in several.
 func TestSimulateSchedule(t *testing.T) {
 	v := testView(t, map[string]int{"dc1": 6}, 16, map[string]ring.Replication{"ks": {Strategy: ring.SimpleStrategy, RF: 3}}, 4)
 	for i := range v.Nodes {
@@ -254,12 +255,59 @@ func TestSimulateSchedule(t *testing.T) {
 		if r.LowerBound <= 0 || r.Makespan < r.LowerBound {
 			t.Errorf("%s: makespan %v, lower bound %v", name, r.Makespan, r.LowerBound)
 		}
-		if r.Jobs < 4*len(p.Keyspaces[0].ReplicaSets) {
-			t.Errorf("%s: %d jobs, want at least one per table and replica set (%d)", name, r.Jobs, 4*len(p.Keyspaces[0].ReplicaSets))
+		if r.Calls < 4*len(p.Keyspaces[0].ReplicaSets) {
+			t.Errorf("%s: %d calls, want at least one per table and replica set (%d)", name, r.Calls, 4*len(p.Keyspaces[0].ReplicaSets))
+		}
+		if r.MaxRangesPerHost > 8 {
+			t.Errorf("%s: a host repaired %d ranges at once, more than its 8 slots", name, r.MaxRangesPerHost)
 		}
 	}
-	if share.Makespan > rule.Makespan {
-		t.Errorf("ShareSlots makespan %v, longer than the rule's %v", share.Makespan, rule.Makespan)
+	if rule.MaxJobsPerHost != 1 {
+		t.Errorf("controller rule: a host in %d jobs at once", rule.MaxJobsPerHost)
 	}
-	t.Logf("lower bound %v; one job per node %v (%d jobs); ShareSlots %v (%d jobs)", rule.LowerBound, rule.Makespan, rule.Jobs, share.Makespan, share.Jobs)
+	if share.MaxJobsPerHost < 2 {
+		t.Errorf("ShareSlots: at most %d job per host at once, want shared slots", share.MaxJobsPerHost)
+	}
+	t.Logf("lower bound %v; one job per node %v (%d jobs, %d calls); ShareSlots %v (%d jobs)", rule.LowerBound, rule.Makespan, rule.Jobs, rule.Calls, share.Makespan, share.Jobs)
+}
+
+// TestSimulateScheduleGolden: on 12 nodes × 256 vnodes × 10 tables (RF 3,
+// 8 slots per node) the default controller — one job per node at a time,
+// each job's slots filled across tables — ends within 1.15× the lower
+// bound (the busiest node's ranges / its slots) in virtual time, where
+// one job per node with unbatched jobs (Scylla Manager's conservative
+// baseline) does not; the schedule is deterministic.
+func TestSimulateScheduleGolden(t *testing.T) {
+	v := testView(t, map[string]int{"dc1": 12}, 256, map[string]ring.Replication{"ks": {Strategy: ring.SimpleStrategy, RF: 3}}, 10)
+	for i := range v.Nodes {
+		v.Nodes[i].Memory, v.Nodes[i].Shards = 20<<30, 2 // 8 slots
+	}
+	p, err := MakePlan(v, Target{SmallTableThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0.0
+	props := Properties{Intensity: &zero}
+	r := SimulateSchedule(p, props, Options{}, time.Millisecond)
+	ratio := float64(r.Makespan) / float64(r.LowerBound)
+	t.Logf("makespan %v, lower bound %v: %.3fx; %d jobs, %d calls, %d filled across tables", r.Makespan, r.LowerBound, ratio, r.Jobs, r.Calls, r.MultiTableJobs)
+	if ratio > 1.15 {
+		t.Errorf("makespan %.3fx the lower bound, want <= 1.15x", ratio)
+	}
+	if r.MaxJobsPerHost != 1 {
+		t.Errorf("a host in %d jobs at once, want 1", r.MaxJobsPerHost)
+	}
+	if r.MaxRangesPerHost != 8 {
+		t.Errorf("at most %d ranges at once on a host, want its 8 slots", r.MaxRangesPerHost)
+	}
+	if r.MultiTableJobs == 0 || r.Calls <= r.Jobs {
+		t.Errorf("%d jobs, %d calls, %d across tables: no job filled across tables", r.Jobs, r.Calls, r.MultiTableJobs)
+	}
+	if again := SimulateSchedule(p, props, Options{}, time.Millisecond); again.Makespan != r.Makespan || again.Calls != r.Calls {
+		t.Errorf("second simulation: makespan %v and %d calls, first %v and %d", again.Makespan, again.Calls, r.Makespan, r.Calls)
+	}
+	base := SimulateSchedule(p, props, Options{NoBatching: true}, time.Millisecond)
+	if b := float64(base.Makespan) / float64(base.LowerBound); b <= ratio || base.MaxJobsPerHost != 1 {
+		t.Errorf("baseline %.3fx (%d jobs per host at once), want one job per host and slower than %.3fx", b, base.MaxJobsPerHost, ratio)
+	}
 }

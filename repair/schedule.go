@@ -13,8 +13,18 @@ type ScheduleResult struct {
 	// Makespan is the virtual time from the first job's start to the last
 	// job's end.
 	Makespan time.Duration
-	// Jobs is the number of repair_async calls.
-	Jobs int
+	// Jobs is the number of jobs (hosts held together), Calls the number
+	// of repair_async calls they made.
+	Jobs, Calls int
+	// MultiTableJobs counts the jobs whose calls repaired more than one
+	// table (their slots filled across tables).
+	MultiTableJobs int
+	// MaxJobsPerHost is the most jobs any host was in at once: 1 under
+	// the controller rule, more with Options.ShareSlots.
+	MaxJobsPerHost int
+	// MaxRangesPerHost is the most ranges any host repaired at once (the
+	// sum of the ranges_parallelism of its calls): at most its slots.
+	MaxRangesPerHost int
 	// LowerBound is the busiest host's ranges divided by its slots (its
 	// max intensity, HostIntensity), times the cost per range: no
 	// schedule can end sooner.
@@ -26,13 +36,14 @@ type ScheduleResult struct {
 	SlotUse map[string]float64
 }
 
-// SimulateSchedule runs the executor's controller (the job choice, the
-// controller rule, intensity, parallel and batching of opts and props)
-// on plan in virtual time: every job succeeds and lasts its waves of
-// ranges_parallelism ranges × perRange, as the simulated nodes of
-// scyllatest model it, with no call, store or scheduling overhead. It
-// shows the schedule the controller makes, independent of the load of
-// the machine it runs on.
+// SimulateSchedule runs the executor's controller (the job choice and
+// filling, the controller rule, intensity, parallel and batching of opts
+// and props) on plan in virtual time: every call succeeds and lasts its
+// waves of ranges_parallelism ranges × perRange, as the simulated nodes
+// of scyllatest model it, with no call, store or scheduling overhead; a
+// job's hosts are free again when its last call ends. It shows the
+// schedule the controller makes, independent of the load of the machine
+// it runs on.
 func SimulateSchedule(plan *Plan, props Properties, opts Options, perRange time.Duration) ScheduleResult {
 	s := &Service{opts: opts.withDefaults(), log: slog.New(slog.DiscardHandler)}
 	e := newExecutor(s, uuid.Nil, nil, plan, props, nil, nil)
@@ -44,30 +55,53 @@ func SimulateSchedule(plan *Plan, props Properties, opts Options, perRange time.
 			res.LowerBound = time.Duration(n) * perRange / time.Duration(slots)
 		}
 	}
+	inJobs, inRanges := map[string]int{}, map[string]int{}
 	var now time.Duration
 	q := &jobQueue{}
 	for {
 		for e.roomLocked() {
-			j := e.nextJobLocked()
-			if j == nil {
+			l := e.nextJobLocked()
+			if l == nil {
 				break
 			}
-			e.takeLocked(j)
+			e.takeLocked(l)
+			l.start = now
 			res.Jobs++
-			heap.Push(q, simJob{end: now + time.Duration(j.waves())*perRange, j: j})
+			res.Calls += len(l.calls)
+			if l.tables() > 1 {
+				res.MultiTableJobs++
+			}
+			for _, h := range l.hosts {
+				inJobs[h]++
+				res.MaxJobsPerHost = max(res.MaxJobsPerHost, inJobs[h])
+			}
+			for _, j := range l.calls {
+				for _, h := range j.hosts {
+					inRanges[h] += max(j.intensity, 1)
+					res.MaxRangesPerHost = max(res.MaxRangesPerHost, inRanges[h])
+				}
+				heap.Push(q, simJob{end: now + time.Duration(j.waves())*perRange, j: j})
+			}
 		}
 		if q.Len() == 0 {
 			break
 		}
-		x := heap.Pop(q).(simJob)
-		d := time.Duration(x.j.waves()) * perRange
-		now = x.end
-		e.giveLocked(x.j)
-		for _, h := range x.j.hosts {
-			res.Busy[h] += d
+		// Every call ending now, before the controller picks again.
+		now = (*q)[0].end
+		for q.Len() > 0 && (*q)[0].end == now {
+			j := heap.Pop(q).(simJob).j
+			for _, h := range j.hosts {
+				inRanges[h] -= max(j.intensity, 1)
+			}
+			e.doneRangesLocked(j)
+			e.releaseLocked(j)
+			if e.callEndedLocked(j) {
+				for _, h := range j.l.hosts {
+					res.Busy[h] += now - j.l.start
+					inJobs[h]--
+				}
+			}
 		}
-		e.doneRangesLocked(x.j)
-		e.releaseLocked(x.j)
 	}
 	res.Makespan = now
 	for h, n := range work {

@@ -57,17 +57,18 @@ type Options struct {
 	// stop, window end or suspension before they are aborted on the
 	// nodes. Default: 30s.
 	GracefulStopTimeout time.Duration
-	// JobTimeout, when > 0, is the fixed timeout of every job. Default 0:
-	// derived per job as JobTimeoutFactor × (the job's range waves) × the
-	// longest time per range measured so far in the run, at least
-	// MinJobTimeout. A job that times out is aborted on its coordinator
+	// JobTimeout, when > 0, is the fixed timeout of every call of a job.
+	// Default 0: derived per call as JobTimeoutFactor × (the call's range
+	// waves) × the longest time per range measured so far in the run, at
+	// least MinJobTimeout. A call that times out is aborted on its
+	// coordinator (with the other calls of its job, which are requeued)
 	// and retried up to JobRetries times.
 	JobTimeout time.Duration
 	// MinJobTimeout bounds the derived timeout from below. Default: 10m.
 	MinJobTimeout time.Duration
 	// JobTimeoutFactor scales the measured time per range. Default: 10.
 	JobTimeoutFactor float64
-	// JobRetries is how often a timed-out job is retried. Default: 2.
+	// JobRetries is how often a timed-out call is retried. Default: 2.
 	JobRetries int
 	// PendingCompactions is the pending-compaction count above which a
 	// node gets no new job (back-pressure). Default: 100; < 0 disables.
@@ -78,17 +79,19 @@ type Options struct {
 	// DownWait is how long a node whose ping fails is waited for before
 	// its remaining ranges fail. Default: 1m.
 	DownWait time.Duration
-	// NoBatching makes every job carry at most intensity ranges (Scylla
-	// Manager's behavior after a failed run); default: batching on.
+	// NoBatching makes every job one call of at most intensity ranges
+	// (Scylla Manager's behavior after a failed run), with no filling of
+	// its slots from other tables; default: batching and filling on.
 	NoBatching bool
 	// ShareSlots lets a node take part in several jobs at once as long as
 	// the ranges they repair at once on it (their ranges_parallelism)
-	// stay within its max intensity, and sizes jobs in whole waves; a
-	// job's intensity is then what every one of its hosts has free, and
-	// parallel bounds the sum of the running jobs' intensities to
-	// parallel × the plan's max intensity. It removes the partial waves
-	// that Scylla Manager's controller rule (a node in one job at a time)
-	// leaves when replica sets have few ranges. Default: false (the rule).
+	// stay within its max intensity, and sizes jobs (one call each) in
+	// whole waves; a job's intensity is then what every one of its hosts
+	// has free, and parallel bounds the sum of the running jobs'
+	// intensities to parallel × the plan's max intensity. It departs from
+	// Scylla Manager's controller rule (a node in one job at a time),
+	// which the default keeps while filling each job's slots across
+	// tables (package doc). Default: false (the rule).
 	ShareSlots bool
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
