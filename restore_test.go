@@ -133,6 +133,23 @@ func (e *restoreEnv) restoreTask(t *testing.T, props map[string]any) (store.Task
 		Schedule: store.Schedule{Cron: "0 3 1 1 *"}, Properties: b})
 }
 
+// restoreAll runs a restore of e's snapshot's tables into the target
+// (tablesProps) and checks it ends DONE having loaded the sstables whose
+// Data.db CRCs are want.
+func (e *restoreEnv) restoreAll(t *testing.T, want []uint32) (store.Task, store.Run) {
+	t.Helper()
+	task, err := e.restoreTask(t, e.tablesProps(e.tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := runOnce(t, e.md, e.cd.ID, task.ID)
+	if run.Status != store.StatusDone {
+		t.Fatalf("restore run %s: %s", run.Status, run.Cause)
+	}
+	checkLoaded(t, e.dst, want, "loaded sstables (-snapshot +loaded)")
+	return task, run
+}
+
 func (e *restoreEnv) tablesProps(tag string) map[string]any {
 	return map[string]any{"location": []string{"localstorage:b1"}, "snapshot_tag": tag, "restore_tables": true,
 		"dc_mapping": map[string]string{"dc1": "dcx", "dc2": "dcx"}, "batch_size": 1}
@@ -254,15 +271,7 @@ func TestRestoreTablesDCMapping(t *testing.T) {
 	if len(want) != 6*4 {
 		t.Fatalf("bucket holds %d Data.db files of ks, want 24", len(want))
 	}
-	task, err := e.restoreTask(t, e.tablesProps(e.tag))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := runOnce(t, e.md, e.cd.ID, task.ID)
-	if run.Status != store.StatusDone {
-		t.Fatalf("restore run %s: %s", run.Status, run.Cause)
-	}
-	checkLoaded(t, e.dst, want, "loaded sstables (-snapshot +loaded)")
+	task, _ := e.restoreAll(t, want)
 	for _, l := range e.dst.Loads() {
 		if !l.LoadAndStream {
 			t.Fatalf("load without load_and_stream: %+v", l)
@@ -451,15 +460,7 @@ func TestRestoreDropsAndRecreatesViews(t *testing.T) {
 	if before == "" {
 		t.Fatalf("target schema has no view t1_by_v: %v", e.dst.Schema())
 	}
-	task, err := e.restoreTask(t, e.tablesProps(e.tag))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := runOnce(t, e.md, e.cd.ID, task.ID)
-	if run.Status != store.StatusDone {
-		t.Fatalf("restore run %s: %s", run.Status, run.Cause)
-	}
-	checkLoaded(t, e.dst, want, "loaded sstables (-snapshot +loaded)")
+	task, run := e.restoreAll(t, want)
 	loads := len(e.dst.Loads())
 	changes := e.dst.ViewChanges()
 	if len(changes) == 2 && run.EndTime.Before(changes[1].At.Add(build)) {

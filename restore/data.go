@@ -267,6 +267,15 @@ func (r *run) download(ctx context.Context, i int, present map[string]int64) err
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	var mu sync.Mutex // serializes row writes of this batch
+	// record marks sstable j downloaded and saves the batch's row.
+	record := func(j int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		r.mu.Lock()
+		b.Downloaded[j] = true
+		r.mu.Unlock()
+		return r.saveBatch(gctx, i)
+	}
 	for j, sst := range b.SSTables {
 		r.mu.Lock()
 		done := b.Downloaded[j]
@@ -296,12 +305,7 @@ func (r *run) download(ctx context.Context, i int, present map[string]int64) err
 				}
 				if sst.completeIn(have) {
 					r.log.InfoContext(gctx, "sstable downloaded by an interrupted run", "host", b.Host, "keyspace", b.Keyspace, "table", b.Table, "sstable", sst.ID)
-					mu.Lock()
-					defer mu.Unlock()
-					r.mu.Lock()
-					b.Downloaded[j] = true
-					r.mu.Unlock()
-					return r.saveBatch(gctx, i)
+					return record(j)
 				}
 			}
 			if err := r.downloadSSTable(gctx, b, sst, loc, rate, have); err != nil {
@@ -314,12 +318,7 @@ func (r *run) download(ctx context.Context, i int, present map[string]int64) err
 				h.DownloadedBytes += sst.Size
 				h.DownloadDuration += time.Since(start).Milliseconds()
 			})
-			mu.Lock()
-			defer mu.Unlock()
-			r.mu.Lock()
-			b.Downloaded[j] = true
-			r.mu.Unlock()
-			return r.saveBatch(gctx, i)
+			return record(j)
 		})
 	}
 	return g.Wait()
