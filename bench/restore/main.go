@@ -51,6 +51,7 @@ type config struct {
 	s3Endpoint string
 	s3Bucket   string
 	e2eMiB     int
+	cpuProfile string
 }
 
 func parseFlags() (config, error) {
@@ -68,6 +69,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.s3Endpoint, "s3-endpoint", os.Getenv("SCYLLAOPS_S3_ENDPOINT"), "S3 endpoint (default $SCYLLAOPS_S3_ENDPOINT); keys from $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY")
 	flag.StringVar(&c.s3Bucket, "s3-bucket", "scyllaops-bench-restore", "S3 bucket (created if missing; emptied before every run)")
 	flag.IntVar(&c.e2eMiB, "e2e-mib", 384, "MiB of SSTables of the end-to-end backup and restore of a simulated cluster (0: skip it)")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of each node agent to <this>.n<i> (node i)")
 	flag.Parse()
 	c.targets = splitList(targets)
 	c.tools = splitList(tools)
@@ -170,19 +172,23 @@ func run() error {
 			targets = append(targets, t)
 		}
 	}
-	child := func(dataDir string) (*kit.AgentProc, error) {
+	child := func(dataDir, profile string) (*kit.AgentProc, error) {
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {
 			return nil, err
 		}
 		return kit.StartAgent(kit.ChildConfig{Token: token, DataDir: dataDir, LocalPath: backupRoot, S3Endpoint: c.s3Endpoint,
-			S3Key: os.Getenv("AWS_ACCESS_KEY_ID"), S3Secret: os.Getenv("AWS_SECRET_ACCESS_KEY")})
+			S3Key: os.Getenv("AWS_ACCESS_KEY_ID"), S3Secret: os.Getenv("AWS_SECRET_ACCESS_KEY"), CPUProfile: profile})
 	}
-	if b.src, err = child(b.dataDir); err != nil {
+	if b.src, err = child(b.dataDir, ""); err != nil {
 		return err
 	}
 	defer b.src.Stop()
 	for i := range c.nodes {
-		p, err := child(b.nodeDir(i))
+		profile := ""
+		if c.cpuProfile != "" {
+			profile = fmt.Sprintf("%s.n%d", c.cpuProfile, i+1)
+		}
+		p, err := child(b.nodeDir(i), profile)
 		if err != nil {
 			return err
 		}
