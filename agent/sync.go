@@ -288,20 +288,6 @@ func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey str
 	return true, bytes.Equal(h.Sum(nil), want), nil
 }
 
-// isLocal reports whether bk is a local file-system bucket opened for
-// data: or localstorage: (not one from Options.OpenBucket).
-func (b *buckets) isLocal(bk *blob.Bucket) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for id, v := range b.open {
-		if v == bk {
-			p, _, _ := strings.Cut(id, ":")
-			return p == ProviderData || (p == ProviderLocalStorage && b.opts.OpenBucket == nil)
-		}
-	}
-	return false
-}
-
 // transfer copies one file unless the destination already holds it. With
 // a suffix, an existing different destination is first renamed to
 // <name><suffix> (a versioned file). It reports whether the file was
