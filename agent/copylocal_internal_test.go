@@ -202,3 +202,39 @@ func TestCopyToLocalVerifies(t *testing.T) {
 		})
 	}
 }
+
+// failingWriter accepts ok writes, then fails.
+type failingWriter struct {
+	ok  int
+	got bytes.Buffer
+}
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.ok == 0 {
+		return 0, errors.New("disk full")
+	}
+	f.ok--
+	return f.got.Write(p)
+}
+
+// TestPipeCopy: the overlapped copy writes the source unchanged in full
+// buffers, whatever sizes its reads return, and stops at the first write
+// error (reporting it and only the bytes written).
+func TestPipeCopy(t *testing.T) {
+	data := randBytes(3*localWriteBufSize + 12345)
+	var out bytes.Buffer
+	rec := &writeRecorder{}
+	n, err := pipeCopy(rec, io.MultiReader(bytes.NewReader(data[:1000]), bytes.NewReader(data[1000:])))
+	out.Write(rec.buf.Bytes())
+	if err != nil || n != int64(len(data)) || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("pipeCopy: %d of %d bytes, %v, equal %v", n, len(data), err, bytes.Equal(out.Bytes(), data))
+	}
+	if len(rec.writes) != 4 || rec.writes[0] != localWriteBufSize || rec.writes[3] != 12345 {
+		t.Fatalf("writes of %v bytes, want 3 full buffers and the rest", rec.writes)
+	}
+	fw := &failingWriter{ok: 1}
+	n, err = pipeCopy(fw, bytes.NewReader(data))
+	if err == nil || !strings.Contains(err.Error(), "disk full") || n != localWriteBufSize {
+		t.Fatalf("pipeCopy into a failing writer: %d bytes, %v; want %d and the write error", n, err, localWriteBufSize)
+	}
+}

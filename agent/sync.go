@@ -133,12 +133,14 @@ func copyToLocal(ctx context.Context, rb *rootBucket, key string, want int64, sr
 	if err != nil {
 		return 0, rb.statusErr(err)
 	}
-	buf := getBuf(localWriteBufSize)
-	// Network reads return what the socket holds (often 16–64 KiB):
-	// filling the buffer first makes every write one large, aligned
-	// write(2).
-	n, err := io.CopyBuffer(struct{ io.Writer }{w}, fullReader{mr}, *buf)
-	putBuf(buf)
+	var n int64
+	if want >= 0 && want <= localWriteBufSize {
+		buf := getBuf(localWriteBufSize)
+		n, err = io.CopyBuffer(struct{ io.Writer }{w}, fullReader{mr}, *buf)
+		putBuf(buf)
+	} else {
+		n, err = pipeCopy(w, mr)
+	}
 	if err == nil && want >= 0 && n != want {
 		err = fmt.Errorf("source size changed: read %d bytes, expected %d", n, want)
 	}
@@ -154,6 +156,72 @@ func copyToLocal(ctx context.Context, rb *rootBucket, key string, want int64, sr
 		return n, err
 	}
 	return n, rb.statusErr(w.Close())
+}
+
+// pipeCopy copies r to w in full buffers of localWriteBufSize (network
+// reads return what the socket holds, often 16–64 KiB: filling the buffer
+// first makes every write one large, aligned write(2)), reading the next
+// buffer while the previous one is written: a direct write (rootWriter)
+// returns only once the data is on the device, and overlapping it with
+// the next read keeps both the source and the disk busy. It returns the
+// bytes written.
+func pipeCopy(w io.Writer, r io.Reader) (int64, error) {
+	type chunk struct {
+		b *[]byte
+		n int
+	}
+	free := make(chan *[]byte, 2)
+	free <- getBuf(localWriteBufSize)
+	free <- getBuf(localWriteBufSize)
+	full := make(chan chunk, 1)
+	var (
+		written atomic.Int64
+		failed  atomic.Bool
+		werr    error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for c := range full {
+			if werr == nil {
+				var m int
+				m, werr = w.Write((*c.b)[:c.n])
+				written.Add(int64(m))
+				if werr == nil && m != c.n {
+					werr = io.ErrShortWrite
+				}
+				if werr != nil {
+					failed.Store(true)
+				}
+			}
+			free <- c.b
+		}
+	}()
+	var rerr error
+	for !failed.Load() {
+		b := <-free
+		m, err := io.ReadFull(r, *b)
+		if m > 0 {
+			full <- chunk{b, m}
+		} else {
+			free <- b
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	close(full)
+	<-done
+	putBuf(<-free)
+	putBuf(<-free)
+	if werr != nil {
+		return written.Load(), werr
+	}
+	return written.Load(), rerr
 }
 
 // Copy buffers are pooled by size: allocating (and zeroing) one per
