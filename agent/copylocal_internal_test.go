@@ -238,3 +238,56 @@ func TestPipeCopy(t *testing.T) {
 		t.Fatalf("pipeCopy into a failing writer: %d bytes, %v; want %d and the write error", n, err, localWriteBufSize)
 	}
 }
+
+// TestDirectReader: a local file read around the page cache in aligned
+// buffers, and one read with an unaligned buffer part of the way (which
+// turns direct I/O off), both give the file's exact bytes and then
+// io.EOF.
+func TestDirectReader(t *testing.T) {
+	dir := t.TempDir()
+	if !directSupported(t, dir) {
+		t.Skip("the file system of the test directory refuses O_DIRECT")
+	}
+	data := randBytes(3*localWriteBufSize + 5000)
+	name := filepath.Join(dir, "f")
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, unaligned := range []bool{false, true} {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newDirectReader(f)
+		if r == nil || !r.direct {
+			t.Fatal("newDirectReader of a file at offset 0: not direct")
+		}
+		var got bytes.Buffer
+		buf := alignedBuf(localWriteBufSize + directAlign)
+		for i := 0; ; i++ {
+			p := buf[:localWriteBufSize]
+			if unaligned && i == 1 {
+				p = buf[1 : localWriteBufSize+1]
+			}
+			n, err := io.ReadFull(r, p)
+			got.Write(p[:n])
+			if i == 0 && !r.direct {
+				t.Fatal("direct I/O off after an aligned read")
+			}
+			if unaligned && i == 1 && r.direct {
+				t.Fatal("direct I/O still on after an unaligned read")
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("unaligned %v: read %d: %v", unaligned, i, err)
+			}
+		}
+		r.close()
+		f.Close()
+		if !bytes.Equal(got.Bytes(), data) {
+			t.Fatalf("unaligned %v: read %d bytes differing from the file's %d", unaligned, got.Len(), len(data))
+		}
+	}
+}

@@ -437,3 +437,54 @@ func removeEmptyDirs(bk *blob.Bucket, key string) {
 		}
 	}
 }
+
+// directReader reads a local file around the page cache (O_DIRECT), for a
+// copy into a local bucket: a restore from a local backup location reads
+// files nobody has read lately, so a buffered read would fill the page
+// cache (and copy out of it) for nothing. Reads must be aligned (the 1 MiB
+// buffers of copyToLocal are); an unaligned one turns O_DIRECT off for
+// the rest of the file. A direct read returns less than asked only at
+// the end of the file, after which the reader reports io.EOF without
+// another read (one at an unaligned offset would fail); a short read
+// anywhere else would end the copy early, which the size check catches.
+type directReader struct {
+	f      *os.File
+	off    int64
+	direct bool
+	eof    bool
+}
+
+// newDirectReader returns a direct reader of f, which must be at offset 0,
+// or nil when f is elsewhere or its file system refuses direct I/O.
+func newDirectReader(f *os.File) *directReader {
+	if off, err := f.Seek(0, io.SeekCurrent); err != nil || off != 0 {
+		return nil
+	}
+	if !setDirectIO(f, true) {
+		return nil
+	}
+	return &directReader{f: f, direct: true}
+}
+
+func (r *directReader) Read(p []byte) (int, error) {
+	if r.eof {
+		return 0, io.EOF
+	}
+	if r.direct && (len(p) == 0 || len(p)%directAlign != 0 || r.off%directAlign != 0 || uintptr(unsafe.Pointer(&p[0]))%directAlign != 0) {
+		r.close()
+	}
+	n, err := r.f.Read(p)
+	r.off += int64(n)
+	if r.direct && err == nil && n < len(p) {
+		r.eof = true
+	}
+	return n, err
+}
+
+// close turns O_DIRECT off again (the file may be read further).
+func (r *directReader) close() {
+	if r.direct {
+		setDirectIO(r.f, false)
+		r.direct = false
+	}
+}

@@ -62,7 +62,14 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		return want, nil
 	}
 	if rb := localBucket(dst); rb != nil {
-		return copyToLocal(ctx, rb, key, want, srcMeta, &meteredReader{ctx: ctx, r: r, lim: lim, counts: counts})
+		src := r
+		if f := localFile(r); f != nil && want >= directMin && (lim == nil || lim.Limit() == rate.Inf) {
+			if dr := newDirectReader(f); dr != nil {
+				defer dr.close()
+				src = dr
+			}
+		}
+		return copyToLocal(ctx, rb, key, want, srcMeta, &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts})
 	}
 	wo := &blob.WriterOptions{
 		ContentType:    "application/octet-stream",
