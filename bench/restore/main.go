@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,6 +53,7 @@ type config struct {
 	s3Bucket   string
 	e2eMiB     int
 	cpuProfile string
+	s3PIDFile  string
 }
 
 func parseFlags() (config, error) {
@@ -69,6 +71,11 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.s3Endpoint, "s3-endpoint", os.Getenv("SCYLLAOPS_S3_ENDPOINT"), "S3 endpoint (default $SCYLLAOPS_S3_ENDPOINT); keys from $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY")
 	flag.StringVar(&c.s3Bucket, "s3-bucket", "scyllaops-bench-restore", "S3 bucket (created if missing; emptied before every run)")
 	flag.IntVar(&c.e2eMiB, "e2e-mib", 384, "MiB of SSTables of the end-to-end backup and restore of a simulated cluster (0: skip it)")
+	defPID := ""
+	if d := os.Getenv("SCYLLAOPS_CI_DIR"); d != "" {
+		defPID = filepath.Join(d, "run", "versitygw.pid")
+	}
+	flag.StringVar(&c.s3PIDFile, "s3-pidfile", defPID, "pid file of the S3 server, to report its CPU time during each S3 transfer (optional)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of each node agent to <this>.n<i> (node i)")
 	flag.Parse()
 	c.targets = splitList(targets)
@@ -126,6 +133,7 @@ const token = "bench-token"
 type sample struct {
 	d   time.Duration
 	cpu time.Duration // the tool's CPU (user+sys), summed over its processes
+	srv time.Duration // the S3 server's CPU during the transfer (s3 only)
 	rss int64         // agent: the largest peak RSS of the node agents
 }
 
@@ -144,6 +152,8 @@ type bench struct {
 	share [][]string
 	// trashed counts the entries emptyDir moved aside.
 	trashed int
+	// srvPID is the S3 server's process (0: unknown).
+	srvPID int
 }
 
 func run() error {
@@ -204,6 +214,11 @@ func run() error {
 		}
 	}
 	b.share = deal(ds, c.nodes)
+	if c.s3PIDFile != "" && slices.Contains(c.targets, "s3") {
+		if pb, err := os.ReadFile(c.s3PIDFile); err == nil {
+			b.srvPID, _ = strconv.Atoi(strings.TrimSpace(string(pb)))
+		}
+	}
 
 	results := map[string][]sample{} // "<target>/<tool>"
 	for i := 1; i <= c.runs; i++ {
@@ -270,6 +285,9 @@ func (b *bench) describe(s sample, tool string) string {
 	if tool == "agent" {
 		out += fmt.Sprintf("  peak RSS %5.1f MiB", float64(s.rss)/kit.MiB)
 	}
+	if s.srv > 0 {
+		out += fmt.Sprintf("  S3 server cpu %5.1f s (%.2f s/GiB)", s.srv.Seconds(), b.cpuPerGiB(s.srv))
+	}
 	return out
 }
 
@@ -314,6 +332,7 @@ func (b *bench) backup(ctx context.Context, t kit.Target) (sample, error) {
 	}
 	syscall.Sync()
 	cpu0, _ := kit.CPUTime(b.src.PID())
+	srv0 := b.serverCPU(t)
 	start := time.Now()
 	id, err := b.clis[b.src].CopyDir(ctx, host, agentclient.SyncOptions{SrcFs: "data:", DstFs: t.AgentFs()})
 	if err != nil {
@@ -327,6 +346,7 @@ func (b *bench) backup(ctx context.Context, t kit.Target) (sample, error) {
 	s.d = time.Since(start)
 	cpu1, _ := kit.CPUTime(b.src.PID())
 	s.cpu = cpu1 - cpu0
+	s.srv = b.serverCPU(t) - srv0
 	if p.Uploaded != b.ds.Bytes {
 		return s, fmt.Errorf("backup uploaded %d bytes, want %d", p.Uploaded, b.ds.Bytes)
 	}
@@ -379,6 +399,7 @@ func (b *bench) download(ctx context.Context, t kit.Target, tool string) (sample
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	srv0 := b.serverCPU(t)
 	start := time.Now()
 	for i := range b.nodes {
 		g.Go(func() error {
@@ -411,6 +432,7 @@ func (b *bench) download(ctx context.Context, t kit.Target, tool string) (sample
 	}
 	syscall.Sync()
 	s.d, s.cpu = time.Since(start), cpu
+	s.srv = b.serverCPU(t) - srv0
 	if tool == "agent" {
 		for _, p := range b.nodes {
 			r, err := kit.PeakRSS(p.PID())
@@ -525,3 +547,13 @@ func (b *bench) trash() string { return filepath.Join(b.root, "trash") }
 
 // emptyTrash deletes what emptyDir moved aside.
 func (b *bench) emptyTrash() error { return os.RemoveAll(b.trash()) }
+
+// serverCPU is the S3 server's CPU time so far when t is the s3 target
+// and its process is known, else 0.
+func (b *bench) serverCPU(t kit.Target) time.Duration {
+	if b.srvPID == 0 || t.Name() != "s3" {
+		return 0
+	}
+	d, _ := kit.CPUTime(b.srvPID)
+	return d
+}

@@ -48,7 +48,11 @@ func (b *bench) summary(targets []kit.Target, results map[string][]sample, e2e [
 			if tool == "backup" {
 				name = "backup"
 			}
-			fmt.Printf("%-6s %-7s %10.2f %10.1f %10.1f %12.2f\n", t.Name(), name, m.Seconds(), b.mibps(m), cpu.Seconds(), b.cpuPerGiB(cpu))
+			line := fmt.Sprintf("%-6s %-7s %10.2f %10.1f %10.1f %12.2f", t.Name(), name, m.Seconds(), b.mibps(m), cpu.Seconds(), b.cpuPerGiB(cpu))
+			if srv := kit.Median(kit.Pick(ss, func(s sample) time.Duration { return s.srv })); srv > 0 {
+				line += fmt.Sprintf("   S3 server %.1f s (%.2f s/GiB)", srv.Seconds(), b.cpuPerGiB(srv))
+			}
+			fmt.Println(line)
 			if tool == "agent" || tool == "backup" {
 				worstCPU = max(worstCPU, b.cpuPerGiB(cpu))
 			}
