@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/scyllaops/scyllaops/agentclient"
 	"github.com/scyllaops/scyllaops/bench/internal/kit"
@@ -54,6 +55,7 @@ type config struct {
 	e2eMiB     int
 	cpuProfile string
 	s3PIDFile  string
+	cold       bool
 }
 
 func parseFlags() (config, error) {
@@ -76,6 +78,7 @@ func parseFlags() (config, error) {
 		defPID = filepath.Join(d, "run", "versitygw.pid")
 	}
 	flag.StringVar(&c.s3PIDFile, "s3-pidfile", defPID, "pid file of the S3 server, to report its CPU time during each S3 transfer (optional)")
+	flag.BoolVar(&c.cold, "cold", true, "evict the local backup's files from the page cache (posix_fadvise DONTNEED) before each local download: every tool reads them from the disk, as a restore from a backup location does")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of each node agent to <this>.n<i> (node i)")
 	flag.Parse()
 	c.targets = splitList(targets)
@@ -382,6 +385,11 @@ func (b *bench) download(ctx context.Context, t kit.Target, tool string) (sample
 		}
 	}
 	syscall.Sync()
+	if lt, ok := t.(*kit.LocalTarget); ok && b.c.cold {
+		if err := b.evict(lt.Dir()); err != nil {
+			return s, err
+		}
+	}
 	var (
 		mu  sync.Mutex
 		cpu time.Duration
@@ -556,4 +564,24 @@ func (b *bench) serverCPU(t kit.Target) time.Duration {
 	}
 	d, _ := kit.CPUTime(b.srvPID)
 	return d
+}
+
+// evict drops the data set's files below dir from the page cache (after
+// sync(2), none is dirty), so that the next download reads them from the
+// disk whichever tool ran before: without it, the first tool after a
+// backup written around the page cache read from the disk and the next
+// ones from memory.
+func (b *bench) evict(dir string) error {
+	for _, f := range b.ds.Files {
+		fd, err := os.Open(filepath.Join(dir, f.Path))
+		if err != nil {
+			return err
+		}
+		err = unix.Fadvise(int(fd.Fd()), 0, 0, unix.FADV_DONTNEED)
+		fd.Close()
+		if err != nil {
+			return fmt.Errorf("evict %s: %w", f.Path, err)
+		}
+	}
+	return nil
 }
