@@ -20,8 +20,9 @@ const (
 // summary prints medians, ratios and the goals.
 func (b *bench) summary(targets []kit.Target, results map[string][]sample, e2e []e2eResult) {
 	fmt.Printf("\nload: %s (shared machine: other processes ran too)\n", kit.Uptime())
-	fmt.Printf("data set: %d files, %.1f MiB (scale %g); %d runs; %d nodes download their shares at once; each transfer + sync(2) into emptied directories; page cache not dropped\n",
-		len(b.ds.Files), float64(b.ds.Bytes)/kit.MiB, b.c.scale, b.c.runs, b.c.nodes)
+	fmt.Printf("data set: %d files, %.1f MiB (scale %g); %d runs; %d nodes download their shares at once; each transfer + sync(2) into emptied directories; %s\n",
+		len(b.ds.Files), float64(b.ds.Bytes)/kit.MiB, b.c.scale, b.c.runs, b.c.nodes,
+		map[bool]string{true: "local downloads read the backup cold (evicted from the page cache first)", false: "page cache not dropped"}[b.c.cold])
 	if slices.Contains(b.c.tools, "rclone") {
 		fmt.Printf("%s, defaults (--transfers 4 --checkers 8), one process per node with --files-from\n", kit.RcloneVersion(b.c.rclone))
 	}
