@@ -25,6 +25,15 @@
 // one pass through fixed-size buffers, so the agent's heap does not grow
 // with file size.
 //
+// Downloads (and any copy into a local remote, data: or localstorage:) are
+// written in 1 MiB writes around the page cache (O_DIRECT, where the file
+// system takes it; ScyllaDB reads SSTables with direct I/O anyway) to a
+// temporary file, whose size and CRC32C, computed in the same pass, are
+// checked against the source's (its stored CRC32C, when it has one)
+// before the file is renamed into place. A file under its name is thus
+// complete after a process kill; there is no fsync, so a power loss may
+// lose recent files (the contract is a process kill).
+//
 // # Concurrency
 //
 // All exported methods of Agent are safe for concurrent use. Asynchronous

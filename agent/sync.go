@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
@@ -37,10 +38,11 @@ const (
 // reports one) and the size against want (when >= 0). On error the
 // partial object is discarded. A local file going to a built-in s3 bucket
 // takes the direct path of s3upload.go instead (no buffers, Content-MD5
-// and ETag checks per part). For a local file-system destination (data:
-// or localstorage:) no MD5 is computed: the only MD5 such a bucket could
-// report is one this process computed from the same in-memory bytes, so
-// comparing it proves nothing, and hashing would halve local throughput.
+// and ETag checks per part). A local file-system destination (data: or
+// localstorage:) takes copyToLocal: no MD5 (the only MD5 such a bucket
+// could report is one this process computed from the same in-memory
+// bytes, so comparing it proves nothing), a CRC32C in the same pass
+// instead.
 func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blob.Bucket, key string, want int64, srcMeta map[string]string, ts *transferState) (int64, error) {
 	counts := []interface{ Add(int64) int64 }{&j.bytes}
 	if ts != nil {
@@ -59,12 +61,22 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 		}
 		return want, nil
 	}
+	if rb := localBucket(dst); rb != nil {
+		src := r
+		if f := localFile(r); f != nil && want >= directMin && (lim == nil || lim.Limit() == rate.Inf) {
+			if dr := newDirectReader(f); dr != nil {
+				defer dr.close()
+				src = dr
+			}
+		}
+		return copyToLocal(ctx, rb, key, want, srcMeta, &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts})
+	}
 	wo := &blob.WriterOptions{
 		ContentType:    "application/octet-stream",
 		BufferSize:     uploadPartSize,
 		MaxConcurrency: uploadConcurrency,
 	}
-	if f := localFile(r); f != nil && want >= 0 && !s.buckets.isLocal(dst) {
+	if f := localFile(r); f != nil && want >= 0 {
 		// Stored with the object for the unchanged-file rule (local
 		// destinations store theirs as they write).
 		sum, err := fileCRC32CSum(f, want)
@@ -79,21 +91,9 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	if err != nil {
 		return 0, err
 	}
-	var h hash.Hash
-	src := r
-	if !s.buckets.isLocal(dst) {
-		h = md5.New() //nolint:gosec // see import
-		src = io.TeeReader(r, h)
-	}
-	var mr io.Reader = &meteredReader{ctx: ctx, r: src, lim: lim, counts: counts}
-	bufSize := copyBufSize
-	if s.buckets.isLocal(dst) {
-		// Network reads return what the socket holds (often 16–64 KiB):
-		// filling a larger buffer first makes every file write one
-		// large write(2) instead of many small ones.
-		mr, bufSize = fullReader{mr}, localWriteBufSize
-	}
-	buf := getBuf(bufSize)
+	h := md5.New() //nolint:gosec // see import
+	mr := &meteredReader{ctx: ctx, r: io.TeeReader(r, h), lim: lim, counts: counts}
+	buf := getBuf(copyBufSize)
 	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{mr}, *buf)
 	putBuf(buf)
 	if err == nil && want >= 0 && n != want {
@@ -107,22 +107,18 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	if err := w.Close(); err != nil {
 		return n, err
 	}
-	var sum []byte
-	if h != nil {
-		sum = h.Sum(nil)
-	}
+	sum := h.Sum(nil)
 	a, err := dst.Attributes(ctx, key)
 	if err != nil {
 		return n, fmt.Errorf("verify %s: %w", key, err)
 	}
-	if a.Size != n || (h != nil && len(a.MD5) > 0 && !bytes.Equal(a.MD5, sum)) {
+	if a.Size != n || (len(a.MD5) > 0 && !bytes.Equal(a.MD5, sum)) {
 		_ = dst.Delete(context.WithoutCancel(ctx), key)
 		return n, fmt.Errorf("verify %s: wrote %d bytes md5 %s, bucket has %d bytes md5 %s",
 			key, n, hex.EncodeToString(sum), a.Size, hex.EncodeToString(a.MD5))
 	}
-	// A local destination hashed what it wrote (CRC32C, in the same
-	// pass): compare it with the checksum the source stored with the
-	// object when the agent uploaded it.
+	// A destination that reports a stored CRC32C: compare it with the
+	// checksum the source stored with the object.
 	if want := metaValue(srcMeta, metaCRC32C); want != "" {
 		if got := metaValue(a.Metadata, metaCRC32C); got != "" && !strings.EqualFold(got, want) {
 			_ = dst.Delete(context.WithoutCancel(ctx), key)
@@ -132,11 +128,122 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	return n, nil
 }
 
+// copyToLocal is copyStream into a local bucket (data: or localstorage:):
+// through the bucket's own writer (no blob.Writer, no Attributes call
+// afterwards), in 1 MiB writes that go around the page cache (see
+// rootWriter). The size and the CRC32C the writer computed in the same
+// pass are checked against want and the CRC32C stored with the source
+// (when it has one) before the file is renamed into place: a file that
+// fails the check never appears under its name. mr is r metered.
+func copyToLocal(ctx context.Context, rb *rootBucket, key string, want int64, srcMeta map[string]string, mr io.Reader) (int64, error) {
+	w, err := rb.newWriter(ctx, key)
+	if err != nil {
+		return 0, rb.statusErr(err)
+	}
+	var n int64
+	if want >= 0 && want <= localWriteBufSize {
+		buf := getBuf(localWriteBufSize)
+		n, err = io.CopyBuffer(struct{ io.Writer }{w}, fullReader{mr}, *buf)
+		putBuf(buf)
+	} else {
+		n, err = pipeCopy(w, mr)
+	}
+	if err == nil && want >= 0 && n != want {
+		err = fmt.Errorf("source size changed: read %d bytes, expected %d", n, want)
+	}
+	if err == nil {
+		if exp := metaValue(srcMeta, metaCRC32C); exp != "" {
+			if got := w.sum(); !strings.EqualFold(got, exp) {
+				err = fmt.Errorf("verify %s: wrote %d bytes with crc32c %s, the source's stored crc32c is %s", key, n, got, exp)
+			}
+		}
+	}
+	if err != nil {
+		w.abort()
+		return n, err
+	}
+	return n, rb.statusErr(w.Close())
+}
+
+// pipeCopy copies r to w in full buffers of localWriteBufSize (network
+// reads return what the socket holds, often 16–64 KiB: filling the buffer
+// first makes every write one large, aligned write(2)), reading the next
+// buffer while the previous one is written: a direct write (rootWriter)
+// returns only once the data is on the device, and overlapping it with
+// the next read keeps both the source and the disk busy. It returns the
+// bytes written.
+func pipeCopy(w io.Writer, r io.Reader) (int64, error) {
+	type chunk struct {
+		b *[]byte
+		n int
+	}
+	free := make(chan *[]byte, 2)
+	free <- getBuf(localWriteBufSize)
+	free <- getBuf(localWriteBufSize)
+	full := make(chan chunk, 1)
+	var (
+		written atomic.Int64
+		failed  atomic.Bool
+		werr    error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for c := range full {
+			if werr == nil {
+				var m int
+				m, werr = w.Write((*c.b)[:c.n])
+				written.Add(int64(m))
+				if werr == nil && m != c.n {
+					werr = io.ErrShortWrite
+				}
+				if werr != nil {
+					failed.Store(true)
+				}
+			}
+			free <- c.b
+		}
+	}()
+	var rerr error
+	for !failed.Load() {
+		b := <-free
+		m, err := io.ReadFull(r, *b)
+		if m > 0 {
+			full <- chunk{b, m}
+		} else {
+			free <- b
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	close(full)
+	<-done
+	putBuf(<-free)
+	putBuf(<-free)
+	if werr != nil {
+		return written.Load(), werr
+	}
+	return written.Load(), rerr
+}
+
 // Copy buffers are pooled by size: allocating (and zeroing) one per
 // file cost more CPU than copying a small file.
 var bufPools = map[int]*sync.Pool{
 	copyBufSize:       {New: func() any { b := make([]byte, copyBufSize); return &b }},
-	localWriteBufSize: {New: func() any { b := make([]byte, localWriteBufSize); return &b }},
+	localWriteBufSize: {New: func() any { b := alignedBuf(localWriteBufSize); return &b }},
+}
+
+// alignedBuf returns a buffer of size bytes starting at a multiple of
+// directAlign, so that writes from it can use direct I/O (rootWriter).
+func alignedBuf(size int) []byte {
+	b := make([]byte, size+directAlign)
+	off := (directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)) % directAlign
+	return b[off : off+size : off+size]
 }
 
 func getBuf(size int) *[]byte { return bufPools[size].Get().(*[]byte) }
@@ -254,20 +361,6 @@ func (s *rcServer) sameContent(ctx context.Context, src *blob.Bucket, srcKey str
 		return true, false, err
 	}
 	return true, bytes.Equal(h.Sum(nil), want), nil
-}
-
-// isLocal reports whether bk is a local file-system bucket opened for
-// data: or localstorage: (not one from Options.OpenBucket).
-func (b *buckets) isLocal(bk *blob.Bucket) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for id, v := range b.open {
-		if v == bk {
-			p, _, _ := strings.Cut(id, ":")
-			return p == ProviderData || (p == ProviderLocalStorage && b.opts.OpenBucket == nil)
-		}
-	}
-	return false
 }
 
 // transfer copies one file unless the destination already holds it. With

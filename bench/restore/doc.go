@@ -23,7 +23,11 @@
 // `cp --parents`, each followed by sync(2). It prints MiB/s per run, the
 // medians, the agent/rclone and agent/cp ratios, the CPU seconds per GiB
 // of every tool (the sum over its 3 processes), the agents' peak RSS
-// (VmHWM) and the backup throughput of the same run. Downloads are
+// (VmHWM), the S3 server's CPU during S3 transfers (-s3-pidfile) and
+// the backup throughput of the same run. Before each local download the
+// backup's files are evicted from the page cache (-cold, the default):
+// every tool reads them from the disk. Emptied node directories are moved
+// aside and deleted after the timed runs (see emptyDir). Downloads are
 // verified: every file on its node with the source's size and SHA-256
 // (-verify agent: the agent's only; all: every tool's).
 //

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,6 +52,9 @@ type config struct {
 	s3Endpoint string
 	s3Bucket   string
 	e2eMiB     int
+	cpuProfile string
+	s3PIDFile  string
+	cold       bool
 }
 
 func parseFlags() (config, error) {
@@ -68,6 +72,13 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.s3Endpoint, "s3-endpoint", os.Getenv("SCYLLAOPS_S3_ENDPOINT"), "S3 endpoint (default $SCYLLAOPS_S3_ENDPOINT); keys from $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY")
 	flag.StringVar(&c.s3Bucket, "s3-bucket", "scyllaops-bench-restore", "S3 bucket (created if missing; emptied before every run)")
 	flag.IntVar(&c.e2eMiB, "e2e-mib", 384, "MiB of SSTables of the end-to-end backup and restore of a simulated cluster (0: skip it)")
+	defPID := ""
+	if d := os.Getenv("SCYLLAOPS_CI_DIR"); d != "" {
+		defPID = filepath.Join(d, "run", "versitygw.pid")
+	}
+	flag.StringVar(&c.s3PIDFile, "s3-pidfile", defPID, "pid file of the S3 server, to report its CPU time during each S3 transfer (optional)")
+	flag.BoolVar(&c.cold, "cold", true, "evict the local backup's files from the page cache (posix_fadvise DONTNEED) before each local download: every tool reads them from the disk, as a restore from a backup location does")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of each node agent to <this>.n<i> (node i)")
 	flag.Parse()
 	c.targets = splitList(targets)
 	c.tools = splitList(tools)
@@ -124,6 +135,7 @@ const token = "bench-token"
 type sample struct {
 	d   time.Duration
 	cpu time.Duration // the tool's CPU (user+sys), summed over its processes
+	srv time.Duration // the S3 server's CPU during the transfer (s3 only)
 	rss int64         // agent: the largest peak RSS of the node agents
 }
 
@@ -140,6 +152,10 @@ type bench struct {
 	clis  map[*kit.AgentProc]*agentclient.Client
 	// share[i] are the data set's paths node i restores.
 	share [][]string
+	// trashed counts the entries emptyDir moved aside.
+	trashed int
+	// srvPID is the S3 server's process (0: unknown).
+	srvPID int
 }
 
 func run() error {
@@ -170,19 +186,23 @@ func run() error {
 			targets = append(targets, t)
 		}
 	}
-	child := func(dataDir string) (*kit.AgentProc, error) {
+	child := func(dataDir, profile string) (*kit.AgentProc, error) {
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {
 			return nil, err
 		}
 		return kit.StartAgent(kit.ChildConfig{Token: token, DataDir: dataDir, LocalPath: backupRoot, S3Endpoint: c.s3Endpoint,
-			S3Key: os.Getenv("AWS_ACCESS_KEY_ID"), S3Secret: os.Getenv("AWS_SECRET_ACCESS_KEY")})
+			S3Key: os.Getenv("AWS_ACCESS_KEY_ID"), S3Secret: os.Getenv("AWS_SECRET_ACCESS_KEY"), CPUProfile: profile})
 	}
-	if b.src, err = child(b.dataDir); err != nil {
+	if b.src, err = child(b.dataDir, ""); err != nil {
 		return err
 	}
 	defer b.src.Stop()
 	for i := range c.nodes {
-		p, err := child(b.nodeDir(i))
+		profile := ""
+		if c.cpuProfile != "" {
+			profile = fmt.Sprintf("%s.n%d", c.cpuProfile, i+1)
+		}
+		p, err := child(b.nodeDir(i), profile)
 		if err != nil {
 			return err
 		}
@@ -196,6 +216,11 @@ func run() error {
 		}
 	}
 	b.share = deal(ds, c.nodes)
+	if c.s3PIDFile != "" && slices.Contains(c.targets, "s3") {
+		if pb, err := os.ReadFile(c.s3PIDFile); err == nil {
+			b.srvPID, _ = strconv.Atoi(strings.TrimSpace(string(pb)))
+		}
+	}
 
 	results := map[string][]sample{} // "<target>/<tool>"
 	for i := 1; i <= c.runs; i++ {
@@ -220,7 +245,10 @@ func run() error {
 		}
 	}
 	for i := range b.nodes {
-		_ = emptyDir(b.nodeDir(i))
+		_ = b.emptyDir(b.nodeDir(i))
+	}
+	if err := b.emptyTrash(); err != nil {
+		logf("empty %s: %v", b.trash(), err)
 	}
 	for _, t := range targets {
 		if err := t.Clean(ctx); err != nil {
@@ -258,6 +286,9 @@ func (b *bench) describe(s sample, tool string) string {
 	out := fmt.Sprintf("%7.2f s %8.1f MiB/s  cpu %5.1f s (%.2f s/GiB)", s.d.Seconds(), b.mibps(s.d), s.cpu.Seconds(), b.cpuPerGiB(s.cpu))
 	if tool == "agent" {
 		out += fmt.Sprintf("  peak RSS %5.1f MiB", float64(s.rss)/kit.MiB)
+	}
+	if s.srv > 0 {
+		out += fmt.Sprintf("  S3 server cpu %5.1f s (%.2f s/GiB)", s.srv.Seconds(), b.cpuPerGiB(s.srv))
 	}
 	return out
 }
@@ -303,6 +334,7 @@ func (b *bench) backup(ctx context.Context, t kit.Target) (sample, error) {
 	}
 	syscall.Sync()
 	cpu0, _ := kit.CPUTime(b.src.PID())
+	srv0 := b.serverCPU(t)
 	start := time.Now()
 	id, err := b.clis[b.src].CopyDir(ctx, host, agentclient.SyncOptions{SrcFs: "data:", DstFs: t.AgentFs()})
 	if err != nil {
@@ -316,6 +348,7 @@ func (b *bench) backup(ctx context.Context, t kit.Target) (sample, error) {
 	s.d = time.Since(start)
 	cpu1, _ := kit.CPUTime(b.src.PID())
 	s.cpu = cpu1 - cpu0
+	s.srv = b.serverCPU(t) - srv0
 	if p.Uploaded != b.ds.Bytes {
 		return s, fmt.Errorf("backup uploaded %d bytes, want %d", p.Uploaded, b.ds.Bytes)
 	}
@@ -346,11 +379,16 @@ func (b *bench) download(ctx context.Context, t kit.Target, tool string) (sample
 	for i := range b.nodes {
 		// Empty, not removed: each node agent keeps its data directory
 		// open.
-		if err := emptyDir(b.nodeDir(i)); err != nil {
+		if err := b.emptyDir(b.nodeDir(i)); err != nil {
 			return s, err
 		}
 	}
 	syscall.Sync()
+	if lt, ok := t.(*kit.LocalTarget); ok && b.c.cold {
+		if err := b.evict(lt.Dir()); err != nil {
+			return s, err
+		}
+	}
 	var (
 		mu  sync.Mutex
 		cpu time.Duration
@@ -368,6 +406,7 @@ func (b *bench) download(ctx context.Context, t kit.Target, tool string) (sample
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	srv0 := b.serverCPU(t)
 	start := time.Now()
 	for i := range b.nodes {
 		g.Go(func() error {
@@ -400,6 +439,7 @@ func (b *bench) download(ctx context.Context, t kit.Target, tool string) (sample
 	}
 	syscall.Sync()
 	s.d, s.cpu = time.Since(start), cpu
+	s.srv = b.serverCPU(t) - srv0
 	if tool == "agent" {
 		for _, p := range b.nodes {
 			r, err := kit.PeakRSS(p.PID())
@@ -485,16 +525,42 @@ func (b *bench) verifyNodes(ctx context.Context) error {
 	return kit.VerifyAll(ctx, want, got, func(key string) (io.ReadCloser, error) { return os.Open(where[key]) })
 }
 
-// emptyDir removes everything inside dir.
-func emptyDir(dir string) error {
+// emptyDir empties dir: its entries are moved into the trash directory
+// (a rename: no file is deleted), emptied by emptyTrash after the timed
+// runs. On ext4 without a journal (the benchmark machine's root file
+// system) a file creation skips every free inode of its group deleted
+// in the last minutes; deleting the previous run's 2,000 files right
+// before a run made every creation of that run scan past them (up to a
+// third of the agent's download CPU, and as much for cp and rclone),
+// which is the benchmark's doing, not part of a restore.
+func (b *bench) emptyDir(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(b.trash(), 0o755); err != nil {
+		return err
+	}
 	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+		b.trashed++
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(b.trash(), fmt.Sprintf("%d-%d-%s", os.Getpid(), b.trashed, e.Name()))); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (b *bench) trash() string { return filepath.Join(b.root, "trash") }
+
+// emptyTrash deletes what emptyDir moved aside.
+func (b *bench) emptyTrash() error { return os.RemoveAll(b.trash()) }
+
+// serverCPU is the S3 server's CPU time so far when t is the s3 target
+// and its process is known, else 0.
+func (b *bench) serverCPU(t kit.Target) time.Duration {
+	if b.srvPID == 0 || t.Name() != "s3" {
+		return 0
+	}
+	d, _ := kit.CPUTime(b.srvPID)
+	return d
 }

@@ -20,8 +20,9 @@ const (
 // summary prints medians, ratios and the goals.
 func (b *bench) summary(targets []kit.Target, results map[string][]sample, e2e []e2eResult) {
 	fmt.Printf("\nload: %s (shared machine: other processes ran too)\n", kit.Uptime())
-	fmt.Printf("data set: %d files, %.1f MiB (scale %g); %d runs; %d nodes download their shares at once; each transfer + sync(2) into emptied directories; page cache not dropped\n",
-		len(b.ds.Files), float64(b.ds.Bytes)/kit.MiB, b.c.scale, b.c.runs, b.c.nodes)
+	fmt.Printf("data set: %d files, %.1f MiB (scale %g); %d runs; %d nodes download their shares at once; each transfer + sync(2) into emptied directories; %s\n",
+		len(b.ds.Files), float64(b.ds.Bytes)/kit.MiB, b.c.scale, b.c.runs, b.c.nodes,
+		map[bool]string{true: "local downloads read the backup cold (evicted from the page cache first)", false: "page cache not dropped"}[b.c.cold])
 	if slices.Contains(b.c.tools, "rclone") {
 		fmt.Printf("%s, defaults (--transfers 4 --checkers 8), one process per node with --files-from\n", kit.RcloneVersion(b.c.rclone))
 	}
@@ -48,7 +49,11 @@ func (b *bench) summary(targets []kit.Target, results map[string][]sample, e2e [
 			if tool == "backup" {
 				name = "backup"
 			}
-			fmt.Printf("%-6s %-7s %10.2f %10.1f %10.1f %12.2f\n", t.Name(), name, m.Seconds(), b.mibps(m), cpu.Seconds(), b.cpuPerGiB(cpu))
+			line := fmt.Sprintf("%-6s %-7s %10.2f %10.1f %10.1f %12.2f", t.Name(), name, m.Seconds(), b.mibps(m), cpu.Seconds(), b.cpuPerGiB(cpu))
+			if srv := kit.Median(kit.Pick(ss, func(s sample) time.Duration { return s.srv })); srv > 0 {
+				line += fmt.Sprintf("   S3 server %.1f s (%.2f s/GiB)", srv.Seconds(), b.cpuPerGiB(srv))
+			}
+			fmt.Println(line)
 			if tool == "agent" || tool == "backup" {
 				worstCPU = max(worstCPU, b.cpuPerGiB(cpu))
 			}
