@@ -23,6 +23,8 @@ type Service struct {
 	log     *slog.Logger
 	cache   *nodeInfoCache
 	metrics *metrics
+	// kept holds the CQL connections of the OPTIONS pings between rounds.
+	kept *cqlKeeper
 }
 
 // New returns a Service that learns about clusters from src. It registers
@@ -46,6 +48,7 @@ func New(src ClusterSource, opts Options) (*Service, error) {
 		log:     opts.Logger.With("component", "healthcheck"),
 		cache:   newNodeInfoCache(opts.NodeInfoTTL),
 		metrics: m,
+		kept:    newCQLKeeper(),
 	}, nil
 }
 
@@ -136,8 +139,17 @@ func (s *Service) CachedNodeInfo(clusterID uuid.UUID, host string) *agentapi.Nod
 }
 
 // InvalidateNodeInfo forgets the cached node_info of every node of a
-// cluster (call it when the cluster's nodes or ports change).
-func (s *Service) InvalidateNodeInfo(clusterID uuid.UUID) { s.cache.invalidate(clusterID) }
+// cluster, and closes the CQL connections kept for its nodes (call it
+// when the cluster's nodes, ports or TLS identity change).
+func (s *Service) InvalidateNodeInfo(clusterID uuid.UUID) {
+	s.cache.invalidate(clusterID)
+	s.kept.forget(clusterID)
+}
+
+// Close closes the CQL connections kept between the pings (the OPTIONS
+// ping keeps one per node, as a driver's heartbeat does). Pings after
+// Close still work, on connections of their own.
+func (s *Service) Close() { s.kept.close() }
 
 func (s *Service) cluster(ctx context.Context, clusterID uuid.UUID) (Cluster, error) {
 	if clusterID == uuid.Nil {
@@ -242,14 +254,14 @@ func (s *Service) pingOne(ctx context.Context, clusterID uuid.UUID, c *Cluster, 
 	start := time.Now()
 	switch mode {
 	case ModeCQL:
-		var tlsConf *tls.Config
-		if ep.cqlTLS {
-			tlsConf = clientTLS(c)
-		}
 		if c.CQLUsername != "" {
+			var tlsConf *tls.Config
+			if ep.cqlTLS {
+				tlsConf = clientTLS(c)
+			}
 			err = cqlQueryPing(ctx, s.opts.Dialer, ep.cqlAddr, tlsConf, c.CQLUsername, c.CQLPassword)
 		} else {
-			err = cqlOptionsPing(ctx, s.opts.Dialer, ep.cqlAddr, tlsConf, s.opts.Timeout)
+			err = s.cqlKeptPing(ctx, cqlKey{cluster: clusterID, addr: ep.cqlAddr, tls: ep.cqlTLS}, c)
 		}
 	case ModeAlternator:
 		if ep.alternatorURL == "" {
