@@ -220,7 +220,7 @@ func NewAPI(clusters Clusters, opts APIOptions) (*API, error) {
 	h := &API{
 		clusters: clusters, opts: opts, contactTimeout: cmp.Or(opts.Service.Timeout, DefaultTimeout),
 		placesTimeout: cmp.Or(opts.Service.NodeInfoTimeout, DefaultNodeInfoTimeout),
-		topo: map[uuid.UUID]*clusterTopo{},
+		topo:          map[uuid.UUID]*clusterTopo{},
 	}
 	svc, err := New(h, opts.Service)
 	if err != nil {
