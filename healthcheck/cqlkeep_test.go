@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"maps"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,13 +66,13 @@ func TestCQLKeptConnectionClosedByServer(t *testing.T) {
 	s := newTestService(t, lc, Options{Timeout: time.Second})
 	checkCQL(t, s, lc)
 	// The node closes the kept connection (an idle timeout, a restart of
-	// its CQL server) but still listens: re-dialled, UP.
+	// its CQL server) but still listens: re-dialed, UP.
 	lc.nodes[1].cql.dropConns()
 	if got := checkCQL(t, s, lc); !maps.Equal(got, want(lc, StatusUp, nil)) {
 		t.Errorf("after the server closed the kept connection: %v, want all UP", got)
 	}
 	if got := accepts(lc); got[0] != 1 || got[1] != 2 {
-		t.Errorf("accepted connections %v, want [1 2] (node 1 re-dialled once)", got)
+		t.Errorf("accepted connections %v, want [1 2] (node 1 re-dialed once)", got)
 	}
 }
 
@@ -172,5 +173,63 @@ func TestCQLKeptConnectionOverTLS(t *testing.T) {
 	tlsSrv.close()
 	if h := handshakes.Load(); h != 1 {
 		t.Errorf("%d TLS handshakes over 3 rounds, want 1", h)
+	}
+}
+
+// altServer is an Alternator endpoint on addr that counts connections.
+func altServer(t *testing.T, addr string, conns *atomic.Int64) (*http.Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: &fakeAlternator{}, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, ln.Addr().String()
+}
+
+func TestAlternatorKeptConnection(t *testing.T) {
+	var conns atomic.Int64
+	srv, addr := altServer(t, "127.0.0.1:0", &conns)
+	host, port, _ := net.SplitHostPort(addr)
+	lc := newLightCluster(t, 1, "", "")
+	lc.nodes[0].agent.ni.AlternatorAddress = host
+	lc.nodes[0].agent.ni.AlternatorPort = port
+	s := newTestService(t, lc, Options{Timeout: time.Second})
+	check := func(name, want string) {
+		t.Helper()
+		got, err := s.Check(t.Context(), lc.id, ModeAlternator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0].Alternator.Status != want {
+			t.Errorf("%s: %q (%v), want %s", name, got[0].Alternator.Status, got[0].Alternator.Err, want)
+		}
+	}
+	for range 3 {
+		check("up", StatusUp)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections over 3 rounds, want 1 (kept)", n)
+	}
+	// The node closes its idle connections but still listens: UP (on a
+	// new connection).
+	srv.SetKeepAlivesEnabled(false)
+	check("idle connection closed by the node", StatusUp)
+	srv.SetKeepAlivesEnabled(true)
+	// The node stops (its connections closed): DOWN, not an error of the
+	// dead kept connection.
+	_ = srv.Close()
+	check("stopped", StatusDown)
+	// Restarted on the same address: UP on a new connection.
+	altServer(t, addr, &conns)
+	check("restarted", StatusUp)
+	if n := conns.Load(); n != 3 {
+		t.Errorf("%d connections in all, want 3", n)
 	}
 }

@@ -88,4 +88,5 @@ func (s *Service) ForgetCluster(clusterID uuid.UUID) {
 	s.metrics.forget(clusterID)
 	s.cache.invalidate(clusterID)
 	s.kept.forget(clusterID)
+	s.alt.forget(clusterID)
 }

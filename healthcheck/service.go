@@ -25,6 +25,8 @@ type Service struct {
 	metrics *metrics
 	// kept holds the CQL connections of the OPTIONS pings between rounds.
 	kept *cqlKeeper
+	// alt are the Alternator pings' transports, one per cluster.
+	alt altTransports
 }
 
 // New returns a Service that learns about clusters from src. It registers
@@ -144,12 +146,17 @@ func (s *Service) CachedNodeInfo(clusterID uuid.UUID, host string) *agentapi.Nod
 func (s *Service) InvalidateNodeInfo(clusterID uuid.UUID) {
 	s.cache.invalidate(clusterID)
 	s.kept.forget(clusterID)
+	s.alt.forget(clusterID)
 }
 
-// Close closes the CQL connections kept between the pings (the OPTIONS
-// ping keeps one per node, as a driver's heartbeat does). Pings after
-// Close still work, on connections of their own.
-func (s *Service) Close() { s.kept.close() }
+// Close closes the connections kept between the pings (the CQL OPTIONS
+// ping keeps one per node, as a driver's heartbeat does, and so does the
+// Alternator ping). Pings after Close still work, on connections of
+// their own.
+func (s *Service) Close() {
+	s.kept.close()
+	s.alt.close()
+}
 
 func (s *Service) cluster(ctx context.Context, clusterID uuid.UUID) (Cluster, error) {
 	if clusterID == uuid.Nil {
@@ -267,7 +274,7 @@ func (s *Service) pingOne(ctx context.Context, clusterID uuid.UUID, c *Cluster, 
 		if ep.alternatorURL == "" {
 			return Result{}
 		}
-		err = alternatorPing(ctx, s.opts.Dialer, ep, clientTLS(c))
+		err = alternatorPing(ctx, s.alt.get(clusterID, c, s.opts.Dialer), ep)
 	}
 	return pingResult(err, time.Since(start))
 }
