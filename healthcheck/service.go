@@ -220,8 +220,10 @@ func (s *Service) ping(ctx context.Context, clusterID uuid.UUID, c *Cluster, nod
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("healthcheck: %w", context.Cause(ctx))
 	}
-	for i := range out {
-		s.fillNodeInfo(clusterID, c, &out[i])
+	if !p.round {
+		for i := range out {
+			s.fillNodeInfo(clusterID, c, &out[i])
+		}
 	}
 	return out, nil
 }
