@@ -393,6 +393,9 @@ func (m *Manager) UpdateCluster(ctx context.Context, idOrName string, c Cluster)
 	if err := m.putSecrets(ctx, old.ID, &c, false); err != nil {
 		return Cluster{}, err
 	}
+	// The health check asks the agents again and reconnects to CQL with
+	// the new ports, TLS settings and identity.
+	m.hc.Service().InvalidateNodeInfo(sc.ID)
 	return m.present(ctx, sc)
 }
 
@@ -425,6 +428,10 @@ func (m *Manager) DeleteCluster(ctx context.Context, idOrName string, what Delet
 			if err := m.st.DeleteSecret(ctx, sc.ID, key); err != nil {
 				return fmt.Errorf("scyllaops: delete secret %s: %w", key, err)
 			}
+		}
+		if what.SSLUserCert {
+			// No kept CQL connection goes on with the deleted identity.
+			m.hc.Service().InvalidateNodeInfo(sc.ID)
 		}
 		return nil
 	}

@@ -224,11 +224,12 @@ func isNilPointer(v any) bool {
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
-// Close releases the Manager. It does not close the store, which the
-// caller owns. It is idempotent; later calls of other methods return
+// Close releases the Manager (the health check's kept CQL connections
+// are closed). It does not close the store, which the caller owns. It is idempotent; later calls of other methods return
 // ErrClosed.
 func (m *Manager) Close() error {
 	m.closed.Store(true)
+	m.hc.Service().Close()
 	return nil
 }
 

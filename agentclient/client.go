@@ -133,9 +133,7 @@ func New(transport http.RoundTripper, opts Options) (*Client, error) {
 	}
 	opts = opts.withDefaults()
 	if transport == nil {
-		t := NewTransport()
-		applyTLS(t, opts.TLS, opts.Logger) // verify.go
-		transport = t
+		transport = NewTLSTransport(opts.TLS, opts.Logger)
 	}
 	c := &Client{opts: opts, log: opts.Logger.With("component", "agentclient")}
 	if opts.AuthToken == "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -226,5 +227,15 @@ func NewTransport() *http.Transport {
 	t.MaxIdleConns = 0
 	t.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	t.IdleConnTimeout = DefaultIdleConnTimeout
+	return t
+}
+
+// NewTLSTransport returns NewTransport verifying the agents as o says:
+// the transport New makes when given none and Options.TLS. Share it
+// between the clients of one cluster's agents (say, with and without
+// retries) so that they share its kept connections.
+func NewTLSTransport(o TLSOptions, log *slog.Logger) *http.Transport {
+	t := NewTransport()
+	applyTLS(t, o, log)
 	return t
 }

@@ -36,6 +36,7 @@ func BenchmarkHealthcheck1000Hung(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			b.Cleanup(s.Close)
 			check := func() []NodeStatus {
 				var got []NodeStatus
 				var err error

@@ -36,6 +36,11 @@ type lightCQL struct {
 	pass string
 	// hang makes the endpoint accept connections and never answer.
 	hang atomic.Bool
+	// mute makes every connection, open ones too, read requests and
+	// never answer.
+	mute atomic.Bool
+	// accepts counts the accepted connections.
+	accepts atomic.Int64
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -45,7 +50,14 @@ type lightCQL struct {
 
 func newLightCQL(tb testing.TB, user, pass string) *lightCQL {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return newLightCQLAt(tb, "127.0.0.1:0", user, pass)
+}
+
+// newLightCQLAt is newLightCQL listening on addr (a restarted node keeps
+// its address).
+func newLightCQLAt(tb testing.TB, addr, user, pass string) *lightCQL {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -75,12 +87,22 @@ func (s *lightCQL) close() {
 	s.wg.Wait()
 }
 
+// dropConns closes the open connections; the endpoint keeps listening.
+func (s *lightCQL) dropConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+}
+
 func (s *lightCQL) accept() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
 			return
 		}
+		s.accepts.Add(1)
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
@@ -95,13 +117,19 @@ func (s *lightCQL) accept() {
 				<-s.done
 				return
 			}
-			serveCQL(c, s.user, s.pass)
+			serveCQLMuted(c, s.user, s.pass, s.mute.Load)
 		})
 	}
 }
 
 // serveCQL answers native-protocol requests on c until it is closed.
 func serveCQL(c net.Conn, user, pass string) {
+	serveCQLMuted(c, user, pass, func() bool { return false })
+}
+
+// serveCQLMuted is serveCQL that reads but does not answer the requests
+// that arrive while muted says so.
+func serveCQLMuted(c net.Conn, user, pass string, muted func() bool) {
 	codec := frame.NewCodec()
 	r := bufio.NewReader(c)
 	authed := user == ""
@@ -109,6 +137,9 @@ func serveCQL(c net.Conn, user, pass string) {
 		req, err := codec.DecodeFrame(r)
 		if err != nil {
 			return
+		}
+		if muted() {
+			continue
 		}
 		var resp message.Message
 		switch m := req.Body.Message.(type) {

@@ -194,6 +194,19 @@ func (c *nodeInfoCache) cached(clusterID uuid.UUID, host string) *agentapi.NodeI
 	return e.current()
 }
 
+// peek is cached without the copy: the shared, read-only value, its
+// Uptime as fetched (for the pings, which read only the addresses and
+// ports).
+func (c *nodeInfoCache) peek(clusterID uuid.UUID, host string) *agentapi.NodeInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[cacheKey{clusterID, host}]
+	if !ok || !time.Now().Before(e.expires) {
+		return nil
+	}
+	return e.ni
+}
+
 // invalidate drops every entry of a cluster.
 func (c *nodeInfoCache) invalidate(clusterID uuid.UUID) {
 	c.mu.Lock()

@@ -24,11 +24,14 @@ type plan struct {
 	// window spreads the starts: node i of n starts at a random moment of
 	// the i-th of n equal slots of window. 0 = all at once.
 	window time.Duration
+	// round is a scheduled round's: its NodeStatuses feed the metrics
+	// and logs only, so their NodeInfo-derived fields are not filled.
+	round bool
 }
 
 // roundPlan is the plan of a scheduled round of n nodes.
 func (s *Service) roundPlan(n int) plan {
-	p := plan{parallel: cmp.Or(s.opts.Parallel, DefaultRoundParallel)}
+	p := plan{parallel: cmp.Or(s.opts.Parallel, DefaultRoundParallel), round: true}
 	if s.opts.Spread > 0 {
 		p.window = min(s.opts.Spread, time.Duration(n)*SpreadPerNode)
 	}
@@ -67,7 +70,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // within Options.NodeInfoTimeout (a deadline of its own: the ping's starts
 // after it).
 func (s *Service) nodeInfo(ctx context.Context, clusterID uuid.UUID, host string, agent Agent) (*agentapi.NodeInfo, error) {
-	if ni := s.cache.cached(clusterID, host); ni != nil {
+	if ni := s.cache.peek(clusterID, host); ni != nil {
 		return ni, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.NodeInfoTimeout)

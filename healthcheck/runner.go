@@ -77,6 +77,7 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 		return err
 	}
 	s.metrics.set(clusterID, p.Mode, nodes)
+	s.kept.sweep(time.Now())
 	s.logRound(ctx, clusterID, taskID, runID, p.Mode, nodes, time.Since(start))
 	return nil
 }
@@ -86,4 +87,6 @@ func (s *Service) Run(ctx context.Context, clusterID, taskID, runID uuid.UUID, p
 func (s *Service) ForgetCluster(clusterID uuid.UUID) {
 	s.metrics.forget(clusterID)
 	s.cache.invalidate(clusterID)
+	s.kept.forget(clusterID)
+	s.alt.forget(clusterID)
 }

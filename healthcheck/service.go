@@ -23,6 +23,10 @@ type Service struct {
 	log     *slog.Logger
 	cache   *nodeInfoCache
 	metrics *metrics
+	// kept holds the CQL connections of the OPTIONS pings between rounds.
+	kept *cqlKeeper
+	// alt are the Alternator pings' transports, one per cluster.
+	alt altTransports
 }
 
 // New returns a Service that learns about clusters from src. It registers
@@ -46,6 +50,7 @@ func New(src ClusterSource, opts Options) (*Service, error) {
 		log:     opts.Logger.With("component", "healthcheck"),
 		cache:   newNodeInfoCache(opts.NodeInfoTTL),
 		metrics: m,
+		kept:    newCQLKeeper(),
 	}, nil
 }
 
@@ -136,8 +141,22 @@ func (s *Service) CachedNodeInfo(clusterID uuid.UUID, host string) *agentapi.Nod
 }
 
 // InvalidateNodeInfo forgets the cached node_info of every node of a
-// cluster (call it when the cluster's nodes or ports change).
-func (s *Service) InvalidateNodeInfo(clusterID uuid.UUID) { s.cache.invalidate(clusterID) }
+// cluster, and closes the CQL connections kept for its nodes (call it
+// when the cluster's nodes, ports or TLS identity change).
+func (s *Service) InvalidateNodeInfo(clusterID uuid.UUID) {
+	s.cache.invalidate(clusterID)
+	s.kept.forget(clusterID)
+	s.alt.forget(clusterID)
+}
+
+// Close closes the connections kept between the pings (the CQL OPTIONS
+// ping keeps one per node, as a driver's heartbeat does, and so does the
+// Alternator ping). Pings after Close still work, on connections of
+// their own.
+func (s *Service) Close() {
+	s.kept.close()
+	s.alt.close()
+}
 
 func (s *Service) cluster(ctx context.Context, clusterID uuid.UUID) (Cluster, error) {
 	if clusterID == uuid.Nil {
@@ -201,8 +220,10 @@ func (s *Service) ping(ctx context.Context, clusterID uuid.UUID, c *Cluster, nod
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("healthcheck: %w", context.Cause(ctx))
 	}
-	for i := range out {
-		s.fillNodeInfo(clusterID, c, &out[i])
+	if !p.round {
+		for i := range out {
+			s.fillNodeInfo(clusterID, c, &out[i])
+		}
 	}
 	return out, nil
 }
@@ -242,20 +263,20 @@ func (s *Service) pingOne(ctx context.Context, clusterID uuid.UUID, c *Cluster, 
 	start := time.Now()
 	switch mode {
 	case ModeCQL:
-		var tlsConf *tls.Config
-		if ep.cqlTLS {
-			tlsConf = clientTLS(c)
-		}
 		if c.CQLUsername != "" {
+			var tlsConf *tls.Config
+			if ep.cqlTLS {
+				tlsConf = clientTLS(c)
+			}
 			err = cqlQueryPing(ctx, s.opts.Dialer, ep.cqlAddr, tlsConf, c.CQLUsername, c.CQLPassword)
 		} else {
-			err = cqlOptionsPing(ctx, s.opts.Dialer, ep.cqlAddr, tlsConf, s.opts.Timeout)
+			err = s.cqlKeptPing(ctx, cqlKey{cluster: clusterID, addr: ep.cqlAddr, tls: ep.cqlTLS}, c)
 		}
 	case ModeAlternator:
 		if ep.alternatorURL == "" {
 			return Result{}
 		}
-		err = alternatorPing(ctx, s.opts.Dialer, ep, clientTLS(c))
+		err = alternatorPing(ctx, s.alt.get(clusterID, c, s.opts.Dialer), ep)
 	}
 	return pingResult(err, time.Since(start))
 }

@@ -18,6 +18,9 @@ func newTestService(t *testing.T, src ClusterSource, opts Options) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The kept connections end with the test (inside a synctest bubble
+	// too, whose servers' goroutines must end with them).
+	t.Cleanup(s.Close)
 	return s
 }
 

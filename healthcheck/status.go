@@ -191,6 +191,9 @@ type API struct {
 	// contactTimeout bounds the discovery calls to one agent: the
 	// health-check timeout.
 	contactTimeout time.Duration
+	// placesTimeout bounds the DC/rack calls of the nodes whose place is
+	// not known yet: the node_info timeout.
+	placesTimeout time.Duration
 
 	mu   sync.Mutex
 	topo map[uuid.UUID]*clusterTopo
@@ -200,6 +203,9 @@ type API struct {
 type clusterTopo struct {
 	contact string
 	places  *topology.Places
+	// placesMu makes one run at a time ask the places of new nodes (the
+	// three modes' runs start together), so the others find them known.
+	placesMu sync.Mutex
 }
 
 // NewAPI returns the health check's call surface over clusters; its
@@ -213,7 +219,8 @@ func NewAPI(clusters Clusters, opts APIOptions) (*API, error) {
 	}
 	h := &API{
 		clusters: clusters, opts: opts, contactTimeout: cmp.Or(opts.Service.Timeout, DefaultTimeout),
-		topo: map[uuid.UUID]*clusterTopo{},
+		placesTimeout: cmp.Or(opts.Service.NodeInfoTimeout, DefaultNodeInfoTimeout),
+		topo:          map[uuid.UUID]*clusterTopo{},
 	}
 	svc, err := New(h, opts.Service)
 	if err != nil {
@@ -298,8 +305,11 @@ const maxContacts = 3
 // first, then the cluster's host and known hosts) for the nodes and their
 // host IDs and, when full, gossip and ring states (topology.ListNodesAny:
 // hedged, so a hung contact point costs a quarter of the contact
-// timeout, not all of it). DC and rack are asked once per node and
-// remembered.
+// timeout, not all of it). DC and rack are asked once per node of the
+// agent that answered, and remembered: under a deadline of their own
+// (placesTimeout), since the two calls per node of a new cluster would
+// not fit in the contact timeout, and every call cut short there would
+// cost its connection (and a TLS handshake at the next round).
 func (h *API) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.Client, full bool) topoView {
 	h.mu.Lock()
 	t := h.topo[sc.ID]
@@ -311,12 +321,19 @@ func (h *API) discover(ctx context.Context, sc *store.Cluster, cl *agentclient.C
 	h.mu.Unlock()
 
 	nodes, contact, err := topology.ListNodesAny(ctx, cl, candidates,
-		topology.ListOptions{Gossip: full, Places: t.places},
+		topology.ListOptions{Gossip: full, Places: t.places, KnownPlacesOnly: true},
 		topology.HedgeOptions{ContactTimeout: h.contactTimeout, MaxContacts: maxContacts})
 	if err == nil {
 		h.mu.Lock()
 		t.contact = contact
 		h.mu.Unlock()
+		if slices.ContainsFunc(nodes, func(n topology.Node) bool { return n.DC == "" }) {
+			t.placesMu.Lock()
+			pctx, cancel := context.WithTimeout(ctx, h.placesTimeout)
+			topology.FillPlaces(pctx, cl, contact, nodes, t.places)
+			cancel()
+			t.placesMu.Unlock()
+		}
 		v := topoView{nodes: make([]nodeView, 0, len(nodes))}
 		for _, n := range nodes {
 			v.nodes = append(v.nodes, nodeView{

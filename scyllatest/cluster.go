@@ -305,7 +305,7 @@ func (c *Cluster) startNode(n *Node) error {
 	scyllaAPI := fmt.Sprintf("http://%s:%d", n.IP, PortREST)
 	promAPI := fmt.Sprintf("http://%s:%d", n.IP, PortPrometheus)
 	var st http.RoundTripper = c.scyllaTransport
-	if c.opts.Listen {
+	if c.opts.Listen && !c.opts.ListenAgentToScyllaInProcess {
 		st = nil // real TCP to the node's listeners
 	} else {
 		c.scyllaTransport.Register(fmt.Sprintf("%s:%d", n.IP, PortREST), n.rest)

@@ -2,9 +2,12 @@ package scyllatest_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +85,38 @@ func TestListenMode(t *testing.T) {
 	}
 	if err := c.Client().Ping(ctx, c.Nodes()[2].IP); err != nil {
 		t.Fatalf("cluster client in Listen mode: %v", err)
+	}
+}
+
+// TestListenAgentToScyllaInProcess: with the option, the agents answer
+// over their sockets as in Listen mode, and reach Scylla without any
+// connection to the node's REST listener.
+func TestListenAgentToScyllaInProcess(t *testing.T) {
+	c := scyllatest.New(t, scyllatest.Options{TokensPerNode: 4, Listen: true, ListenAgentToScyllaInProcess: true})
+	n := c.Nodes()[0]
+	client, err := agentclient.New(nil, agentclient.Options{AuthToken: c.AuthToken(), RetryMax: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := client.HostIDMap(t.Context(), n.IP)
+	if err != nil || ids[n.IP] != n.HostID.String() {
+		t.Fatalf("host ids over the agent's socket: %v, %v", ids, err)
+	}
+	if v, err := client.ScyllaReleaseVersion(t.Context(), n.IP); err != nil || v == "" {
+		t.Fatalf("release version: %q, %v", v, err)
+	}
+	// No TCP connection to the node's REST port (10000 = 0x2710) exists,
+	// kept or closing: /proc/net/tcp lists addresses as little-endian hex.
+	ip := net.ParseIP(n.IP).To4()
+	rest := fmt.Sprintf("%02X%02X%02X%02X:2710", ip[3], ip[2], ip[1], ip[0])
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skipf("no /proc/net/tcp: %v", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[2] == rest {
+			t.Errorf("a connection to the REST listener %s:10000: %s", n.IP, strings.TrimSpace(line))
+		}
 	}
 }

@@ -81,6 +81,13 @@ type Options struct {
 	// (10001), CQL (9042), Alternator (8000) and Prometheus (9180) on its
 	// own 127.x.y.z address. Default: false (in-process only, no sockets).
 	Listen bool
+	// ListenAgentToScyllaInProcess makes, in Listen mode, every agent reach
+	// its node's Scylla REST API and Prometheus in-process (as without
+	// Listen) rather than over TCP to the node's listeners: the clients of
+	// the agents and of CQL still use sockets, but a node holds about half
+	// as many, so one process simulates thousands of nodes under its
+	// open-files limit (the fleet benchmark). Default: false.
+	ListenAgentToScyllaInProcess bool
 	// Memory is every node's total memory in bytes
 	// (scylla_memory_total_memory, spread over the shards). Default:
 	// DefaultMemory (4 GiB).

@@ -22,6 +22,11 @@ type ListOptions struct {
 	// Places remembers each address's DC and rack across calls (nil:
 	// ask every time).
 	Places *Places
+	// KnownPlacesOnly makes no DC/rack call: nodes not in Places are
+	// returned with empty DC and Rack, for FillPlaces to complete under
+	// a deadline of its own (the DC/rack calls of a new cluster are many
+	// more than the discovery's own).
+	KnownPlacesOnly bool
 }
 
 // Places remembers the DC and rack of addresses: placement does not
@@ -80,12 +85,29 @@ func ListNodes(ctx context.Context, client *agentclient.Client, contact string, 
 		nodes = append(nodes, n)
 	}
 	slices.SortFunc(nodes, func(a, b Node) int { return compareIP(a.IP, b.IP) })
+	if o.KnownPlacesOnly {
+		if o.Places != nil {
+			for i := range nodes {
+				nodes[i].DC, nodes[i].Rack, _ = o.Places.Get(nodes[i].IP)
+			}
+		}
+		return nodes, nil
+	}
+	FillPlaces(ctx, client, contact, nodes, o.Places)
+	return nodes, nil
+}
+
+// FillPlaces sets the DC and rack of nodes: from places when known, else
+// asked of contact (at most placeParallelism calls at once) and
+// remembered in places (nil: not remembered). A node whose DC or rack
+// cannot be read before ctx ends keeps empty DC and Rack.
+func FillPlaces(ctx context.Context, client *agentclient.Client, contact string, nodes []Node, places *Places) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(placeParallelism)
 	for i := range nodes {
 		n := &nodes[i]
-		if o.Places != nil {
-			if dc, rack, ok := o.Places.Get(n.IP); ok {
+		if places != nil {
+			if dc, rack, ok := places.Get(n.IP); ok {
 				n.DC, n.Rack = dc, rack
 				continue
 			}
@@ -100,14 +122,13 @@ func ListNodes(ctx context.Context, client *agentclient.Client, contact string, 
 				return nil
 			}
 			n.DC, n.Rack = dc, rack
-			if o.Places != nil {
-				o.Places.put(n.IP, dc, rack)
+			if places != nil {
+				places.put(n.IP, dc, rack)
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	return nodes, nil
 }
 
 // ListNodesAny is ListNodes hedged over contacts (see Hedge); it returns

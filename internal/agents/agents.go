@@ -62,6 +62,10 @@ type Pool struct {
 	mu      sync.Mutex
 	clients map[clientKey]*agentclient.Client
 	pins    map[uuid.UUID]*Pins
+	// transports are, over TCP+TLS, the one transport per cluster its
+	// clients (with and without retries, any port and token) share, so
+	// that they share the kept connections to its agents.
+	transports map[uuid.UUID]*http.Transport
 }
 
 type clientKey struct {
@@ -75,29 +79,43 @@ type clientKey struct {
 
 // New returns a Pool keeping pins in st.
 func New(st store.SecretStore, cfg Config) *Pool {
-	return &Pool{st: st, cfg: cfg, clients: map[clientKey]*agentclient.Client{}, pins: map[uuid.UUID]*Pins{}}
+	return &Pool{
+		st: st, cfg: cfg, clients: map[clientKey]*agentclient.Client{}, pins: map[uuid.UUID]*Pins{},
+		transports: map[uuid.UUID]*http.Transport{},
+	}
 }
 
 // Client returns the agent client of a cluster: with the caller's
 // transport one per agent port and auth token, shared; over TCP+TLS one
-// per cluster, verifying its agents' keys. With once, the client makes
-// no retries.
+// per cluster, verifying its agents' keys, over the cluster's one
+// transport (shared by its clients with and without retries). With once,
+// the client makes no retries.
 func (p *Pool) Client(clusterID uuid.UUID, port int, token string, once bool) (*agentclient.Client, error) {
 	k := clientKey{port: port, token: token, once: once}
 	o := agentclient.Options{AuthToken: token, Port: port, Logger: p.cfg.ClientLogger}
-	if p.cfg.Transport == nil {
-		k.cluster = clusterID
-		o.TLS = p.TLS(clusterID)
-	}
 	if once {
 		o.RetryMax = -1
+	}
+	var tlsOpts agentclient.TLSOptions
+	if p.cfg.Transport == nil {
+		k.cluster = clusterID
+		tlsOpts = p.TLS(clusterID) // before p.mu: Pins takes it
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.clients[k]; ok {
 		return c, nil
 	}
-	c, err := agentclient.New(p.cfg.Transport, o)
+	tr := p.cfg.Transport
+	if tr == nil {
+		t, ok := p.transports[clusterID]
+		if !ok {
+			t = agentclient.NewTLSTransport(tlsOpts, p.cfg.ClientLogger)
+			p.transports[clusterID] = t
+		}
+		tr = t
+	}
+	c, err := agentclient.New(tr, o)
 	if err != nil {
 		return nil, fmt.Errorf("scyllaops: agent client: %w", err)
 	}
@@ -135,6 +153,10 @@ func (p *Pool) Forget(clusterID uuid.UUID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.pins, clusterID)
+	if t, ok := p.transports[clusterID]; ok {
+		t.CloseIdleConnections()
+		delete(p.transports, clusterID)
+	}
 	for k := range p.clients {
 		if k.cluster == clusterID {
 			delete(p.clients, k)
