@@ -1,6 +1,8 @@
 package repair_test
 
 import (
+	"github.com/google/uuid"
+
 	"context"
 	"errors"
 	"slices"
@@ -86,15 +88,15 @@ func checkRanges(t *testing.T, e *env, kss map[string][]string) {
 	}
 }
 
-// TestShareSlots: with Options.ShareSlots a node takes part in several
-// jobs at once, but the ranges_parallelism of the jobs it is in never
-// sums above its max intensity (its slots); every range of every table
-// is still repaired exactly once on its replicas.
-func TestShareSlots(t *testing.T) {
+// runThreeTables repairs keyspace ks (tables a, b and c, RF 3) of 6
+// simulated nodes × 16 tokens with 8 slots each at the maximal intensity,
+// with opts, and returns the env, the run's target and the run's ID.
+func runThreeTables(t *testing.T, opts repair.Options) (*env, *repair.TargetInfo, uuid.UUID) {
+	t.Helper()
 	so := scyllatest.Options{Topology: scyllatest.Topology3(6), TokensPerNode: 16, Memory: 20 << 30, RepairRangeDelay: 2 * time.Millisecond,
 		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(3),
 			Tables: []scyllatest.Table{{Name: "a", SSTables: 1}, {Name: "b", SSTables: 1}, {Name: "c", SSTables: 1}}}}}
-	e := newEnv(t, so, repair.Options{ShareSlots: true})
+	e := newEnv(t, so, opts)
 	props := `{"keyspace":["ks"],"small_table_threshold":"1B","intensity":0}`
 	ti, err := e.svc.GetTarget(t.Context(), e.clusterID, []byte(props))
 	if err != nil {
@@ -104,6 +106,15 @@ func TestShareSlots(t *testing.T) {
 	if err := e.run(t.Context(), run, props); err != nil {
 		t.Fatal(err)
 	}
+	return e, ti, run
+}
+
+// TestShareSlots: with Options.ShareSlots a node takes part in several
+// jobs at once, but the ranges_parallelism of the jobs it is in never
+// sums above its max intensity (its slots); every range of every table
+// is still repaired exactly once on its replicas.
+func TestShareSlots(t *testing.T) {
+	e, ti, run := runThreeTables(t, repair.Options{ShareSlots: true})
 	checkRanges(t, e, map[string][]string{"ks": {"a", "b", "c"}})
 	jobs := e.c.RepairJobs()
 	shared := false
@@ -431,19 +442,7 @@ func TestBadProperties(t *testing.T) {
 // ranges_parallelism fill its hosts' slots without going over; every
 // range of every table is still repaired exactly once on its replicas.
 func TestJobFillsSlotsAcrossTables(t *testing.T) {
-	so := scyllatest.Options{Topology: scyllatest.Topology3(6), TokensPerNode: 16, Memory: 20 << 30, RepairRangeDelay: 2 * time.Millisecond,
-		Keyspaces: []scyllatest.Keyspace{{Name: "ks", Replication: scyllatest.Simple(3),
-			Tables: []scyllatest.Table{{Name: "a", SSTables: 1}, {Name: "b", SSTables: 1}, {Name: "c", SSTables: 1}}}}}
-	e := newEnv(t, so, repair.Options{})
-	props := `{"keyspace":["ks"],"small_table_threshold":"1B","intensity":0}`
-	ti, err := e.svc.GetTarget(t.Context(), e.clusterID, []byte(props))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := e.newRun()
-	if err := e.run(t.Context(), run, props); err != nil {
-		t.Fatal(err)
-	}
+	e, ti, run := runThreeTables(t, repair.Options{})
 	checkCoverage(t, e, map[string][]string{"ks": {"a", "b", "c"}})
 	calls := e.c.RepairJobs()
 	spanning, full := false, false

@@ -234,12 +234,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// TestSimulateSchedule: the controller's schedule in virtual time never
-// beats the lower bound, makes at least one call per table and replica
-// set and never puts more ranges at once on a host than its slots; under
-// the rule a host is in one job at a time, with ShareSlots in several.
-func TestSimulateSchedule(t *testing.T) {
-	v := testView(t, map[string]int{"dc1": 6}, 16, map[string]ring.Replication{"ks": {Strategy: ring.SimpleStrategy, RF: 3}}, 4)
+// slotsPlan plans keyspace ks (SimpleStrategy RF 3, tables tables) on one
+// DC of nodes nodes × vnodes tokens, 8 slots per node, no small tables,
+// and returns it with properties of the maximal intensity.
+func slotsPlan(t *testing.T, nodes, vnodes, tables int) (*Plan, Properties) {
+	t.Helper()
+	v := testView(t, map[string]int{"dc1": nodes}, vnodes, map[string]ring.Replication{"ks": {Strategy: ring.SimpleStrategy, RF: 3}}, tables)
 	for i := range v.Nodes {
 		v.Nodes[i].Memory, v.Nodes[i].Shards = 20<<30, 2 // 8 slots
 	}
@@ -248,7 +248,15 @@ func TestSimulateSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	zero := 0.0
-	props := Properties{Intensity: &zero}
+	return p, Properties{Intensity: &zero}
+}
+
+// TestSimulateSchedule: the controller's schedule in virtual time never
+// beats the lower bound, makes at least one call per table and replica
+// set and never puts more ranges at once on a host than its slots; under
+// the rule a host is in one job at a time, with ShareSlots in several.
+func TestSimulateSchedule(t *testing.T) {
+	p, props := slotsPlan(t, 6, 16, 4)
 	rule := SimulateSchedule(p, props, Options{}, time.Millisecond)
 	share := SimulateSchedule(p, props, Options{ShareSlots: true}, time.Millisecond)
 	for name, r := range map[string]ScheduleResult{"rule": rule, "share": share} {
@@ -278,16 +286,7 @@ func TestSimulateSchedule(t *testing.T) {
 // one job per node with unbatched jobs (Scylla Manager's conservative
 // baseline) does not; the schedule is deterministic.
 func TestSimulateScheduleGolden(t *testing.T) {
-	v := testView(t, map[string]int{"dc1": 12}, 256, map[string]ring.Replication{"ks": {Strategy: ring.SimpleStrategy, RF: 3}}, 10)
-	for i := range v.Nodes {
-		v.Nodes[i].Memory, v.Nodes[i].Shards = 20<<30, 2 // 8 slots
-	}
-	p, err := MakePlan(v, Target{SmallTableThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zero := 0.0
-	props := Properties{Intensity: &zero}
+	p, props := slotsPlan(t, 12, 256, 10)
 	r := SimulateSchedule(p, props, Options{}, time.Millisecond)
 	ratio := float64(r.Makespan) / float64(r.LowerBound)
 	t.Logf("makespan %v, lower bound %v: %.3fx; %d jobs, %d calls, %d filled across tables", r.Makespan, r.LowerBound, ratio, r.Jobs, r.Calls, r.MultiTableJobs)
