@@ -1,8 +1,6 @@
 package repair_test
 
 import (
-	"github.com/google/uuid"
-
 	"context"
 	"errors"
 	"slices"
@@ -10,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/scyllaops/scyllaops/repair"
 	"github.com/scyllaops/scyllaops/scyllatest"
