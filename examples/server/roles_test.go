@@ -164,8 +164,12 @@ func TestRolesServers(tt *testing.T) {
 	}
 	<-by[victim].done
 	t.Logf("SIGKILLed %s running %s", victim, victimRun)
+	// The taking-over scheduler first records the dead holder's run
+	// ABORTED (still under the holder's name, its own fence) and then
+	// resumes it as its own: an end under the victim's name is that step,
+	// not the run's end.
 	r = waitRun("the killed server's run DONE on the other", 2*time.Minute, func(r *store.Run) bool {
-		return r.ID == victimRun && r.Status.Final()
+		return r.ID == victimRun && r.Status.Final() && r.Owner != victim
 	})
 	if r.Status != store.StatusDone || r.Owner == victim || !isScheduler(r.Owner) || r.Fence <= victimFence {
 		t.Errorf("run %s after the kill: %s on %s, fence %d (was %d); want DONE on the other scheduler server with a larger fence",
