@@ -101,7 +101,15 @@ func survivor(ctx context.Context, t *testing.T, db string, clusterID, taskID uu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	m, err := scyllaops.New(st, nil, killTestOptions("survivor"))
+	return takeOver(ctx, t, st, killTestOptions("survivor"), clusterID, taskID, 2*time.Minute)
+}
+
+// takeOver starts a Manager with opts on st, runs its scheduler until the
+// test ends, and waits up to wait for the task's run, which it takes over
+// from a killed process, to end.
+func takeOver(ctx context.Context, t *testing.T, st store.Store, opts scyllaops.Options, clusterID, taskID uuid.UUID, wait time.Duration) (*scyllaops.Manager, store.Run) {
+	t.Helper()
+	m, err := scyllaops.New(st, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +117,7 @@ func survivor(ctx context.Context, t *testing.T, db string, clusterID, taskID uu
 	done := make(chan error, 1)
 	go func() { done <- m.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	return m, waitRun(wctx, m, clusterID, taskID)
 }

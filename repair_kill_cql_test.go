@@ -206,17 +206,7 @@ func TestRepairTakeoverOnCQLStoreAfterSIGKILL(t *testing.T) {
 		t.Fatalf("the killed run persisted %d ranges, want some but not all", len(persisted))
 	}
 
-	m, err = scyllaops.New(st, nil, repairKillCQLManager("survivor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = m.Close() })
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	run := waitRun(wctx, m, c.ID, task.ID)
+	_, run := takeOver(ctx, t, st, repairKillCQLManager("survivor"), c.ID, task.ID, 3*time.Minute)
 	if run.Status != store.StatusDone {
 		t.Fatalf("run after takeover: %s (%s)", run.Status, run.Cause)
 	}
