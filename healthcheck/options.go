@@ -30,6 +30,9 @@ const (
 	// n nodes is spread over min(Spread, n × SpreadPerNode), so a small
 	// cluster's round stays short.
 	SpreadPerNode = 50 * time.Millisecond
+	// DefaultSpreadStep is the grid on which the spread pings of the
+	// scheduled rounds start (Options.SpreadStep).
+	DefaultSpreadStep = time.Second
 	// DefaultRoundParallel bounds the pings in flight of one scheduled
 	// round (Run) when Options.Parallel is 0.
 	DefaultRoundParallel = 32
@@ -66,6 +69,16 @@ type Options struct {
 	// top of every minute. Keep it well below the tasks' interval.
 	// Negative: no spreading. Default: DefaultSpread (20s).
 	Spread time.Duration
+	// SpreadStep batches the spread starts: each moment is rounded up to
+	// the next multiple of SpreadStep of the clock, so the pings of a
+	// round start in batches (one per step) and the rounds of every
+	// cluster and mode start theirs at the same instants. The process
+	// then wakes once per step for all of them, not once per ping: on an
+	// otherwise idle Manager the wake-ups, not the pings, were most of
+	// the CPU. A round lasts up to one step longer than its window.
+	// Negative: every ping at its own moment. Default: DefaultSpreadStep
+	// (1s).
+	SpreadStep time.Duration
 	// Dialer opens the TCP connections of the CQL and Alternator pings
 	// (the REST ping goes through the agent client). Default: a
 	// net.Dialer. Tests inject in-process connections here.
@@ -107,6 +120,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Spread == 0 {
 		o.Spread = DefaultSpread
+	}
+	if o.SpreadStep == 0 {
+		o.SpreadStep = DefaultSpreadStep
 	}
 	if o.Dialer == nil {
 		d := &net.Dialer{}

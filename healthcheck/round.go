@@ -24,6 +24,9 @@ type plan struct {
 	// window spreads the starts: node i of n starts at a random moment of
 	// the i-th of n equal slots of window. 0 = all at once.
 	window time.Duration
+	// step rounds each start up to a multiple of step of the clock
+	// (Options.SpreadStep); 0 = not rounded.
+	step time.Duration
 	// round is a scheduled round's: its NodeStatuses feed the metrics
 	// and logs only, so their NodeInfo-derived fields are not filled.
 	round bool
@@ -34,8 +37,22 @@ func (s *Service) roundPlan(n int) plan {
 	p := plan{parallel: cmp.Or(s.opts.Parallel, DefaultRoundParallel), round: true}
 	if s.opts.Spread > 0 {
 		p.window = min(s.opts.Spread, time.Duration(n)*SpreadPerNode)
+		p.step = max(s.opts.SpreadStep, 0)
 	}
 	return p
+}
+
+// due returns when, for a call started at start, node i of n starts: its
+// moment (startOf) rounded up to the step grid.
+func (p plan) due(start time.Time, i, n int) time.Time {
+	t := start.Add(p.startOf(i, n))
+	if p.step <= 0 || p.window <= 0 {
+		return t
+	}
+	if g := t.Truncate(p.step); !g.Equal(t) {
+		return g.Add(p.step)
+	}
+	return t
 }
 
 // startOf returns when, after the start of the call, node i of n starts.

@@ -96,13 +96,13 @@ func runRound(t *testing.T, s *Service, id uuid.UUID, mode Mode) {
 }
 
 // TestRoundSpreadsPings: a scheduled round of 1,000 nodes starts node i's
-// ping within the i-th of 1,000 equal slots of the 10 s window, not all
-// at once (as every round did before).
+// ping within the i-th of 1,000 equal slots of the 10 s window (rounded up
+// to the next step), not all at once (as every round did before).
 func TestRoundSpreadsPings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 1000
 		f := newFakeFleet(n)
-		s := newTestService(t, f, Options{Spread: 10 * time.Second})
+		s := newTestService(t, f, Options{Spread: 10 * time.Second, SpreadStep: -1})
 		start := time.Now()
 		runRound(t, s, f.id, ModeREST)
 		took := time.Since(start)
@@ -123,16 +123,67 @@ func TestRoundSpreadsPings(t *testing.T) {
 	})
 }
 
+// TestRoundStartsPingsInSteps: with the default SpreadStep the pings of a
+// round start in batches on the clock's whole seconds (one wake-up per
+// second for the whole round), each no earlier than its moment in the
+// window and less than a step after its slot; two rounds running at once
+// (two modes, two clusters) start theirs at the same instants.
+func TestRoundStartsPingsInSteps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 250
+		f1, f2 := newFakeFleet(n), newFakeFleet(n)
+		s1 := newTestService(t, f1, Options{})
+		s2 := newTestService(t, f2, Options{})
+		time.Sleep(300 * time.Millisecond) // start off the grid
+		start := time.Now()
+		var wg sync.WaitGroup
+		wg.Go(func() { runRound(t, s1, f1.id, ModeREST) })
+		wg.Go(func() { runRound(t, s2, f2.id, ModeREST) })
+		wg.Wait()
+		window := min(DefaultSpread, n*SpreadPerNode)
+		slot := window / n
+		instants := map[time.Time]bool{}
+		for _, f := range []*fakeFleet{f1, f2} {
+			if len(f.started) != n {
+				t.Fatalf("%d nodes pinged, want %d", len(f.started), n)
+			}
+			for i := range n {
+				at := f.started[fleetHost(i)]
+				if !at.Equal(at.Truncate(DefaultSpreadStep)) {
+					t.Fatalf("%s pinged at %s, not on a whole second", fleetHost(i), at)
+				}
+				if off := at.Sub(start); off < time.Duration(i)*slot || off >= time.Duration(i+1)*slot+DefaultSpreadStep {
+					t.Fatalf("%s pinged %s after the start, want within [%s, %s)", fleetHost(i), off, time.Duration(i)*slot, time.Duration(i+1)*slot+DefaultSpreadStep)
+				}
+				instants[at] = true
+			}
+		}
+		if most := int(window/DefaultSpreadStep) + 1; len(instants) > most {
+			t.Errorf("the two rounds started their pings at %d instants, want <= %d (one per step)", len(instants), most)
+		}
+		if len(instants) < int(window/DefaultSpreadStep) {
+			t.Errorf("the pings started at %d instants, want them spread over the %s window", len(instants), window)
+		}
+	})
+}
+
 // TestRoundWindowFollowsClusterSize: a small cluster's round is spread
-// over SpreadPerNode per node only, and on-demand calls are not spread.
+// over SpreadPerNode per node only (plus at most one step), and on-demand
+// calls are not spread.
 func TestRoundWindowFollowsClusterSize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeFleet(3)
 		s := newTestService(t, f, Options{})
 		start := time.Now()
 		runRound(t, s, f.id, ModeREST)
+		if took := time.Since(start); took > 3*SpreadPerNode+DefaultSpreadStep {
+			t.Errorf("a round of 3 nodes took %s, want <= %s", took, 3*SpreadPerNode+DefaultSpreadStep)
+		}
+		s = newTestService(t, f, Options{SpreadStep: -1})
+		start = time.Now()
+		runRound(t, s, f.id, ModeREST)
 		if took := time.Since(start); took > 3*SpreadPerNode {
-			t.Errorf("a round of 3 nodes took %s, want <= %s", took, 3*SpreadPerNode)
+			t.Errorf("a round of 3 nodes without steps took %s, want <= %s", took, 3*SpreadPerNode)
 		}
 		start = time.Now()
 		if _, err := s.Check(t.Context(), f.id, ModeREST); err != nil {

@@ -191,10 +191,11 @@ func (s *Service) ping(ctx context.Context, clusterID uuid.UUID, c *Cluster, nod
 	}
 	start := time.Now()
 	for i, n := range nodes {
-		if at := p.startOf(i, len(nodes)); at > 0 {
+		if p.window > 0 {
 			// Wait for the node's moment outside the errgroup, so that
-			// waiting holds no slot of the parallelism limit.
-			if !sleepCtx(ctx, time.Until(start.Add(at))) {
+			// waiting holds no slot of the parallelism limit. The nodes
+			// of one step's batch find their moment passed.
+			if !sleepCtx(ctx, time.Until(p.due(start, i, len(nodes)))) {
 				break
 			}
 		}
