@@ -283,11 +283,6 @@ func (r *run) download(ctx context.Context, i int, present map[string]int64) err
 		if done {
 			continue
 		}
-		partial := false
-		for _, f := range sst.Files {
-			_, ok := present[f]
-			partial = partial || ok
-		}
 		g.Go(func() error {
 			start := time.Now()
 			loc, err := backupspec.ParseLocation(sst.Location)
@@ -295,11 +290,13 @@ func (r *run) download(ctx context.Context, i int, present map[string]int64) err
 				return fmt.Errorf("location %q: %w", sst.Location, err)
 			}
 			have := present
-			if partial {
+			if r.resumed {
 				// The interrupted run's job for it may have finished
-				// since the batch's listing: look again (a new call
-				// would be a second job), downloading only if it is
-				// still not whole.
+				// since the batch's listing (while this sstable waited
+				// for a transfer slot; it may have had no file there
+				// yet at the listing): look again, since a call after
+				// that job ended would be a second job, and download
+				// only if it is still not whole.
 				if have, err = r.listUpload(gctx, b); err != nil {
 					return err
 				}
