@@ -54,7 +54,7 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	} else {
 		lim = s.limiter
 	}
-	if u := s.directS3(r, dst, key); u != nil && want >= 0 {
+	if u := s.directS3(ctx, r, dst, key); u != nil && want >= 0 {
 		u.lim, u.counts = lim, counts
 		if err := u.upload(ctx, want); err != nil {
 			return 0, err
@@ -693,6 +693,17 @@ func (s *rcServer) download(ctx context.Context, j *job, src *blob.Bucket, srcLo
 			return err
 		}
 		_, err = s.transfer(ctx, j, src, srcLoc.key, sa, dst, dstKey, "", srcLoc)
+		return err
+	}
+	if l := s.buckets.s3Lean(ctx, src); l != nil && localBucket(dst) != nil && plainS3Key(srcLoc.key) {
+		obj, err := l.get(ctx, srcLoc.key)
+		if err != nil {
+			return err
+		}
+		defer obj.body.Close()
+		ts, end := j.startTransfer(srcLoc.key, obj.size)
+		_, err = s.copyStream(ctx, j, obj.body, dst, dstKey, obj.size, obj.meta, ts)
+		end(false, err)
 		return err
 	}
 	r, err := src.NewReader(ctx, srcLoc.key, nil)
