@@ -171,9 +171,11 @@ const v4UnsignedPayload = "UNSIGNED-PAYLOAD"
 // url returns the URL of key.
 func (l *s3Lean) url(key string) string {
 	u := l.base
-	p := strings.TrimSuffix(u.Path, "/") + "/" + key
-	u.Path = p
-	u.RawPath = strings.TrimSuffix(u.EscapedPath(), "/") + "/" + httpbinding.EscapePath(key, false)
+	esc := strings.TrimSuffix(u.EscapedPath(), "/") + "/" + httpbinding.EscapePath(key, false)
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + key
+	// Escaped as the SDK escapes it (and signs it: the signer takes the
+	// escaped path as it is).
+	u.RawPath = esc
 	if u.EscapedPath() != u.RawPath {
 		// Not a valid escaping of Path: net/http would send its own.
 		u.RawPath = ""

@@ -3,10 +3,9 @@ package agent
 import (
 	"context"
 	"encoding/base64"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"strings"
@@ -164,24 +163,17 @@ func (u *s3Upload) upload(ctx context.Context, size int64) error {
 	return nil
 }
 
-// section returns the CRC32C (base64 of the big-endian value, as S3
-// wants it) of the file's bytes [off, off+n) and a rate-limited, counted,
-// seekable reader of them (seekable so that the SDK can retry; retried
-// bytes count again, as they are sent again).
-//
-// The returned context carries the section for sendfileClient: the
-// request made with it sends the section with sendfile(2) where it can.
-func (u *s3Upload) section(ctx context.Context, off, n int64) (context.Context, string, io.ReadSeeker, error) {
-	h := crc32.New(castagnoli)
-	buf := getBuf(copyBufSize)
-	defer putBuf(buf)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(u.file, off, n), *buf); err != nil {
-		return ctx, "", nil, err
-	}
+// section returns the CRC32C c in S3's form (base64 of the big-endian
+// value) and a rate-limited, counted, seekable reader of the file's
+// bytes [off, off+n) (seekable so that the SDK can retry; retried bytes
+// count again, as they are sent again). The returned context carries the
+// section for sendfileClient: the request made with it sends the
+// section with sendfile(2) where it can.
+func (u *s3Upload) section(ctx context.Context, off, n int64, c uint32) (context.Context, *fileSection, string, io.ReadSeeker) {
 	sr := io.NewSectionReader(u.file, off, n)
-	rctx := withFileBody(ctx, &fileSection{ctx: ctx, f: u.file, off: off, n: n, lim: u.lim, counts: u.counts})
-	return rctx, base64.StdEncoding.EncodeToString(h.Sum(nil)),
-		&seekMeter{meteredReader: meteredReader{ctx: ctx, r: sr, lim: u.lim, counts: u.counts}, sr: sr}, nil
+	fs := &fileSection{ctx: ctx, f: u.file, off: off, n: n, lim: u.lim, counts: u.counts}
+	return withFileBody(ctx, fs), fs, base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, c)),
+		&seekMeter{meteredReader: meteredReader{ctx: ctx, r: sr, lim: u.lim, counts: u.counts}, sr: sr}
 }
 
 // seekMeter is a meteredReader over a section that can seek.
@@ -191,17 +183,6 @@ type seekMeter struct {
 }
 
 func (m *seekMeter) Seek(off int64, whence int) (int64, error) { return m.sr.Seek(off, whence) }
-
-// fileCRC32CSum returns the CRC32C (hex) of the first size bytes of f.
-func fileCRC32CSum(f *os.File, size int64) (string, error) {
-	h := crc32.New(castagnoli)
-	buf := getBuf(copyBufSize)
-	defer putBuf(buf)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), *buf); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // localFile returns the *os.File behind a reader of a local bucket, or
 // nil.
@@ -235,21 +216,20 @@ func (e *crcMismatch) Error() string {
 }
 
 func (u *s3Upload) put(ctx context.Context, size int64) error {
-	rctx, crc, body, err := u.section(ctx, 0, size)
+	c, _, err := fileCRCs(u.file, size, 0)
 	if err != nil {
 		return err
 	}
-	raw, _ := base64.StdEncoding.DecodeString(crc)
+	rctx, fs, crc, body := u.section(ctx, 0, size, c)
 	if u.lean != nil {
-		fs, _ := rctx.Value(fileSectionKey{}).(*fileSection)
-		if err := u.lean.put(ctx, u.key, fs, crc, hex.EncodeToString(raw)); err != nil {
+		if err := u.lean.put(ctx, u.key, fs, crc, crc32cHex(c)); err != nil {
 			return leanVerifyErr(ctx, u, err)
 		}
 		return nil
 	}
 	out, err := u.client.PutObject(rctx, &s3.PutObjectInput{
 		Bucket: aws.String(u.bucket), Key: aws.String(u.key), Body: body,
-		Metadata:      map[string]string{metaCRC32C: hex.EncodeToString(raw)},
+		Metadata:      map[string]string{metaCRC32C: crc32cHex(c)},
 		ContentLength: aws.Int64(size), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumCRC32C: aws.String(crc),
 		ContentType: aws.String("application/octet-stream"),
 	}, unsigned)
@@ -272,10 +252,14 @@ func (u *s3Upload) multipart(ctx context.Context, size int64) (err error) {
 	// are per part): a later upload of the same name and size compares it
 	// instead of re-sending. One more read of the page cache; CRC32C costs
 	// little next to sending.
-	sum, err := fileCRC32CSum(u.file, size)
+	whole, partCRCs, err := fileCRCs(u.file, size, partSize)
 	if err != nil {
 		return err
 	}
+	if len(partCRCs) != nparts {
+		return fmt.Errorf("source size changed while read: %d parts of %d bytes, expected %d", len(partCRCs), partSize, nparts)
+	}
+	sum := crc32cHex(whole)
 	cr, err := u.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(u.bucket), Key: aws.String(u.key), ContentType: aws.String("application/octet-stream"),
 		Metadata:          map[string]string{metaCRC32C: sum},
@@ -302,10 +286,7 @@ func (u *s3Upload) multipart(ctx context.Context, size int64) (err error) {
 			off := int64(i) * partSize
 			n := min(partSize, size-off)
 			num := int32(i + 1)
-			rctx, crc, body, err := u.section(gctx, off, n)
-			if err != nil {
-				return err
-			}
+			rctx, _, crc, body := u.section(gctx, off, n, partCRCs[i])
 			out, err := u.client.UploadPart(rctx, &s3.UploadPartInput{
 				Bucket: aws.String(u.bucket), Key: aws.String(u.key), UploadId: id, PartNumber: aws.Int32(num),
 				Body: body, ContentLength: aws.Int64(n), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumCRC32C: aws.String(crc),
