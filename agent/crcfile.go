@@ -15,13 +15,18 @@ import (
 // read through short-lived memory mappings of the page cache (see
 // crcChunks), not copied out of it.
 func fileCRCs(f *os.File, size, partSize int64) (whole uint32, parts []uint32, err error) {
+	if partSize <= 0 {
+		err = crcChunks(f, size, func(b []byte) { whole = crc32.Update(whole, castagnoli, b) })
+		return whole, nil, err
+	}
+	// The parts' sums only; the whole file's is combined from them (no
+	// second sum over the same bytes).
 	var (
 		part   uint32
 		inPart int64
 	)
-	feed := func(b []byte) {
-		whole = crc32.Update(whole, castagnoli, b)
-		for partSize > 0 && len(b) > 0 {
+	err = crcChunks(f, size, func(b []byte) {
+		for len(b) > 0 {
 			k := min(int64(len(b)), partSize-inPart)
 			part = crc32.Update(part, castagnoli, b[:k])
 			inPart += k
@@ -31,26 +36,76 @@ func fileCRCs(f *os.File, size, partSize int64) (whole uint32, parts []uint32, e
 				part, inPart = 0, 0
 			}
 		}
-	}
-	err = crcChunks(f, size, func(b []byte) {
-		// In pieces that stay in the CPU's cache between the two sums.
-		for len(b) > 0 {
-			k := min(len(b), crcPiece)
-			feed(b[:k])
-			b = b[k:]
-		}
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	if partSize > 0 && inPart > 0 {
+	if inPart > 0 {
 		parts = append(parts, part)
+	}
+	for i, c := range parts {
+		n := partSize
+		if i == len(parts)-1 && inPart > 0 {
+			n = inPart
+		}
+		whole = crc32Combine(whole, c, n)
 	}
 	return whole, parts, nil
 }
 
-// crcPiece is the size of the pieces both sums of fileCRCs go through.
-const crcPiece = 32 << 10
+// crc32Combine returns the CRC32C of A followed by B from crcA, crcB and
+// the length of B (zlib's crc32_combine: crcA is advanced over lenB zero
+// bytes by squaring the GF(2) matrix of one zero bit).
+func crc32Combine(crcA, crcB uint32, lenB int64) uint32 {
+	if lenB <= 0 {
+		return crcA
+	}
+	var even, odd [32]uint32
+	odd[0] = crc32.Castagnoli // the reversed polynomial
+	row := uint32(1)
+	for n := 1; n < 32; n++ {
+		odd[n] = row
+		row <<= 1
+	}
+	gf2Square(&even, &odd) // two zero bits
+	gf2Square(&odd, &even) // four zero bits
+	for {
+		gf2Square(&even, &odd)
+		if lenB&1 != 0 {
+			crcA = gf2Times(&even, crcA)
+		}
+		lenB >>= 1
+		if lenB == 0 {
+			break
+		}
+		gf2Square(&odd, &even)
+		if lenB&1 != 0 {
+			crcA = gf2Times(&odd, crcA)
+		}
+		lenB >>= 1
+		if lenB == 0 {
+			break
+		}
+	}
+	return crcA ^ crcB
+}
+
+func gf2Times(mat *[32]uint32, vec uint32) uint32 {
+	var sum uint32
+	for i := 0; vec != 0; i++ {
+		if vec&1 != 0 {
+			sum ^= mat[i]
+		}
+		vec >>= 1
+	}
+	return sum
+}
+
+func gf2Square(square, mat *[32]uint32) {
+	for n := range 32 {
+		square[n] = gf2Times(mat, mat[n])
+	}
+}
 
 // crcReadChunks feeds the first size bytes of f to feed through a pooled
 // buffer (pread).

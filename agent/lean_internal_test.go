@@ -69,6 +69,14 @@ func TestFileCRCs(t *testing.T) {
 			t.Fatalf("%d bytes: fileCRC32CSum = %s, %v; want %s", n, sum, err, crcHex(data))
 		}
 	}
+	data := randBytes(100_003)
+	for _, cut := range []int{0, 1, 4095, 50_000, 100_002, 100_003} {
+		a, b := data[:cut], data[cut:]
+		got := crc32Combine(crc32.Checksum(a, castagnoli), crc32.Checksum(b, castagnoli), int64(len(b)))
+		if want := crc32.Checksum(data, castagnoli); got != want {
+			t.Fatalf("crc32Combine at %d: %08x, want %08x", cut, got, want)
+		}
+	}
 	for _, n := range []int{1000, 1 << 20} {
 		f := writeTemp(t, randBytes(n))
 		if _, _, err := fileCRCs(f, int64(2*n+crcMapMin), 0); err == nil {
