@@ -131,6 +131,10 @@ func openCloudBucket(ctx context.Context, so StorageOptions, provider, bucket st
 // wrappers), which was a large part of an upload's CPU.
 func s3HTTPClient() *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		// A small object's request (headers and body) fills one buffer
+		// and goes out in one write (net/http's default is 4 KiB: the
+		// headers, then the body).
+		t.WriteBufferSize = s3WriteBuffer
 		dial := t.DialContext
 		if dial == nil {
 			dial = (&net.Dialer{}).DialContext
@@ -144,6 +148,9 @@ func s3HTTPClient() *awshttp.BuildableClient {
 		}
 	})
 }
+
+// s3WriteBuffer is the write buffer of an S3 connection.
+const s3WriteBuffer = 64 << 10
 
 // s3WriteChunk is the largest write of a request body (bigWriteConn).
 const s3WriteChunk = 256 << 10
