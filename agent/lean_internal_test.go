@@ -298,6 +298,11 @@ func TestS3LeanCutBody(t *testing.T) {
 	if l == nil {
 		t.Fatal("no lean path")
 	}
+	anon := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+		Credentials: aws.AnonymousCredentials{}, HTTPClient: srv.Client()})
+	if newS3Lean(t.Context(), anon, "bkt") != nil {
+		t.Fatal("a lean path for anonymous credentials (the SDK sends those unsigned)")
+	}
 	obj, err := l.get(t.Context(), "ks/t/me-1-big-Data.db")
 	if err != nil {
 		t.Fatalf("get (after one 503): %v", err)

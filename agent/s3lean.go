@@ -53,7 +53,9 @@ const s3LeanAttempts = 3
 func newS3Lean(ctx context.Context, c *s3.Client, bucket string) *s3Lean {
 	o := c.Options()
 	if o.EndpointResolverV2 == nil || o.Credentials == nil || o.HTTPClient == nil || o.UseAccelerate ||
-		strings.Contains(bucket, ":") || strings.HasSuffix(bucket, "--x-s3") {
+		strings.Contains(bucket, ":") || strings.HasSuffix(bucket, "--x-s3") ||
+		aws.IsCredentialsProvider(o.Credentials, aws.AnonymousCredentials{}) {
+		// Anonymous requests (a public bucket) go unsigned through the SDK.
 		return nil
 	}
 	ep, err := o.EndpointResolverV2.ResolveEndpoint(ctx, s3.EndpointParameters{
