@@ -49,6 +49,9 @@ func openCloudBucket(ctx context.Context, so StorageOptions, provider, bucket st
 				so.BaseEndpoint = aws.String(o.Endpoint)
 			}
 			so.UsePathStyle = o.ForcePathStyle
+			if so.HTTPClient != nil {
+				so.HTTPClient = sendfileClient{so.HTTPClient}
+			}
 			// S3-compatible servers often reject the SDK's default
 			// trailing checksums; the agent verifies MD5 itself.
 			so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
@@ -128,6 +131,10 @@ func openCloudBucket(ctx context.Context, so StorageOptions, provider, bucket st
 // wrappers), which was a large part of an upload's CPU.
 func s3HTTPClient() *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		// A small object's request (headers and body) fills one buffer
+		// and goes out in one write (net/http's default is 4 KiB: the
+		// headers, then the body).
+		t.WriteBufferSize = s3WriteBuffer
 		dial := t.DialContext
 		if dial == nil {
 			dial = (&net.Dialer{}).DialContext
@@ -142,6 +149,9 @@ func s3HTTPClient() *awshttp.BuildableClient {
 	})
 }
 
+// s3WriteBuffer is the write buffer of an S3 connection.
+const s3WriteBuffer = 64 << 10
+
 // s3WriteChunk is the largest write of a request body (bigWriteConn).
 const s3WriteChunk = 256 << 10
 
@@ -151,8 +161,31 @@ var s3WriteBufs = sync.Pool{New: func() any { b := make([]byte, s3WriteChunk); r
 // body) with a large pooled buffer.
 type bigWriteConn struct{ net.Conn }
 
+// A fileBody (an S3 upload of a file section, see sendfile.go) is sent
+// with sendfile(2) instead.
 func (c bigWriteConn) ReadFrom(r io.Reader) (int64, error) {
+	var sent int64
+	fb, limit := (*fileBody)(nil), int64(-1)
+	switch v := r.(type) {
+	case *fileBody:
+		fb, limit = v, v.n
+	case *io.LimitedReader:
+		if b, ok := v.R.(*fileBody); ok {
+			fb, limit = b, v.N
+		}
+	}
+	if fb != nil {
+		n, handled, err := fb.sendTo(c.Conn, limit)
+		if lr, ok := r.(*io.LimitedReader); ok {
+			lr.N -= n
+		}
+		sent = n
+		if err != nil || (handled && n == limit) {
+			return sent, err
+		}
+	}
 	b := s3WriteBufs.Get().(*[]byte)
 	defer s3WriteBufs.Put(b)
-	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, struct{ io.Reader }{r}, *b)
+	n, err := io.CopyBuffer(struct{ io.Writer }{c.Conn}, struct{ io.Reader }{r}, *b)
+	return sent + n, err
 }

@@ -144,12 +144,14 @@ type buckets struct {
 	opts Options
 	mu   sync.Mutex
 	open map[string]*blob.Bucket
+	// lean caches the lean S3 path of built-in s3 buckets (nil: none).
+	lean map[*blob.Bucket]*s3Lean
 	// closers release what the agent opened (buckets, clients).
 	closers []func() error
 }
 
 func newBuckets(opts Options) *buckets {
-	return &buckets{opts: opts, open: make(map[string]*blob.Bucket)}
+	return &buckets{opts: opts, open: make(map[string]*blob.Bucket), lean: make(map[*blob.Bucket]*s3Lean)}
 }
 
 // get returns the bucket of loc.
@@ -216,4 +218,5 @@ func (b *buckets) close() {
 	}
 	b.closers = nil
 	clear(b.open)
+	clear(b.lean)
 }

@@ -269,20 +269,34 @@ func (b *rootBucket) newWriter(ctx context.Context, key string) (*rootWriter, er
 	if key == "" {
 		return nil, fmt.Errorf("empty key: %w", fs.ErrInvalid)
 	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	if dc := dirCacheOf(ctx, b); dc != nil {
+		// Within the job's open directory (see dirCache).
+		dir, name := splitKey(key)
+		d, err := dc.dir(dir)
+		if err != nil {
+			return nil, err
+		}
+		tmp := tmpPrefix + hex.EncodeToString(rnd[:])
+		f, err := d.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		return &rootWriter{ctx: ctx, b: b, dir: d, f: f, tmp: tmp, key: name, crc: crc32.New(castagnoli)}, nil
+	}
 	dir := path.Dir(key)
 	if dir != "." {
 		if err := b.root.MkdirAll(osPath(dir), 0o755); err != nil {
 			return nil, err
 		}
 	}
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(rnd[:]))
 	f, err := b.root.OpenFile(osPath(tmp), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &rootWriter{ctx: ctx, b: b, f: f, tmp: tmp, key: key, crc: crc32.New(castagnoli)}, nil
+	return &rootWriter{ctx: ctx, b: b, dir: b.root, f: f, tmp: tmp, key: key, crc: crc32.New(castagnoli)}, nil
 }
 
 // rootWriter computes the CRC32C of what it writes, in the same pass, and
@@ -303,9 +317,12 @@ func (b *rootBucket) newWriter(ctx context.Context, key string) (*rootWriter, er
 // only after every write returned, and the contract is a process kill,
 // not a power loss (no fsync).
 type rootWriter struct {
-	ctx      context.Context //nolint:containedctx // gocloud's driver.Writer receives its context at creation and must honor it at Close
-	b        *rootBucket
-	f        *os.File
+	ctx context.Context //nolint:containedctx // gocloud's driver.Writer receives its context at creation and must honor it at Close
+	b   *rootBucket
+	f   *os.File
+	// dir is the root tmp and key are relative to: the bucket's, or the
+	// job's open directory of the file (dirCache).
+	dir      *os.Root
 	tmp, key string
 	crc      hash.Hash32
 	off      int64
@@ -360,7 +377,7 @@ func (w *rootWriter) sum() string { return hex.EncodeToString(w.crc.Sum(nil)) }
 // abort discards the write.
 func (w *rootWriter) abort() {
 	_ = w.f.Close()
-	_ = w.b.root.Remove(osPath(w.tmp))
+	_ = w.dir.Remove(osPath(w.tmp))
 }
 
 func (w *rootWriter) Close() error {
@@ -370,10 +387,10 @@ func (w *rootWriter) Close() error {
 		err = w.ctx.Err()
 	}
 	if err == nil {
-		err = w.b.root.Rename(osPath(w.tmp), osPath(w.key))
+		err = w.dir.Rename(osPath(w.tmp), osPath(w.key))
 	}
 	if err != nil {
-		_ = w.b.root.Remove(osPath(w.tmp))
+		_ = w.dir.Remove(osPath(w.tmp))
 	}
 	return err
 }

@@ -3,9 +3,9 @@ package agent
 import (
 	"context"
 	"encoding/base64"
-	"encoding/hex"
+	"encoding/binary"
+	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"strings"
@@ -56,12 +56,14 @@ type s3Upload struct {
 	file   *os.File
 	lim    *rate.Limiter
 	counts []interface{ Add(int64) int64 }
+	// lean sends the PutObject of a small file (nil: the SDK does).
+	lean *s3Lean
 }
 
 // directS3 returns the direct upload path of r to dst/key, or nil when r
 // is not a local file, dst is not a built-in s3 bucket, or key needs
 // s3blob's key escaping.
-func (s *rcServer) directS3(r io.Reader, dst *blob.Bucket, key string) *s3Upload {
+func (s *rcServer) directS3(ctx context.Context, r io.Reader, dst *blob.Bucket, key string) *s3Upload {
 	if !plainS3Key(key) {
 		return nil
 	}
@@ -77,7 +79,29 @@ func (s *rcServer) directS3(r io.Reader, dst *blob.Bucket, key string) *s3Upload
 	if !ok {
 		return nil
 	}
-	return &s3Upload{client: c, bucket: bucket, key: key, file: f}
+	return &s3Upload{client: c, bucket: bucket, key: key, file: f, lean: s.buckets.s3Lean(ctx, dst)}
+}
+
+// s3Lean returns the lean request path of a built-in s3 bucket (see
+// s3lean.go), or nil.
+func (b *buckets) s3Lean(ctx context.Context, bk *blob.Bucket) *s3Lean {
+	bucket, ok := b.builtinS3(bk)
+	if !ok {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if l, ok := b.lean[bk]; ok {
+		return l
+	}
+	var c *s3.Client
+	var l *s3Lean
+	if bk.As(&c) {
+		// Cached for later jobs: resolving the endpoint does no I/O.
+		l = newS3Lean(context.WithoutCancel(ctx), c, bucket)
+	}
+	b.lean[bk] = l
+	return l
 }
 
 // plainS3Key reports whether s3blob stores key unescaped: valid UTF-8, no
@@ -139,20 +163,17 @@ func (u *s3Upload) upload(ctx context.Context, size int64) error {
 	return nil
 }
 
-// section returns the CRC32C (base64 of the big-endian value, as S3
-// wants it) of the file's bytes [off, off+n) and a rate-limited, counted,
-// seekable reader of them (seekable so that the SDK can retry; retried
-// bytes count again, as they are sent again).
-func (u *s3Upload) section(ctx context.Context, off, n int64) (string, io.ReadSeeker, error) {
-	h := crc32.New(castagnoli)
-	buf := getBuf(copyBufSize)
-	defer putBuf(buf)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(u.file, off, n), *buf); err != nil {
-		return "", nil, err
-	}
+// section returns the CRC32C c in S3's form (base64 of the big-endian
+// value) and a rate-limited, counted, seekable reader of the file's
+// bytes [off, off+n) (seekable so that the SDK can retry; retried bytes
+// count again, as they are sent again). The returned context carries the
+// section for sendfileClient: the request made with it sends the
+// section with sendfile(2) where it can.
+func (u *s3Upload) section(ctx context.Context, off, n int64, c uint32) (context.Context, *fileSection, string, io.ReadSeeker) {
 	sr := io.NewSectionReader(u.file, off, n)
-	return base64.StdEncoding.EncodeToString(h.Sum(nil)),
-		&seekMeter{meteredReader: meteredReader{ctx: ctx, r: sr, lim: u.lim, counts: u.counts}, sr: sr}, nil
+	fs := &fileSection{ctx: ctx, f: u.file, off: off, n: n, lim: u.lim, counts: u.counts}
+	return withFileBody(ctx, fs), fs, base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, c)),
+		&seekMeter{meteredReader: meteredReader{ctx: ctx, r: sr, lim: u.lim, counts: u.counts}, sr: sr}
 }
 
 // seekMeter is a meteredReader over a section that can seek.
@@ -162,17 +183,6 @@ type seekMeter struct {
 }
 
 func (m *seekMeter) Seek(off int64, whence int) (int64, error) { return m.sr.Seek(off, whence) }
-
-// fileCRC32CSum returns the CRC32C (hex) of the first size bytes of f.
-func fileCRC32CSum(f *os.File, size int64) (string, error) {
-	h := crc32.New(castagnoli)
-	buf := getBuf(copyBufSize)
-	defer putBuf(buf)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), *buf); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // localFile returns the *os.File behind a reader of a local bucket, or
 // nil.
@@ -193,20 +203,33 @@ func localFile(r io.Reader) *os.File {
 // with the one sent.
 func checkCRC(got *string, sent string) error {
 	if g := aws.ToString(got); g != "" && g != sent {
-		return fmt.Errorf("server stored crc32c %s, sent %s", g, sent)
+		return &crcMismatch{got: g, sent: sent}
 	}
 	return nil
 }
 
+// crcMismatch is a server's answer with another CRC32C than the one sent.
+type crcMismatch struct{ got, sent string }
+
+func (e *crcMismatch) Error() string {
+	return fmt.Sprintf("server stored crc32c %s, sent %s", e.got, e.sent)
+}
+
 func (u *s3Upload) put(ctx context.Context, size int64) error {
-	crc, body, err := u.section(ctx, 0, size)
+	c, _, err := fileCRCs(u.file, size, 0)
 	if err != nil {
 		return err
 	}
-	raw, _ := base64.StdEncoding.DecodeString(crc)
-	out, err := u.client.PutObject(ctx, &s3.PutObjectInput{
+	rctx, fs, crc, body := u.section(ctx, 0, size, c)
+	if u.lean != nil {
+		if err := u.lean.put(ctx, u.key, fs, crc, crc32cHex(c)); err != nil {
+			return leanVerifyErr(ctx, u, err)
+		}
+		return nil
+	}
+	out, err := u.client.PutObject(rctx, &s3.PutObjectInput{
 		Bucket: aws.String(u.bucket), Key: aws.String(u.key), Body: body,
-		Metadata:      map[string]string{metaCRC32C: hex.EncodeToString(raw)},
+		Metadata:      map[string]string{metaCRC32C: crc32cHex(c)},
 		ContentLength: aws.Int64(size), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumCRC32C: aws.String(crc),
 		ContentType: aws.String("application/octet-stream"),
 	}, unsigned)
@@ -229,10 +252,14 @@ func (u *s3Upload) multipart(ctx context.Context, size int64) (err error) {
 	// are per part): a later upload of the same name and size compares it
 	// instead of re-sending. One more read of the page cache; CRC32C costs
 	// little next to sending.
-	sum, err := fileCRC32CSum(u.file, size)
+	whole, partCRCs, err := fileCRCs(u.file, size, partSize)
 	if err != nil {
 		return err
 	}
+	if len(partCRCs) != nparts {
+		return fmt.Errorf("source size changed while read: %d parts of %d bytes, expected %d", len(partCRCs), partSize, nparts)
+	}
+	sum := crc32cHex(whole)
 	cr, err := u.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(u.bucket), Key: aws.String(u.key), ContentType: aws.String("application/octet-stream"),
 		Metadata:          map[string]string{metaCRC32C: sum},
@@ -259,11 +286,8 @@ func (u *s3Upload) multipart(ctx context.Context, size int64) (err error) {
 			off := int64(i) * partSize
 			n := min(partSize, size-off)
 			num := int32(i + 1)
-			crc, body, err := u.section(gctx, off, n)
-			if err != nil {
-				return err
-			}
-			out, err := u.client.UploadPart(gctx, &s3.UploadPartInput{
+			rctx, _, crc, body := u.section(gctx, off, n, partCRCs[i])
+			out, err := u.client.UploadPart(rctx, &s3.UploadPartInput{
 				Bucket: aws.String(u.bucket), Key: aws.String(u.key), UploadId: id, PartNumber: aws.Int32(num),
 				Body: body, ContentLength: aws.Int64(n), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumCRC32C: aws.String(crc),
 			}, unsigned)
@@ -284,5 +308,16 @@ func (u *s3Upload) multipart(ctx context.Context, size int64) (err error) {
 		Bucket: aws.String(u.bucket), Key: aws.String(u.key), UploadId: id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
+	return err
+}
+
+// leanVerifyErr returns err of a lean PutObject; a CRC32C the server
+// stored differently from the one sent deletes the object, as on the SDK
+// path.
+func leanVerifyErr(ctx context.Context, u *s3Upload, err error) error {
+	if _, ok := errors.AsType[*crcMismatch](err); ok {
+		_, _ = u.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)})
+		return fmt.Errorf("verify %s: %w", u.key, err)
+	}
 	return err
 }

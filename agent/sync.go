@@ -10,6 +10,8 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +56,7 @@ func (s *rcServer) copyStream(ctx context.Context, j *job, r io.Reader, dst *blo
 	} else {
 		lim = s.limiter
 	}
-	if u := s.directS3(r, dst, key); u != nil && want >= 0 {
+	if u := s.directS3(ctx, r, dst, key); u != nil && want >= 0 {
 		u.lim, u.counts = lim, counts
 		if err := u.upload(ctx, want); err != nil {
 			return 0, err
@@ -650,7 +652,7 @@ func (s *rcServer) syncDir(ctx context.Context, name string, p params, j *job, m
 
 // syncCopyPaths downloads paths from the source into the local
 // destination.
-func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, error) {
+func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (out any, err error) {
 	o, err := s.parseSync(ctx, agentapi.CallSyncCopyPaths, p, j)
 	if err != nil {
 		return nil, err
@@ -661,6 +663,15 @@ func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, er
 		first  atomic.Pointer[error]
 	)
 	g.SetLimit(o.transfers)
+	if rb := localBucket(o.dst); rb != nil {
+		var dc *dirCache
+		ctx, dc = withDirCache(ctx, rb)
+		defer func() {
+			if cerr := dc.close(); cerr != nil && err == nil {
+				out, err = nil, cerr
+			}
+		}()
+	}
 	for _, pr := range o.paths {
 		g.Go(func() error {
 			err := s.download(ctx, j, o.src, &pr[0], o.dst, pr[1].key)
@@ -687,12 +698,23 @@ func (s *rcServer) syncCopyPaths(ctx context.Context, p params, j *job) (any, er
 // read with one GET and no HEAD: its size and stored checksum come from
 // the reader. Otherwise it goes through transfer's unchanged-file check.
 func (s *rcServer) download(ctx context.Context, j *job, src *blob.Bucket, srcLoc *location, dst *blob.Bucket, dstKey string) error {
-	if ok, err := dst.Exists(ctx, dstKey); err != nil || ok {
+	if ok, err := exists(ctx, dst, dstKey); err != nil || ok {
 		sa, err := src.Attributes(ctx, srcLoc.key)
 		if err != nil {
 			return err
 		}
 		_, err = s.transfer(ctx, j, src, srcLoc.key, sa, dst, dstKey, "", srcLoc)
+		return err
+	}
+	if l := s.buckets.s3Lean(ctx, src); l != nil && localBucket(dst) != nil && plainS3Key(srcLoc.key) {
+		obj, err := l.get(ctx, srcLoc.key)
+		if err != nil {
+			return err
+		}
+		defer obj.body.Close()
+		ts, end := j.startTransfer(srcLoc.key, obj.size)
+		_, err = s.copyStream(ctx, j, obj.body, dst, dstKey, obj.size, obj.meta, ts)
+		end(false, err)
 		return err
 	}
 	r, err := src.NewReader(ctx, srcLoc.key, nil)
@@ -731,4 +753,34 @@ func readerMeta(r *blob.Reader) (meta map[string]string, known bool) {
 		return nil, true
 	}
 	return nil, false
+}
+
+// exists is dst.Exists(key), without gocloud's error wrapping for a local
+// bucket: a restore asks it of every file it downloads, and formatting
+// the not-found error (and its trace span) cost more than the stat.
+func exists(ctx context.Context, dst *blob.Bucket, key string) (bool, error) {
+	rb := localBucket(dst)
+	if rb == nil {
+		return dst.Exists(ctx, key)
+	}
+	var (
+		fi  os.FileInfo
+		err error
+	)
+	if dc := dirCacheOf(ctx, rb); dc != nil {
+		dir, name := splitKey(key)
+		var d *os.Root
+		if d, err = dc.dir(dir); err == nil {
+			fi, err = d.Stat(name)
+		}
+	} else {
+		fi, err = rb.root.Stat(osPath(key))
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, rb.statusErr(err)
+	}
+	return !fi.IsDir(), nil
 }

@@ -16,7 +16,9 @@ import (
 )
 
 // BenchmarkS3Transfer uploads files (16 × 16 MiB; env
-// SCYLLAOPS_BENCH_XFER_MIB sets the total) from the data dir to the S3
+// SCYLLAOPS_BENCH_XFER_MIB sets the total, SCYLLAOPS_BENCH_XFER_FILES the
+// number of files, e.g. 1024 files of 32 KiB for the per-file costs of
+// small SSTable components) from the data dir to the S3
 // server of SCYLLAOPS_S3_ENDPOINT with sync/copydir, then downloads them
 // into another table directory with sync/copypaths, through the agent
 // handler in this process. It reports this process's CPU seconds per GiB
@@ -51,8 +53,15 @@ func BenchmarkS3Transfer(b *testing.B) {
 	_, _ = rand.Read(rnd[:])
 	root := "agent-s3-bench-" + hex.EncodeToString(rnd[:])
 	b.Cleanup(func() { _ = c.Purge(ctx, "n1", fs, root) })
-	const files = 16
-	size := int64(totalMiB) << 20 / files
+	files := 16
+	if s := os.Getenv("SCYLLAOPS_BENCH_XFER_FILES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("SCYLLAOPS_BENCH_XFER_FILES=%q: want a number of files >= 1", s)
+		}
+		files = n
+	}
+	size := int64(totalMiB) << 20 / int64(files)
 	src := filepath.Join(dataDir, "ks", "t-1")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		b.Fatal(err)
@@ -67,7 +76,7 @@ func BenchmarkS3Transfer(b *testing.B) {
 		}
 		names = append(names, name)
 	}
-	total := size * files
+	total := size * int64(files)
 	cpu := func() time.Duration {
 		var ru syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

@@ -167,7 +167,7 @@ _svc_start_versitygw() {
 	_svc_running versitygw && return 0
 	mkdir -p "$_svc_dir/data/versitygw"
 	nohup "$_svc_bin/versitygw" --access $_svc_s3_key --secret $_svc_s3_secret --port 127.0.0.1:7070 \
-		--health /health --quiet posix "$_svc_dir/data/versitygw" >"$_svc_dir/logs/versitygw.log" 2>&1 &
+		--health /health --quiet --keep-alive posix "$_svc_dir/data/versitygw" >"$_svc_dir/logs/versitygw.log" 2>&1 &
 	echo $! >"$_svc_dir/run/versitygw.pid"
 	_svc_wait versitygw 30 curl -sf http://127.0.0.1:7070/health
 }

@@ -207,6 +207,13 @@ func run() error {
 			}
 		}
 	}
+	for _, t := range targets {
+		if lt, ok := t.(*kit.LocalTarget); ok {
+			if err := lt.EmptyTrash(); err != nil {
+				logf("empty %s: %v", lt.Trash(), err)
+			}
+		}
+	}
 	b.summary(targets, results)
 	return nil
 }

@@ -255,6 +255,13 @@ func run() error {
 			logf("clean %s: %v", t.Name(), err)
 		}
 	}
+	for _, t := range targets {
+		if lt, ok := t.(*kit.LocalTarget); ok {
+			if err := lt.EmptyTrash(); err != nil {
+				logf("empty %s: %v", lt.Trash(), err)
+			}
+		}
+	}
 	var e2e []e2eResult
 	if c.e2eMiB > 0 {
 		for _, t := range targets {
