@@ -55,6 +55,7 @@ type config struct {
 	cpuProfile string
 	s3PIDFile  string
 	cold       bool
+	transfers  int
 }
 
 func parseFlags() (config, error) {
@@ -78,6 +79,7 @@ func parseFlags() (config, error) {
 	}
 	flag.StringVar(&c.s3PIDFile, "s3-pidfile", defPID, "pid file of the S3 server, to report its CPU time during each S3 transfer (optional)")
 	flag.BoolVar(&c.cold, "cold", true, "evict the local backup's files from the page cache (posix_fadvise DONTNEED) before each local download: every tool reads them from the disk, as a restore from a backup location does")
+	flag.IntVar(&c.transfers, "transfers", 0, "agent transfers of each download job and of the backup's copydir (0 = the agent's default, 2)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of each node agent to <this>.n<i> (node i)")
 	flag.Parse()
 	c.targets = splitList(targets)
@@ -343,7 +345,7 @@ func (b *bench) backup(ctx context.Context, t kit.Target) (sample, error) {
 	cpu0, _ := kit.CPUTime(b.src.PID())
 	srv0 := b.serverCPU(t)
 	start := time.Now()
-	id, err := b.clis[b.src].CopyDir(ctx, host, agentclient.SyncOptions{SrcFs: "data:", DstFs: t.AgentFs()})
+	id, err := b.clis[b.src].CopyDir(ctx, host, agentclient.SyncOptions{SrcFs: "data:", DstFs: t.AgentFs(), Transfers: b.c.transfers})
 	if err != nil {
 		return s, err
 	}
@@ -492,7 +494,7 @@ func (b *bench) agentDownload(ctx context.Context, t kit.Target, p *kit.AgentPro
 	}
 	for _, d := range dirs {
 		id, err := b.clis[p].CopyPaths(ctx, host, agentclient.CopyPathsOptions{SrcFs: t.AgentFs(), SrcRemote: d,
-			DstFs: "data:", DstRemote: d + "/upload", Paths: byDir[d]})
+			DstFs: "data:", DstRemote: d + "/upload", Paths: byDir[d], Transfers: b.c.transfers})
 		if err != nil {
 			return err
 		}

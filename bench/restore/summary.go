@@ -26,7 +26,11 @@ func (b *bench) summary(targets []kit.Target, results map[string][]sample, e2e [
 	if slices.Contains(b.c.tools, "rclone") {
 		fmt.Printf("%s, defaults (--transfers 4 --checkers 8), one process per node with --files-from\n", kit.RcloneVersion(b.c.rclone))
 	}
-	fmt.Printf("agent: sync/copypaths per table into <table>/upload, agent defaults (2 transfers); backup = the agent's sync/copydir of the whole data set (one agent)\n")
+	tr := "agent defaults (2 transfers)"
+	if b.c.transfers > 0 {
+		tr = fmt.Sprintf("%d transfers per job (-transfers)", b.c.transfers)
+	}
+	fmt.Printf("agent: sync/copypaths per table into <table>/upload, %s; backup = the agent's sync/copydir of the whole data set (one agent)\n", tr)
 	fmt.Printf("integrity: %s\n", map[string]string{
 		"all":   "every download verified: every file on its node with the source's size and SHA-256",
 		"agent": "agent downloads verified: every file on its node with the source's size and SHA-256",
