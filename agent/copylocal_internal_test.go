@@ -139,12 +139,7 @@ func TestCopyToLocalVerifies(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "escape")); err != nil {
 		t.Fatal(err)
 	}
-	bk, err := openRootBucket(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bk.Close()
-	rb := localBucket(bk)
+	rb := openLocal(t, dir)
 	data := randBytes(3<<20 + 5)
 	good := crcHex(data)
 	bad := "0badc0de"
@@ -290,4 +285,16 @@ func TestDirectReader(t *testing.T) {
 			t.Fatalf("unaligned %v: read %d bytes differing from the file's %d", unaligned, got.Len(), len(data))
 		}
 	}
+}
+
+// openLocal opens dir as a local (root) bucket, closed with the test, and
+// returns its driver.
+func openLocal(t *testing.T, dir string) *rootBucket {
+	t.Helper()
+	bk, err := openRootBucket(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bk.Close() })
+	return localBucket(bk)
 }

@@ -312,12 +312,7 @@ func TestS3LeanCutBody(t *testing.T) {
 		t.Fatalf("%d requests, size %d; want 2 (one retry), 1000", calls.Load(), obj.size)
 	}
 	dir := t.TempDir()
-	bk, err := openRootBucket(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bk.Close()
-	if _, err := copyToLocal(t.Context(), localBucket(bk), "ks/t/upload/me-1-big-Data.db", obj.size, obj.meta, obj.body); err == nil {
+	if _, err := copyToLocal(t.Context(), openLocal(t, dir), "ks/t/upload/me-1-big-Data.db", obj.size, obj.meta, obj.body); err == nil {
 		t.Fatal("copy of a cut body: no error")
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, "ks/t/upload/*"))
